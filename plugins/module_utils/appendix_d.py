@@ -115,8 +115,7 @@ ROWS = (
         application=None,
         footnote=NETWORK_SPECIFIED,
         description=(
-            "NTP (Network Time Protocol) provides time synch between the MPCPU and network "
-            "systems."
+            "NTP (Network Time Protocol) provides time synch between the MPCPU and network systems."
         ),
     ),
     Row(
@@ -166,7 +165,8 @@ def row(row_id):
     try:
         return ROWS_BY_ID[row_id]
     except KeyError:
-        raise KeyError("unknown Appendix D row %r (known: %s)" % (row_id, ", ".join(ROWS_BY_ID)))
+        known = ", ".join(ROWS_BY_ID)
+        raise KeyError("unknown Appendix D row %r (known: %s)" % (row_id, known)) from None
 
 
 def initiator(table_row):
@@ -175,7 +175,7 @@ def initiator(table_row):
 
 
 def with_ports(table_row, mpcpu_port=None, pc_port=None):
-    """A copy of ``table_row`` with site-programmed ports (the guide: ports "must be programmed")."""
+    """A copy of ``table_row`` with site-programmed ports (the guide: "must be programmed")."""
     changes = {}
     if mpcpu_port is not None:
         changes["mpcpu_port"] = mpcpu_port

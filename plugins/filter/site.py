@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn the inventory into the validated MPCPU site model."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model as _site_model
+
+
+def site_model(site, groups, hostvars):
+    """Validated site: networks, MPCPUs, PC parts, routers, rows and concrete flows."""
+    try:
+        return _site_model.build_site(site, groups, hostvars)
+    except _site_model.SiteModelError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+def site_errors(site, groups, hostvars):
+    """Every problem with the inventory, one message per problem naming host and field."""
+    return _site_model.site_errors(site, groups, hostvars)
+
+
+def appendix_d_rows(_ignored=None):
+    """The table itself, as the guide prints it."""
+    return appendix_d.as_dicts()
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "site_model": site_model,
+            "site_errors": site_errors,
+            "appendix_d_rows": appendix_d_rows,
+        }

@@ -1,0 +1,310 @@
+"""The site model: a valid inventory compiles to flows; every bad inventory is refused at once."""
+
+import copy
+
+import pytest
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+
+SERVER = "pc-server"
+
+
+def good_inventory():
+    site = {
+        "name": "unit",
+        "networks": [
+            {"name": "cctv", "cidr": "198.51.100.0/26", "gateway": "198.51.100.1", "kind": "mpcpu"},
+            {"name": "office", "cidr": "203.0.113.0/26", "gateway": "203.0.113.1", "kind": "pc"},
+        ],
+        "management_networks": ["203.0.113.0/26"],
+    }
+    parts = [
+        "mpcpu_log_collectors",
+        "mpcpu_easy_consoles",
+        "mpcpu_snapshot_receivers",
+        "mpcpu_managers",
+        "mpcpu_ntp_servers",
+        "mpcpu_smtp_relays",
+        "mpcpu_dhcp_servers",
+    ]
+    groups = {part: [SERVER] for part in parts}
+    groups["mpcpu"] = ["mpcpu-b", "mpcpu-a"]
+    groups["mpcpu_routers"] = ["router"]
+    hostvars = {
+        "mpcpu-a": {"mpcpu_ip": "198.51.100.10", "mpcpu_mac": "02:00:00:00:00:0a"},
+        "mpcpu-b": {"mpcpu_ip": "198.51.100.11", "mpcpu_mac": "02-00-00-00-00-0B"},
+        SERVER: {"ansible_host": "203.0.113.10"},
+        "router": {"mpcpu_router_addresses": ["198.51.100.1", "203.0.113.1"]},
+    }
+    return site, groups, hostvars
+
+
+def build(inventory):
+    return site_model.build_site(*inventory)
+
+
+def test_good_inventory_compiles_every_row_for_every_mpcpu():
+    model = build(good_inventory())
+    assert [device["name"] for device in model["mpcpus"]] == ["mpcpu-a", "mpcpu-b"]
+    assert len(model["flows"]) == 7 * 2
+    assert model["mpcpus"][1]["mac"] == "02:00:00:00:00:0b"
+    assert model["mpcpus"][0]["network"] == "cctv"
+
+
+def _flow(model, row, mpcpu="mpcpu-a"):
+    return next(f for f in model["flows"] if f["row"] == row and f["mpcpu"] == mpcpu)
+
+
+def test_activity_logging_is_the_collector_connecting_to_the_mpcpu():
+    flow = _flow(build(good_inventory()), "activity_logging")
+    assert (flow["src"], flow["src_port"], flow["dst"], flow["dst_port"]) == (
+        "203.0.113.10",
+        None,
+        "198.51.100.10",
+        514,
+    )
+    assert (flow["protocol"], flow["initiator"]) == ("tcp", "pc")
+
+
+def test_snapshot_is_the_mpcpu_uploading_to_the_pc_tftp_server():
+    flow = _flow(build(good_inventory()), "snapshot")
+    assert (flow["src"], flow["src_port"], flow["dst"], flow["dst_port"]) == (
+        "198.51.100.10",
+        None,
+        "203.0.113.10",
+        69,
+    )
+    assert flow["application"] == "tftp"
+
+
+def test_ntp_uses_port_123_on_both_sides():
+    flow = _flow(build(good_inventory()), "ntp")
+    assert (flow["src_port"], flow["dst_port"], flow["initiator"]) == (123, 123, "mpcpu")
+
+
+def test_dhcp_goes_from_client_port_68_to_server_port_67():
+    flow = _flow(build(good_inventory()), "ip_assignment")
+    assert (flow["src_port"], flow["dst_port"], flow["application"]) == (68, 67, "dhcp")
+
+
+def test_programmed_port_reaches_the_flows():
+    site, groups, hostvars = good_inventory()
+    site["port_overrides"] = {"activity_logging": {"mpcpu_port": 5140}}
+    assert _flow(build((site, groups, hostvars)), "activity_logging")["dst_port"] == 5140
+
+
+def test_dropped_row_needs_no_host_and_yields_no_flow():
+    site, groups, hostvars = good_inventory()
+    site["rows"] = ["activity_logging", "easy_cpu"]
+    del groups["mpcpu_smtp_relays"]
+    model = build((site, groups, hostvars))
+    assert {flow["row"] for flow in model["flows"]} == {"activity_logging", "easy_cpu"}
+
+
+def test_service_ip_overrides_ansible_host():
+    site, groups, hostvars = good_inventory()
+    hostvars[SERVER] = {"ansible_host": "server.example.org", "mpcpu_service_ip": "203.0.113.20"}
+    assert _flow(build((site, groups, hostvars)), "ntp")["dst"] == "203.0.113.20"
+
+
+def test_model_is_deterministic_whatever_the_inventory_order():
+    first = build(good_inventory())
+    site, groups, hostvars = good_inventory()
+    groups["mpcpu"].reverse()
+    assert build((site, groups, hostvars)) == first
+
+
+# Each bad inventory: a change to the good one, and the "<where>: <field>" the error must name.
+def _set(path, value):
+    def mutate(site, groups, hostvars):
+        target = {"site": site, "groups": groups, "hostvars": hostvars}
+        keys = path.split("/")
+        for key in keys[:-1]:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        last = keys[-1]
+        if value is DELETE:
+            del target[int(last) if isinstance(target, list) else last]
+        elif isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return mutate
+
+
+DELETE = object()
+
+BAD_INVENTORIES = [
+    ("invalid mpcpu ip", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.300"), "mpcpu-a: mpcpu_ip"),
+    ("ip is a hostname", _set("hostvars/mpcpu-a/mpcpu_ip", "cam1.local"), "mpcpu-a: mpcpu_ip"),
+    ("missing mpcpu ip", _set("hostvars/mpcpu-a/mpcpu_ip", DELETE), "mpcpu-a: mpcpu_ip: missing"),
+    (
+        "ip outside its network",
+        _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.200"),
+        "mpcpu-a: mpcpu_ip",
+    ),
+    ("ip in a pc network", _set("hostvars/mpcpu-a/mpcpu_ip", "203.0.113.50"), "mpcpu-a: mpcpu_ip"),
+    ("broadcast address", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.63"), "mpcpu-a: mpcpu_ip"),
+    ("gateway address", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.1"), "mpcpu-a: mpcpu_ip"),
+    ("duplicate mpcpu ip", _set("hostvars/mpcpu-b/mpcpu_ip", "198.51.100.10"), "mpcpu-b: mpcpu_ip"),
+    (
+        "mpcpu ip used by server",
+        _set("hostvars/pc-server/ansible_host", "198.51.100.10"),
+        "pc-server: mpcpu_service_ip",
+    ),
+    ("invalid mac", _set("hostvars/mpcpu-a/mpcpu_mac", "02:00:00:00:00:zz"), "mpcpu-a: mpcpu_mac"),
+    ("missing mac", _set("hostvars/mpcpu-a/mpcpu_mac", DELETE), "mpcpu-a: mpcpu_mac: missing"),
+    (
+        "multicast mac",
+        _set("hostvars/mpcpu-a/mpcpu_mac", "01:00:5e:00:00:01"),
+        "mpcpu-a: mpcpu_mac",
+    ),
+    (
+        "duplicate mac",
+        _set("hostvars/mpcpu-b/mpcpu_mac", "02:00:00:00:00:0A"),
+        "mpcpu-b: mpcpu_mac",
+    ),
+    ("mac not a string", _set("hostvars/mpcpu-a/mpcpu_mac", 12), "mpcpu-a: mpcpu_mac"),
+    (
+        "port 0",
+        _set("site/port_overrides", {"easy_cpu": {"mpcpu_port": 0}}),
+        "mpcpu_site.port_overrides.easy_cpu: mpcpu_port",
+    ),
+    (
+        "port 65536",
+        _set("site/port_overrides", {"ntp": {"pc_port": 65536}}),
+        "mpcpu_site.port_overrides.ntp: pc_port",
+    ),
+    (
+        "port as text",
+        _set("site/port_overrides", {"ntp": {"pc_port": "123"}}),
+        "mpcpu_site.port_overrides.ntp: pc_port",
+    ),
+    (
+        "port as boolean",
+        _set("site/port_overrides", {"ntp": {"pc_port": True}}),
+        "mpcpu_site.port_overrides.ntp: pc_port",
+    ),
+    (
+        "unknown override key",
+        _set("site/port_overrides", {"ntp": {"port": 124}}),
+        "mpcpu_site.port_overrides.ntp: port",
+    ),
+    (
+        "override of unknown row",
+        _set("site/port_overrides", {"telnet": {"pc_port": 23}}),
+        "mpcpu_site.port_overrides: telnet",
+    ),
+    ("unknown row", _set("site/rows", ["ntp", "telnet"]), "mpcpu_site: rows"),
+    ("unknown site key", _set("site/netwroks", []), "mpcpu_site: netwroks"),
+    ("no networks", _set("site/networks", []), "mpcpu_site: networks"),
+    ("bad cidr", _set("site/networks/0/cidr", "198.51.100.0/33"), "mpcpu_site.networks[0]: cidr"),
+    (
+        "cidr with host bits",
+        _set("site/networks/0/cidr", "198.51.100.5/26"),
+        "mpcpu_site.networks[0]: cidr",
+    ),
+    (
+        "overlapping networks",
+        _set("site/networks/1/cidr", "198.51.100.0/25"),
+        "mpcpu_site.networks: cidr",
+    ),
+    ("duplicate network name", _set("site/networks/1/name", "cctv"), "mpcpu_site.networks: name"),
+    (
+        "gateway outside network",
+        _set("site/networks/0/gateway", "203.0.113.1"),
+        "mpcpu_site.networks[0]: gateway",
+    ),
+    ("unknown network kind", _set("site/networks/0/kind", "dmz"), "mpcpu_site.networks[0]: kind"),
+    (
+        "no management network",
+        _set("site/management_networks", DELETE),
+        "mpcpu_site: management_networks",
+    ),
+    (
+        "bad management network",
+        _set("site/management_networks", ["mgmt"]),
+        "mpcpu_site.management_networks[0]: cidr",
+    ),
+    ("no mpcpu devices", _set("groups/mpcpu", []), "groups: mpcpu"),
+    ("part nobody plays", _set("groups/mpcpu_ntp_servers", []), "groups: mpcpu_ntp_servers"),
+    (
+        "server without ip",
+        _set("hostvars/pc-server/ansible_host", "server.example.org"),
+        "pc-server: ansible_host",
+    ),
+    (
+        "server outside every network",
+        _set("hostvars/pc-server/mpcpu_service_ip", "198.51.100.130"),
+        "pc-server: mpcpu_service_ip",
+    ),
+    (
+        "mpcpu that is also a server",
+        _set("groups/mpcpu_smtp_relays", ["mpcpu-a"]),
+        "mpcpu-a: groups",
+    ),
+    (
+        "two listeners on one port",
+        _set("site/port_overrides", {"ntp": {"pc_port": 69}}),
+        "pc-server: port_overrides",
+    ),
+    (
+        "router with one address",
+        _set("hostvars/router/mpcpu_router_addresses", ["198.51.100.1"]),
+        "router: mpcpu_router_addresses",
+    ),
+    (
+        "router address invalid",
+        _set("hostvars/router/mpcpu_router_addresses/1", "203.0.113.999"),
+        "router: mpcpu_router_addresses[1]",
+    ),
+    (
+        "firmware sha256 malformed",
+        _set("hostvars/mpcpu-a/mpcpu_firmware", {"file": "fw.bin", "sha256": "xyz"}),
+        "mpcpu-a: mpcpu_firmware.sha256",
+    ),
+    (
+        "firmware without file",
+        _set("hostvars/mpcpu-a/mpcpu_firmware", {"version": "4.2"}),
+        "mpcpu-a: mpcpu_firmware.file",
+    ),
+    (
+        "firmware version as number",
+        _set("hostvars/mpcpu-a/mpcpu_firmware", {"file": "f", "version": 4.2}),
+        "mpcpu-a: mpcpu_firmware.version",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [pytest.param(mutate, expected, id=name) for name, mutate, expected in BAD_INVENTORIES],
+)
+def test_bad_inventory_is_refused_naming_host_and_field(mutate, expected):
+    site, groups, hostvars = copy.deepcopy(good_inventory())
+    mutate(site, groups, hostvars)
+    with pytest.raises(site_model.SiteModelError) as refused:
+        site_model.build_site(site, groups, hostvars)
+    assert any(error.startswith(expected) for error in refused.value.errors), refused.value.errors
+
+
+def test_every_error_is_reported_at_once():
+    site, groups, hostvars = good_inventory()
+    hostvars["mpcpu-a"]["mpcpu_ip"] = "nonsense"
+    hostvars["mpcpu-b"]["mpcpu_mac"] = "nonsense"
+    site["port_overrides"] = {"ntp": {"pc_port": 0}}
+    errors = site_model.site_errors(site, groups, hostvars)
+    assert [error.split(":")[0] for error in errors] == [
+        "mpcpu_site.port_overrides.ntp",
+        "mpcpu-a",
+        "mpcpu-b",
+    ]
+
+
+def test_missing_site_variable_points_at_group_vars():
+    with pytest.raises(site_model.SiteModelError, match="group_vars/all"):
+        site_model.build_site(None, {}, {})
+
+
+def test_at_least_25_bad_inventories_are_pinned():
+    assert len(BAD_INVENTORIES) >= 25
