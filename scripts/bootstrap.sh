@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Sourced by scripts/test and scripts/lab: installs what this checkout needs on a Debian 12
+# machine (apt packages, a cached virtualenv) and activates the virtualenv. Re-runs are cheap:
+# apt is skipped when every package is present, pip when requirements did not change.
+
+MPCPU_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MPCPU_CACHE=${MPCPU_LAB_CACHE:-$HOME/.cache/megapower-mpcpu}
+export MPCPU_ROOT MPCPU_CACHE MPCPU_LAB_CACHE=$MPCPU_CACHE
+
+# Machine-side tools: the lab (debootstrap, nspawn, iproute2), firewall checks (nftables,
+# iptables) and the independent TFTP implementations the interop tests and benchmarks use.
+MPCPU_APT_PACKAGES=(
+  debootstrap systemd-container iproute2 nftables iptables python3-venv git
+  atftpd atftp tftpd-hpa tftp-hpa curl
+)
+
+mpcpu_log() { printf '==> %s\n' "$*" >&2; }
+
+mpcpu_require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    mpcpu_log "run as root: the lab creates network namespaces and boots containers"
+    exit 1
+  fi
+}
+
+mpcpu_install_apt() {
+  local missing=()
+  local package
+  for package in "${MPCPU_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  mpcpu_log "apt: installing ${missing[*]}"
+  apt-get update -qq
+  # A policy-rc.d keeps Debian from starting the TFTP daemons on the machine itself: tests
+  # start their own on loopback.
+  local own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+}
+
+mpcpu_install_venv() {
+  local venv=$MPCPU_CACHE/venv
+  local stamp_file=$venv/.mpcpu-requirements
+  local wanted
+  wanted=$(cat "$MPCPU_ROOT/requirements.txt" "$MPCPU_ROOT/pyproject.toml" 2>/dev/null | sha256sum | cut -c1-16)
+  if [ ! -x "$venv/bin/python" ]; then
+    mpcpu_log "venv: creating $venv"
+    python3 -m venv "$venv"
+  fi
+  if [ "$(cat "$stamp_file" 2>/dev/null)" != "$wanted" ]; then
+    mpcpu_log "venv: installing requirements"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -r "$MPCPU_ROOT/requirements.txt"
+    echo "$wanted" > "$stamp_file"
+  fi
+  # shellcheck disable=SC1091
+  . "$venv/bin/activate"
+  # The lab tool and simulator run from the checkout, so a fresh clone needs no install step.
+  export PYTHONPATH=$MPCPU_ROOT/lab${PYTHONPATH:+:$PYTHONPATH}
+  export ANSIBLE_CONFIG=$MPCPU_ROOT/ansible.cfg
+}
+
+mpcpu_bootstrap() {
+  local started=$SECONDS
+  mpcpu_require_root
+  mpcpu_install_apt
+  mpcpu_install_venv
+  mpcpu_log "set-up: apt and venv ready in $((SECONDS - started)) s"
+}

@@ -1,0 +1,38 @@
+"""playbooks/validate.yml through real ansible-playbook: a bad site stops before any host."""
+
+import os
+import pathlib
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+INVENTORIES = ROOT / "tests" / "integration" / "inventories"
+
+
+def run_validate(inventory):
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORIES / inventory), "playbooks/validate.yml"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_good_site_validates_and_prints_the_port_matrix():
+    result = run_validate("good")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Activity Logging: TCP MPCPU 514 / PC any, pc starts, 2 flow(s)" in result.stdout
+
+
+def test_bad_site_lists_every_problem_with_host_and_field_and_no_traceback():
+    result = run_validate("bad")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Invalid MPCPU site: 4 problem(s)" in output
+    assert "mpcpu-01: mpcpu_ip: ''198.51.100.300'' is not a valid IPv4 address" in output
+    assert "mpcpu-02: mpcpu_mac: MAC 02:00:00:00:01:10 is also used by mpcpu-03" in output
+    assert "groups: mpcpu_ntp_servers: nobody plays the PC side of row ntp" in output
+    assert "Traceback" not in output
