@@ -6,45 +6,13 @@ import pytest
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 
-SERVER = "pc-server"
-
-
-def good_inventory():
-    site = {
-        "name": "unit",
-        "networks": [
-            {"name": "cctv", "cidr": "198.51.100.0/26", "gateway": "198.51.100.1", "kind": "mpcpu"},
-            {"name": "office", "cidr": "203.0.113.0/26", "gateway": "203.0.113.1", "kind": "pc"},
-        ],
-        "management_networks": ["203.0.113.0/26"],
-    }
-    parts = [
-        "mpcpu_log_collectors",
-        "mpcpu_easy_consoles",
-        "mpcpu_snapshot_receivers",
-        "mpcpu_managers",
-        "mpcpu_ntp_servers",
-        "mpcpu_smtp_relays",
-        "mpcpu_dhcp_servers",
-    ]
-    groups = {part: [SERVER] for part in parts}
-    groups["mpcpu"] = ["mpcpu-b", "mpcpu-a"]
-    groups["mpcpu_routers"] = ["router"]
-    hostvars = {
-        "mpcpu-a": {"mpcpu_ip": "198.51.100.10", "mpcpu_mac": "02:00:00:00:00:0a"},
-        "mpcpu-b": {"mpcpu_ip": "198.51.100.11", "mpcpu_mac": "02-00-00-00-00-0B"},
-        SERVER: {"ansible_host": "203.0.113.10"},
-        "router": {"mpcpu_router_addresses": ["198.51.100.1", "203.0.113.1"]},
-    }
-    return site, groups, hostvars
-
 
 def build(inventory):
     return site_model.build_site(*inventory)
 
 
-def test_good_inventory_compiles_every_row_for_every_mpcpu():
-    model = build(good_inventory())
+def test_good_inventory_compiles_every_row_for_every_mpcpu(make_inventory):
+    model = build(make_inventory())
     assert [device["name"] for device in model["mpcpus"]] == ["mpcpu-a", "mpcpu-b"]
     assert len(model["flows"]) == 7 * 2
     assert model["mpcpus"][1]["mac"] == "02:00:00:00:00:0b"
@@ -55,8 +23,8 @@ def _flow(model, row, mpcpu="mpcpu-a"):
     return next(f for f in model["flows"] if f["row"] == row and f["mpcpu"] == mpcpu)
 
 
-def test_activity_logging_is_the_collector_connecting_to_the_mpcpu():
-    flow = _flow(build(good_inventory()), "activity_logging")
+def test_activity_logging_is_the_collector_connecting_to_the_mpcpu(make_inventory):
+    flow = _flow(build(make_inventory()), "activity_logging")
     assert (flow["src"], flow["src_port"], flow["dst"], flow["dst_port"]) == (
         "203.0.113.10",
         None,
@@ -66,8 +34,8 @@ def test_activity_logging_is_the_collector_connecting_to_the_mpcpu():
     assert (flow["protocol"], flow["initiator"]) == ("tcp", "pc")
 
 
-def test_snapshot_is_the_mpcpu_uploading_to_the_pc_tftp_server():
-    flow = _flow(build(good_inventory()), "snapshot")
+def test_snapshot_is_the_mpcpu_uploading_to_the_pc_tftp_server(make_inventory):
+    flow = _flow(build(make_inventory()), "snapshot")
     assert (flow["src"], flow["src_port"], flow["dst"], flow["dst_port"]) == (
         "198.51.100.10",
         None,
@@ -77,39 +45,42 @@ def test_snapshot_is_the_mpcpu_uploading_to_the_pc_tftp_server():
     assert flow["application"] == "tftp"
 
 
-def test_ntp_uses_port_123_on_both_sides():
-    flow = _flow(build(good_inventory()), "ntp")
+def test_ntp_uses_port_123_on_both_sides(make_inventory):
+    flow = _flow(build(make_inventory()), "ntp")
     assert (flow["src_port"], flow["dst_port"], flow["initiator"]) == (123, 123, "mpcpu")
 
 
-def test_dhcp_goes_from_client_port_68_to_server_port_67():
-    flow = _flow(build(good_inventory()), "ip_assignment")
+def test_dhcp_goes_from_client_port_68_to_server_port_67(make_inventory):
+    flow = _flow(build(make_inventory()), "ip_assignment")
     assert (flow["src_port"], flow["dst_port"], flow["application"]) == (68, 67, "dhcp")
 
 
-def test_programmed_port_reaches_the_flows():
-    site, groups, hostvars = good_inventory()
+def test_programmed_port_reaches_the_flows(make_inventory):
+    site, groups, hostvars = make_inventory()
     site["port_overrides"] = {"activity_logging": {"mpcpu_port": 5140}}
     assert _flow(build((site, groups, hostvars)), "activity_logging")["dst_port"] == 5140
 
 
-def test_dropped_row_needs_no_host_and_yields_no_flow():
-    site, groups, hostvars = good_inventory()
+def test_dropped_row_needs_no_host_and_yields_no_flow(make_inventory):
+    site, groups, hostvars = make_inventory()
     site["rows"] = ["activity_logging", "easy_cpu"]
     del groups["mpcpu_smtp_relays"]
     model = build((site, groups, hostvars))
     assert {flow["row"] for flow in model["flows"]} == {"activity_logging", "easy_cpu"}
 
 
-def test_service_ip_overrides_ansible_host():
-    site, groups, hostvars = good_inventory()
-    hostvars[SERVER] = {"ansible_host": "server.example.org", "mpcpu_service_ip": "203.0.113.20"}
+def test_service_ip_overrides_ansible_host(make_inventory):
+    site, groups, hostvars = make_inventory()
+    hostvars["pc-server"] = {
+        "ansible_host": "server.example.org",
+        "mpcpu_service_ip": "203.0.113.20",
+    }
     assert _flow(build((site, groups, hostvars)), "ntp")["dst"] == "203.0.113.20"
 
 
-def test_model_is_deterministic_whatever_the_inventory_order():
-    first = build(good_inventory())
-    site, groups, hostvars = good_inventory()
+def test_model_is_deterministic_whatever_the_inventory_order(make_inventory):
+    first = build(make_inventory())
+    site, groups, hostvars = make_inventory()
     groups["mpcpu"].reverse()
     assert build((site, groups, hostvars)) == first
 
@@ -280,16 +251,16 @@ BAD_INVENTORIES = [
     ("mutate", "expected"),
     [pytest.param(mutate, expected, id=name) for name, mutate, expected in BAD_INVENTORIES],
 )
-def test_bad_inventory_is_refused_naming_host_and_field(mutate, expected):
-    site, groups, hostvars = copy.deepcopy(good_inventory())
+def test_bad_inventory_is_refused_naming_host_and_field(make_inventory, mutate, expected):
+    site, groups, hostvars = copy.deepcopy(make_inventory())
     mutate(site, groups, hostvars)
     with pytest.raises(site_model.SiteModelError) as refused:
         site_model.build_site(site, groups, hostvars)
     assert any(error.startswith(expected) for error in refused.value.errors), refused.value.errors
 
 
-def test_every_error_is_reported_at_once():
-    site, groups, hostvars = good_inventory()
+def test_every_error_is_reported_at_once(make_inventory):
+    site, groups, hostvars = make_inventory()
     hostvars["mpcpu-a"]["mpcpu_ip"] = "nonsense"
     hostvars["mpcpu-b"]["mpcpu_mac"] = "nonsense"
     site["port_overrides"] = {"ntp": {"pc_port": 0}}

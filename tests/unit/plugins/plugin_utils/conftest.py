@@ -1,0 +1,41 @@
+"""The example site inventory the site-model and report tests start from."""
+
+import pytest
+
+SERVER = "pc-server"
+
+
+def good_inventory():
+    site = {
+        "name": "unit",
+        "networks": [
+            {"name": "cctv", "cidr": "198.51.100.0/26", "gateway": "198.51.100.1", "kind": "mpcpu"},
+            {"name": "office", "cidr": "203.0.113.0/26", "gateway": "203.0.113.1", "kind": "pc"},
+        ],
+        "management_networks": ["203.0.113.0/26"],
+    }
+    parts = [
+        "mpcpu_log_collectors",
+        "mpcpu_easy_consoles",
+        "mpcpu_snapshot_receivers",
+        "mpcpu_managers",
+        "mpcpu_ntp_servers",
+        "mpcpu_smtp_relays",
+        "mpcpu_dhcp_servers",
+    ]
+    groups = {part: [SERVER] for part in parts}
+    groups["mpcpu"] = ["mpcpu-b", "mpcpu-a"]
+    groups["mpcpu_routers"] = ["router"]
+    hostvars = {
+        "mpcpu-a": {"mpcpu_ip": "198.51.100.10", "mpcpu_mac": "02:00:00:00:00:0a"},
+        "mpcpu-b": {"mpcpu_ip": "198.51.100.11", "mpcpu_mac": "02-00-00-00-00-0B"},
+        SERVER: {"ansible_host": "203.0.113.10"},
+        "router": {"mpcpu_router_addresses": ["198.51.100.1", "203.0.113.1"]},
+    }
+    return site, groups, hostvars
+
+
+@pytest.fixture
+def make_inventory():
+    """A function returning a fresh, valid (site, groups, hostvars) triple."""
+    return good_inventory
