@@ -1,0 +1,67 @@
+"""playbooks/render.yml: deterministic bundles, and a diff that shows exactly the change."""
+
+import filecmp
+import os
+import pathlib
+import shutil
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def render(inventory_dir, bundle_dir):
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(inventory_dir),
+            "playbooks/render.yml",
+            "-e",
+            "bundle_dir=%s" % bundle_dir,
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _identical_trees(first, second):
+    comparison = filecmp.dircmp(first, second)
+    mismatched = filecmp.cmpfiles(first, second, comparison.common_files, shallow=False)[1]
+    return not (comparison.left_only or comparison.right_only or mismatched)
+
+
+def test_two_renders_of_one_site_are_byte_identical(tmp_path):
+    inventory = ROOT / "inventories" / "example"
+    render(inventory, tmp_path / "first")
+    render(inventory, tmp_path / "second")
+    assert _identical_trees(tmp_path / "first", tmp_path / "second")
+    assert (tmp_path / "first" / "port-matrix.md").read_text().startswith("# Port matrix")
+
+
+def test_diff_after_an_inventory_change_shows_only_that_change(tmp_path):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories" / "example", inventory)
+    bundle = tmp_path / "bundle"
+    render(inventory, bundle)
+    hosts_file = inventory / "hosts.yml"
+    hosts_file.write_text(hosts_file.read_text().replace("198.51.100.12", "198.51.100.13"))
+    render(inventory, bundle)
+    diff = (tmp_path / "bundle.diff").read_text()
+    changed_lines = [
+        line
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert changed_lines, diff
+    assert all("198.51.100.12" in line or "198.51.100.13" in line for line in changed_lines), (
+        changed_lines
+    )
+    assert any(line.startswith("-") and "198.51.100.12" in line for line in changed_lines)
+    assert any(line.startswith("+") and "198.51.100.13" in line for line in changed_lines)
