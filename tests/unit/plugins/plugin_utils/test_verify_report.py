@@ -1,0 +1,51 @@
+"""Verify report: every MPCPU x row cell, failures named, a missing probe is a failure."""
+
+from xml.etree import ElementTree
+
+import pytest
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model, verify_report
+
+
+@pytest.fixture
+def model(make_inventory):
+    return site_model.build_site(*make_inventory())
+
+
+def all_pass(model):
+    return [
+        {"mpcpu": device["name"], "row": row["id"], "passed": True, "detail": "ok"}
+        for device in model["mpcpus"]
+        for row in model["rows"]
+    ]
+
+
+def test_all_rows_pass(model):
+    text = verify_report.markdown(model, all_pass(model))
+    assert "14 passed, 0 failed" in text
+    assert "FAIL" not in text
+
+
+def test_one_broken_flow_shows_exactly_that_cell_failing(model):
+    results = all_pass(model)
+    broken = next(r for r in results if r["mpcpu"] == "mpcpu-b" and r["row"] == "ntp")
+    broken.update(passed=False, detail="no NTP answer within 2 s")
+    text = verify_report.markdown(model, results)
+    assert "13 passed, 1 failed" in text
+    assert "- mpcpu-b, NTP: no NTP answer within 2 s" in text
+    assert text.count("**FAIL**") == 1
+
+
+def test_a_row_nobody_probed_is_a_failure(model):
+    results = [r for r in all_pass(model) if r["row"] != "snapshot"]
+    assert verify_report.summary(model, results) == {"total": 14, "passed": 12, "failed": 2}
+
+
+def test_junit_has_one_testcase_per_cell_and_names_the_failure(model):
+    results = all_pass(model)
+    results[0].update(passed=False, detail="connection refused")
+    root = ElementTree.fromstring(verify_report.junit_xml(model, results))
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("14", "1")
+    failure = root.find(".//testcase[@classname='mpcpu-a'][@name='activity_logging']/failure")
+    assert failure.get("message") == "connection refused"
