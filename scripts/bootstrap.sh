@@ -9,9 +9,10 @@ export MPCPU_ROOT MPCPU_CACHE MPCPU_LAB_CACHE=$MPCPU_CACHE
 
 # Machine-side tools: the lab (debootstrap, nspawn, iproute2), firewall checks (nftables,
 # iptables) and the independent TFTP implementations the interop tests and benchmarks use.
+# tftpd-hpa is not here: Debian makes it conflict with atftpd, so it lives in the lab image.
 MPCPU_APT_PACKAGES=(
   debootstrap systemd-container iproute2 nftables iptables python3-venv git
-  atftpd atftp tftpd-hpa tftp-hpa curl
+  atftpd atftp tftp-hpa curl
 )
 
 mpcpu_log() { printf '==> %s\n' "$*" >&2; }

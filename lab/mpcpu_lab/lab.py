@@ -1,0 +1,336 @@
+"""Bring a lab of nspawn hosts up and down.
+
+Each host boots an overlayfs copy of the cached image inside its own network namespace. State
+is kept in a JSON file per lab so that ``down`` (and ``down --all`` after a crash) removes
+every namespace, link, mount and process the lab made; a sweep by name prefix catches what a
+killed run left before it could write its state.
+"""
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import yaml
+
+from mpcpu_lab import image, net, paths, topology
+
+BOOT_TIMEOUT = 90
+STOP_TIMEOUT = 15
+
+
+class LabError(RuntimeError):
+    """The lab could not be brought up; it has been torn down again."""
+
+
+@contextlib.contextmanager
+def _locked():
+    os.makedirs(paths.run_dir(), exist_ok=True)
+    with open(os.path.join(paths.run_dir(), ".lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def machine_name(lab, host):
+    return "%s-%s-%s" % (paths.PREFIX, lab, host)
+
+
+def _state_file(lab):
+    return os.path.join(paths.lab_dir(lab), "state.json")
+
+
+def _write_state(state):
+    with open(_state_file(state["name"]), "w", encoding="utf-8") as handle:
+        json.dump(state, handle, indent=2, sort_keys=True)
+
+
+def read_state(lab):
+    with open(_state_file(lab), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def inventory_path(lab):
+    return os.path.join(paths.lab_dir(lab), "inventory.yml")
+
+
+# --- up ----------------------------------------------------------------------------------
+
+
+def _check_free(topo):
+    if os.path.exists(paths.lab_dir(topo["name"])):
+        raise LabError("lab %r is already up: run 'down %s' first" % (topo["name"], topo["name"]))
+    taken = net.bridge_networks()
+    for bridge in topo["bridges"]:
+        wanted = ipaddress.ip_network(bridge["cidr"])
+        for owner, network in taken.items():
+            if wanted.overlaps(network):
+                raise LabError("bridge %s: %s overlaps %s on %s" % (bridge["name"], wanted, network, owner))
+
+
+def _host_files(root, host, topo, key):
+    ssh_dir = os.path.join(root, "root/.ssh")
+    os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
+    shutil.copyfile(key + ".pub", os.path.join(ssh_dir, "authorized_keys"))
+    os.chmod(os.path.join(ssh_dir, "authorized_keys"), 0o600)
+    with open(os.path.join(root, "etc/hostname"), "w", encoding="utf-8") as handle:
+        handle.write(host["name"] + "\n")
+    lines = ["127.0.0.1 localhost", "127.0.1.1 %s" % host["name"]]
+    for other in topo["hosts"]:
+        lines.append("%s %s" % (other["links"][0]["addresses"][0].split("/")[0], other["name"]))
+    with open(os.path.join(root, "etc/hosts"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def _mount_root(host_dir, lower):
+    for part in ("upper", "work", "root"):
+        os.makedirs(os.path.join(host_dir, part), exist_ok=True)
+    options = "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (lower, host_dir, host_dir)
+    net.run("mount", "-t", "overlay", "overlay", "-o", options, os.path.join(host_dir, "root"))
+
+
+def _boot(topo, host, host_dir, netns):
+    log = open(os.path.join(host_dir, "console.log"), "w", encoding="utf-8")
+    argv = [
+        "systemd-nspawn", "--quiet", "-D", os.path.join(host_dir, "root"), "--boot",
+        "--machine=" + machine_name(topo["name"], host["name"]),
+        "--hostname=" + host["name"],
+        "--network-namespace-path=/run/netns/" + netns,
+        "--capability=CAP_NET_ADMIN,CAP_NET_RAW",
+        "--register=no", "--keep-unit", "--resolv-conf=off", "--timezone=off",
+        "--link-journal=no", "--console=passive",
+        "--bind-ro=%s:/opt/megapower" % paths.checkout_dir(),
+    ]
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    return process.pid
+
+
+def ssh_argv(state, host, *command):
+    address = state["hosts"][host]["address"]
+    return [
+        "ssh", "-i", state["ssh_key"], "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=5", "root@" + address,
+    ] + list(command)
+
+
+def _wait_for_ssh(address, deadline):
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((address, 22), timeout=1) as conn:
+            if conn.recv(4).startswith(b"SSH"):
+                return
+        time.sleep(0.2)
+    raise LabError("%s: no SSH within %d s" % (address, BOOT_TIMEOUT))
+
+
+def _wait_until_booted(state, host, deadline):
+    _wait_for_ssh(state["hosts"][host]["address"], deadline)
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            ssh_argv(state, host, "systemctl", "is-system-running", "--wait"),
+            capture_output=True, text=True, check=False,
+        )
+        if result.stdout.strip() in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    raise LabError("%s: not booted within %d s" % (host, BOOT_TIMEOUT))
+
+
+def _write_inventory(state):
+    hosts = {
+        name: {
+            "ansible_host": host["address"],
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": state["ssh_key"],
+            "ansible_python_interpreter": "/usr/bin/python3",
+            # Every lab boot makes new hosts at old addresses: never pin their host keys.
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        }
+        for name, host in sorted(state["hosts"].items())
+    }
+    with open(inventory_path(state["name"]), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"all": {"hosts": hosts}}, handle, default_flow_style=False)
+
+
+def _start_host(topo, state, index, host, lower):
+    lab = topo["name"]
+    netns = net.netns_name(lab, host["name"])
+    host_dir = os.path.join(paths.lab_dir(lab), host["name"])
+    entry = {"netns": netns, "dir": host_dir, "links": [], "pid": None}
+    entry["address"] = host["links"][0]["addresses"][0].split("/")[0]
+    state["hosts"][host["name"]] = entry
+    _write_state(state)
+    net.add_netns(netns, host["forwarding"])
+    for link_index, link in enumerate(host["links"]):
+        veth = net.veth_name(lab, index, link_index)
+        entry["links"].append(veth)
+        _write_state(state)
+        net.add_link(netns, veth, state["bridges"][link["bridge"]], link_index, link)
+    _mount_root(host_dir, lower)
+    _host_files(os.path.join(host_dir, "root"), host, topo, state["ssh_key"])
+    entry["pid"] = _boot(topo, host, host_dir, netns)
+    _write_state(state)
+
+
+def up(topo):
+    """Bring the lab up and return its state; on any failure, tear down what was made."""
+    lower = image.build()
+    key = paths.ssh_key()
+    with _locked():
+        _check_free(topo)
+        os.makedirs(paths.lab_dir(topo["name"]))
+        state = {"name": topo["name"], "ssh_key": key, "bridges": {}, "hosts": {}, "topology": topo}
+        _write_state(state)
+        try:
+            for index, bridge in enumerate(topo["bridges"]):
+                name = net.bridge_name(topo["name"], index)
+                state["bridges"][bridge["name"]] = name
+                _write_state(state)
+                net.add_bridge(name, bridge["cidr"], bridge["controller"])
+            for index, host in enumerate(topo["hosts"]):
+                _start_host(topo, state, index, host, lower)
+        except BaseException:
+            _teardown(state)
+            raise
+    try:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        for host in topo["hosts"]:
+            _wait_until_booted(state, host["name"], deadline)
+    except BaseException:
+        down(topo["name"])
+        raise
+    _write_inventory(state)
+    return state
+
+
+# --- down ----------------------------------------------------------------------------------
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError), open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+        return handle.read().split()[2] != "Z"
+    return False
+
+
+def _stop_process(pid):
+    if not pid or not _alive(pid):
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline and _alive(pid):
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.5)
+
+
+def _unmount(path):
+    if os.path.ismount(path):
+        net.run("umount", path, check=False)
+    if os.path.ismount(path):
+        net.run("umount", "-l", path, check=False)
+
+
+def _teardown(state):
+    for host, entry in state["hosts"].items():
+        _stop_process(entry.get("pid"))
+        _unmount(os.path.join(entry["dir"], "root"))
+        net.delete_netns(entry["netns"])
+        for veth in entry["links"]:
+            net.delete_link(veth)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree("/run/systemd/nspawn/propagate/" + machine_name(state["name"], host))
+    for bridge in state["bridges"].values():
+        net.delete_link(bridge)
+    shutil.rmtree(paths.lab_dir(state["name"]), ignore_errors=True)
+
+
+def down(lab):
+    with _locked():
+        try:
+            state = read_state(lab)
+        except (OSError, ValueError):
+            state = {"name": lab, "hosts": {}, "bridges": {}}
+        _teardown(state)
+
+
+def labs():
+    if not os.path.isdir(paths.run_dir()):
+        return []
+    return sorted(name for name in os.listdir(paths.run_dir()) if not name.startswith("."))
+
+
+def _stray_nspawn_pids():
+    marker = "--machine=%s-" % paths.PREFIX
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        with contextlib.suppress(OSError), open("/proc/%s/cmdline" % name, "rb") as handle:
+            if marker.encode() in handle.read():
+                pids.append(int(name))
+    return pids
+
+
+def _stray_mounts():
+    prefix = paths.run_dir().rstrip("/") + "/"
+    with open("/proc/mounts", encoding="utf-8") as handle:
+        points = [line.split()[1] for line in handle]
+    return sorted((point for point in points if point.startswith(prefix)), reverse=True)
+
+
+def down_all():
+    """Tear down every lab, then sweep anything left by a run that died before its state."""
+    for lab in labs():
+        down(lab)
+    with _locked():
+        for pid in _stray_nspawn_pids():
+            _stop_process(pid)
+        for point in _stray_mounts():
+            _unmount(point)
+        for netns in net.lab_netns():
+            net.delete_netns(netns)
+        for link in net.lab_links():
+            net.delete_link(link)
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir("/run/systemd/nspawn/propagate"):
+                if name.startswith(paths.PREFIX + "-"):
+                    shutil.rmtree("/run/systemd/nspawn/propagate/" + name, ignore_errors=True)
+
+
+def leftovers():
+    """What a lab left on the machine: empty when everything is clean."""
+    return {
+        "netns": net.lab_netns(),
+        "links": net.lab_links(),
+        "processes": _stray_nspawn_pids(),
+        "mounts": _stray_mounts(),
+        "labs": labs(),
+    }
+
+
+@contextlib.contextmanager
+def running(topo_or_path):
+    """``with running(topology) as state:``; the lab is torn down however the block ends."""
+    topo = topo_or_path if isinstance(topo_or_path, dict) else topology.load(topo_or_path)
+    state = up(topo)
+    try:
+        yield state
+    finally:
+        down(topo["name"])
