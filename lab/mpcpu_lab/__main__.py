@@ -1,10 +1,10 @@
 """Command line of the lab tool.
 
-    python3 -m mpcpu_lab image             build (or reuse) the cached Debian 12 image
-    python3 -m mpcpu_lab up TOPOLOGY.yml   boot the hosts; prints the inventory path
-    python3 -m mpcpu_lab down NAME | --all tear a lab (or every lab and leftover) down
-    python3 -m mpcpu_lab ssh NAME HOST [COMMAND...]
-    python3 -m mpcpu_lab status            labs that are up and anything left behind
+python3 -m mpcpu_lab image             build (or reuse) the cached Debian 12 image
+python3 -m mpcpu_lab up TOPOLOGY.yml   boot the hosts; prints the inventory path
+python3 -m mpcpu_lab down NAME | --all tear a lab (or every lab and leftover) down
+python3 -m mpcpu_lab ssh NAME HOST [COMMAND...]
+python3 -m mpcpu_lab status            labs that are up and anything left behind
 """
 
 import argparse

@@ -17,20 +17,48 @@ from mpcpu_lab import paths
 SUITE = "bookworm"
 PACKAGES = (
     # a booting, reachable host
-    "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3", "python3-apt",
-    "iproute2", "iputils-ping", "netcat-openbsd", "procps", "less",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "libpam-systemd",
+    "openssh-server",
+    "python3",
+    "python3-apt",
+    "iproute2",
+    "iputils-ping",
+    "netcat-openbsd",
+    "procps",
+    "less",
     # firewall targets
-    "nftables", "iptables", "firewalld",
+    "nftables",
+    "iptables",
+    "firewalld",
     # the services of Appendix D
-    "kea-dhcp4-server", "chrony", "postfix", "tftpd-hpa",
+    "kea-dhcp4-server",
+    "chrony",
+    "postfix",
+    "tftpd-hpa",
     # clients the tests play the MPCPU side with
-    "tftp-hpa", "busybox", "swaks",
+    "tftp-hpa",
+    "busybox",
+    "swaks",
 )
 # Units the image must not start by itself: the roles own them.
 DISABLED_UNITS = (
-    "kea-dhcp4-server", "kea-ctrl-agent", "kea-dhcp-ddns", "chrony", "postfix",
-    "nftables", "firewalld", "tftpd-hpa", "e2scrub_reap", "apt-daily.timer",
-    "apt-daily-upgrade.timer", "fstrim.timer", "e2scrub_all.timer", "dpkg-db-backup.timer",
+    "kea-dhcp4-server",
+    "kea-ctrl-agent",
+    "kea-dhcp-ddns",
+    "chrony",
+    "postfix",
+    "nftables",
+    "firewalld",
+    "tftpd-hpa",
+    "e2scrub_reap",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "fstrim.timer",
+    "e2scrub_all.timer",
+    "dpkg-db-backup.timer",
 )
 # Bump when the customisation below changes, so cached images are rebuilt.
 RECIPE_VERSION = "3"
@@ -63,9 +91,9 @@ def _mirror():
             continue
         for line in lines:
             words = line.split()
-            if path.endswith(".sources") and line.startswith("URIs:") and len(words) > 1:
-                if "security" not in words[1]:
-                    return words[1]
+            is_uri = path.endswith(".sources") and line.startswith("URIs:") and len(words) > 1
+            if is_uri and "security" not in words[1]:
+                return words[1]
             if line.startswith("deb ") and len(words) > 2 and words[2] == SUITE:
                 return words[1]
     return None
@@ -108,8 +136,11 @@ def build(force=False):
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
         argv = [
-            "debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
-            SUITE, os.path.join(staging, "rootfs"),
+            "debootstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(PACKAGES),
+            SUITE,
+            os.path.join(staging, "rootfs"),
         ]
         mirror = _mirror()
         if mirror:

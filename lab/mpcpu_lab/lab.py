@@ -23,6 +23,7 @@ from mpcpu_lab import image, net, paths, topology
 
 BOOT_TIMEOUT = 90
 STOP_TIMEOUT = 15
+NO_HOST_KEYS = ("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null")
 
 
 class LabError(RuntimeError):
@@ -70,7 +71,9 @@ def _check_free(topo):
         wanted = ipaddress.ip_network(bridge["cidr"])
         for owner, network in taken.items():
             if wanted.overlaps(network):
-                raise LabError("bridge %s: %s overlaps %s on %s" % (bridge["name"], wanted, network, owner))
+                raise LabError(
+                    "bridge %s: %s overlaps %s on %s" % (bridge["name"], wanted, network, owner)
+                )
 
 
 def _host_files(root, host, topo, key):
@@ -95,36 +98,54 @@ def _mount_root(host_dir, lower):
 
 
 def _boot(topo, host, host_dir, netns):
-    log = open(os.path.join(host_dir, "console.log"), "w", encoding="utf-8")
     argv = [
-        "systemd-nspawn", "--quiet", "-D", os.path.join(host_dir, "root"), "--boot",
+        "systemd-nspawn",
+        "--quiet",
+        "-D",
+        os.path.join(host_dir, "root"),
+        "--boot",
         "--machine=" + machine_name(topo["name"], host["name"]),
         "--hostname=" + host["name"],
         "--network-namespace-path=/run/netns/" + netns,
         "--capability=CAP_NET_ADMIN,CAP_NET_RAW",
-        "--register=no", "--keep-unit", "--resolv-conf=off", "--timezone=off",
-        "--link-journal=no", "--console=passive",
+        "--register=no",
+        "--keep-unit",
+        "--resolv-conf=off",
+        "--timezone=off",
+        "--link-journal=no",
+        "--console=passive",
         "--bind-ro=%s:/opt/megapower" % paths.checkout_dir(),
     ]
-    process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    log.close()
+    with open(os.path.join(host_dir, "console.log"), "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return process.pid
 
 
 def ssh_argv(state, host, *command):
     address = state["hosts"][host]["address"]
-    return [
-        "ssh", "-i", state["ssh_key"], "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=5", "root@" + address,
-    ] + list(command)
+    options = NO_HOST_KEYS + (
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+    )
+    return ["ssh", "-i", state["ssh_key"], *options, "root@" + address, *command]
 
 
 def _wait_for_ssh(address, deadline):
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((address, 22), timeout=1) as conn:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection((address, 22), timeout=1) as conn,
+        ):
             if conn.recv(4).startswith(b"SSH"):
                 return
         time.sleep(0.2)
@@ -136,7 +157,9 @@ def _wait_until_booted(state, host, deadline):
     while time.monotonic() < deadline:
         result = subprocess.run(
             ssh_argv(state, host, "systemctl", "is-system-running", "--wait"),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.stdout.strip() in ("running", "degraded"):
             return
@@ -152,7 +175,7 @@ def _write_inventory(state):
             "ansible_ssh_private_key_file": state["ssh_key"],
             "ansible_python_interpreter": "/usr/bin/python3",
             # Every lab boot makes new hosts at old addresses: never pin their host keys.
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_ssh_common_args": " ".join(NO_HOST_KEYS),
         }
         for name, host in sorted(state["hosts"].items())
     }

@@ -48,18 +48,28 @@ def _bridge(index, raw):
     except (KeyError, ValueError) as error:
         raise TopologyError("%s.cidr: %s" % (where, error)) from None
     if not _allowed(cidr):
-        raise TopologyError("%s.cidr: %s is outside 198.51.100.0/24 and 203.0.113.0/24" % (where, cidr))
+        raise TopologyError(
+            "%s.cidr: %s is outside 198.51.100.0/24 and 203.0.113.0/24" % (where, cidr)
+        )
     hosts = list(cidr.hosts())
     controller = ipaddress.ip_address(str(raw.get("controller", hosts[-1])))
     if controller not in hosts:
-        raise TopologyError("%s.controller: %s is not a host address of %s" % (where, controller, cidr))
-    return {"name": str(raw.get("name", "net%d" % index)), "cidr": str(cidr), "controller": str(controller)}
+        raise TopologyError(
+            "%s.controller: %s is not a host address of %s" % (where, controller, cidr)
+        )
+    return {
+        "name": str(raw.get("name", "net%d" % index)),
+        "cidr": str(cidr),
+        "controller": str(controller),
+    }
 
 
 def _link(where, raw, bridges):
     bridge = bridges.get(raw.get("bridge"))
     if bridge is None:
-        raise TopologyError("%s.bridge: %r is not a bridge of this lab" % (where, raw.get("bridge")))
+        raise TopologyError(
+            "%s.bridge: %r is not a bridge of this lab" % (where, raw.get("bridge"))
+        )
     cidr = ipaddress.ip_network(bridge["cidr"])
     addresses = []
     for text in raw.get("addresses", []):
@@ -92,9 +102,13 @@ def _host(index, raw, bridges):
     links = raw.get("links") or []
     if not 1 <= len(links) <= MAX_LINKS:
         raise TopologyError("%s.links: give 1 to %d links" % (where, MAX_LINKS))
-    parsed = [_link("%s.links[%d]" % (where, number), link, bridges) for number, link in enumerate(links)]
+    parsed = [
+        _link("%s.links[%d]" % (where, number), link, bridges) for number, link in enumerate(links)
+    ]
     if not parsed[0]["addresses"]:
-        raise TopologyError("%s.links[0].addresses: the first link needs an address for SSH" % where)
+        raise TopologyError(
+            "%s.links[0].addresses: the first link needs an address for SSH" % where
+        )
     return {"name": name, "forwarding": bool(raw.get("forwarding", False)), "links": parsed}
 
 

@@ -1,0 +1,124 @@
+"""The lab tool boots real hosts that reach each other, and leaves nothing behind."""
+
+import subprocess
+
+import pytest
+
+from mpcpu_lab import lab, topology
+
+pytestmark = pytest.mark.lab
+
+TOPOLOGY = {
+    "name": "ltest",
+    "bridges": [
+        {"name": "cctv", "cidr": "203.0.113.96/28"},
+        {"name": "office", "cidr": "203.0.113.112/28"},
+    ],
+    "hosts": [
+        {
+            "name": "device",
+            "links": [
+                {
+                    "bridge": "cctv",
+                    "addresses": ["203.0.113.98/28", "203.0.113.99/28"],
+                    "mac": "02:00:5e:00:00:98",
+                    "gateway": "203.0.113.97",
+                }
+            ],
+        },
+        {
+            "name": "router",
+            "forwarding": True,
+            "links": [
+                {"bridge": "cctv", "addresses": ["203.0.113.97/28"]},
+                {"bridge": "office", "addresses": ["203.0.113.113/28"]},
+            ],
+        },
+        {
+            "name": "server",
+            "links": [
+                {"bridge": "office", "addresses": ["203.0.113.114/28"], "gateway": "203.0.113.113"}
+            ],
+        },
+    ],
+}
+
+
+def on(state, host, command):
+    return subprocess.run(
+        lab.ssh_argv(state, host, command), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def running_lab():
+    with lab.running(topology.parse(TOPOLOGY)) as state:
+        yield state
+
+
+def test_every_host_boots_systemd_to_running(running_lab):
+    for host in ("device", "router", "server"):
+        assert on(running_lab, host, "systemctl is-system-running").stdout.strip() == "running"
+
+
+def test_a_device_reaches_the_server_through_the_router_only(running_lab):
+    result = on(running_lab, "device", "ping -c1 -W2 -I 203.0.113.99 203.0.113.114")
+    assert result.returncode == 0, result.stdout + result.stderr
+    traced = on(running_lab, "server", "ip neigh show 203.0.113.113")
+    assert "lladdr" in traced.stdout
+
+
+def test_the_link_carries_the_mac_the_topology_asked_for(running_lab):
+    assert "02:00:5e:00:00:98" in on(running_lab, "device", "ip -br link show eth0").stdout
+
+
+def test_the_hosts_have_no_route_out_of_the_lab(running_lab):
+    routes = on(running_lab, "server", "ip route").stdout
+    assert "192.0.2." not in routes
+    assert on(running_lab, "server", "ping -c1 -W1 192.0.2.2").returncode != 0
+
+
+def test_an_overlapping_second_lab_is_refused_before_anything_is_made(running_lab):
+    clash = dict(TOPOLOGY, name="lclash")
+    with pytest.raises(lab.LabError, match="overlaps"):
+        lab.up(topology.parse(clash))
+    assert "lclash" not in lab.labs()
+
+
+def test_the_machine_keeps_ip_forward_off(running_lab):
+    with open("/proc/sys/net/ipv4/ip_forward", encoding="ascii") as handle:
+        assert handle.read().strip() == "0"
+
+
+def test_down_leaves_no_namespace_link_mount_or_process():
+    small = {
+        "name": "ldown",
+        "bridges": [{"name": "net", "cidr": "203.0.113.128/28"}],
+        "hosts": [{"name": "one", "links": [{"bridge": "net", "addresses": ["203.0.113.129/28"]}]}],
+    }
+    with lab.running(topology.parse(small)) as state:
+        assert on(state, "one", "true").returncode == 0
+    left = lab.leftovers()
+    assert not any(name.startswith("mpl-ldown") for name in left["netns"])
+    assert not any(name.startswith("mplldown") for name in left["links"])
+    assert "ldown" not in left["labs"]
+    assert not any("/ldown/" in point for point in left["mounts"])
+
+
+def test_a_failed_boot_is_torn_down_too(monkeypatch):
+    broken = {
+        "name": "lfail",
+        "bridges": [{"name": "net", "cidr": "203.0.113.144/28"}],
+        "hosts": [{"name": "one", "links": [{"bridge": "net", "addresses": ["203.0.113.145/28"]}]}],
+    }
+    monkeypatch.setattr(lab, "BOOT_TIMEOUT", 0.5)
+    monkeypatch.setattr(lab, "_wait_for_ssh", _never_answers)
+    with pytest.raises(lab.LabError):
+        lab.up(topology.parse(broken))
+    left = lab.leftovers()
+    assert "lfail" not in left["labs"]
+    assert not any(name.startswith("mpl-lfail") for name in left["netns"])
+
+
+def _never_answers(address, deadline):
+    raise lab.LabError("%s: no SSH (simulated)" % address)

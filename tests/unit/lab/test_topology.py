@@ -1,0 +1,69 @@
+"""The lab refuses a topology that would put traffic outside the documentation ranges."""
+
+import pytest
+
+from mpcpu_lab import topology
+
+
+def two_host_topology(**changes):
+    raw = {
+        "name": "unit",
+        "bridges": [{"name": "cctv", "cidr": "198.51.100.32/28"}],
+        "hosts": [
+            {"name": "a", "links": [{"bridge": "cctv", "addresses": ["198.51.100.33/28"]}]},
+            {"name": "b", "links": [{"bridge": "cctv", "addresses": ["198.51.100.34/28"]}]},
+        ],
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_controller_defaults_to_the_last_usable_address():
+    parsed = topology.parse(two_host_topology())
+    assert parsed["bridges"][0]["controller"] == "198.51.100.46"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": "Has-Caps"}, "name"),
+        ({"name": "toolongname"}, "name"),
+        ({"bridges": [{"name": "up", "cidr": "192.0.2.0/24"}]}, "bridges[0].cidr"),
+        ({"bridges": [{"name": "lan", "cidr": "10.0.0.0/8"}]}, "bridges[0].cidr"),
+        ({"bridges": [{"name": "x", "cidr": "198.51.100.33/28"}]}, "bridges[0].cidr"),
+        ({"bridges": [{"cidr": "198.51.100.32/28", "controller": "198.51.100.99"}]}, "controller"),
+        ({"bridges": []}, "bridges"),
+        ({"hosts": []}, "hosts"),
+    ],
+)
+def test_bad_topology_is_refused_naming_the_field(changes, field):
+    with pytest.raises(topology.TopologyError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        topology.parse(two_host_topology(**changes))
+
+
+def test_an_address_outside_its_bridge_is_refused():
+    raw = two_host_topology()
+    raw["hosts"][1]["links"][0]["addresses"] = ["203.0.113.5/24"]
+    with pytest.raises(topology.TopologyError, match=r"hosts\[1\].links\[0\].addresses"):
+        topology.parse(raw)
+
+
+def test_a_link_to_an_unknown_bridge_is_refused():
+    raw = two_host_topology()
+    raw["hosts"][0]["links"][0]["bridge"] = "nowhere"
+    with pytest.raises(topology.TopologyError, match=r"hosts\[0\].links\[0\].bridge"):
+        topology.parse(raw)
+
+
+def test_duplicate_host_names_are_refused():
+    raw = two_host_topology()
+    raw["hosts"][1]["name"] = "a"
+    with pytest.raises(topology.TopologyError, match="unique"):
+        topology.parse(raw)
+
+
+def test_a_bad_mac_is_refused():
+    raw = two_host_topology()
+    raw["hosts"][0]["links"][0]["mac"] = "02:00:00:00:00"
+    with pytest.raises(topology.TopologyError, match="mac"):
+        topology.parse(raw)
