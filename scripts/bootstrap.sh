@@ -11,7 +11,7 @@ export MPCPU_ROOT MPCPU_CACHE MPCPU_LAB_CACHE=$MPCPU_CACHE
 # iptables) and the independent TFTP implementations the interop tests and benchmarks use.
 # tftpd-hpa is not here: Debian makes it conflict with atftpd, so it lives in the lab image.
 MPCPU_APT_PACKAGES=(
-  debootstrap systemd-container iproute2 nftables iptables python3-venv git
+  debootstrap systemd-container iproute2 nftables iptables python3-venv git openssh-client
   atftpd atftp tftp-hpa curl
 )
 
@@ -56,8 +56,9 @@ mpcpu_install_venv() {
   fi
   if [ "$(cat "$stamp_file" 2>/dev/null)" != "$wanted" ]; then
     mpcpu_log "venv: installing requirements"
-    "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q -r "$MPCPU_ROOT/requirements.txt"
+    # pip's warnings about index locations the machine's pip.conf names are noise here.
+    "$venv/bin/pip" install -q --upgrade pip 2> >(grep -v '^WARNING: Location' >&2)
+    "$venv/bin/pip" install -q -r "$MPCPU_ROOT/requirements.txt" 2> >(grep -v '^WARNING: Location' >&2)
     echo "$wanted" > "$stamp_file"
   fi
   # shellcheck disable=SC1091

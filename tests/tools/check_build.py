@@ -13,6 +13,9 @@ FORBIDDEN_PREFIXES = (
     "collections/",
     "scripts/",
     ".ci/",
+    "docs/",
+    "roles/mpcpu_simulator/",
+    "playbooks/lab_devices.yml",
 )
 
 
