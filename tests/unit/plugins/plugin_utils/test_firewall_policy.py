@@ -1,0 +1,188 @@
+"""Host firewall policy: each host gets exactly its flows, sets keep rules constant, bad input
+is refused with every problem named."""
+
+import copy
+import pathlib
+
+import pytest
+import yaml
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy
+
+SITE_FILE = pathlib.Path(__file__).resolve().parents[3] / "golden" / "firewall" / "site.yml"
+
+
+def load_inventory():
+    with SITE_FILE.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    return raw["site"], raw["groups"], raw["hostvars"]
+
+
+@pytest.fixture
+def inventory():
+    return load_inventory()
+
+
+@pytest.fixture
+def model(inventory):
+    return site_model.build_site(*inventory)
+
+
+def _rows(rules, chain):
+    return [rule.row for rule in rules if rule.chain == chain and rule.kind == policy.FLOW]
+
+
+def with_devices(inventory, count):
+    """The golden site with ``count`` more MPCPUs in network cctv-b, grown to a /16 (no traffic
+    is ever sent: the addresses only have to be valid)."""
+    site, groups, hostvars = copy.deepcopy(inventory)
+    site["networks"][1]["cidr"] = "198.18.0.0/16"
+    site["networks"][1]["gateway"] = "198.18.0.1"
+    hostvars["cctv-gw"]["mpcpu_router_addresses"][1] = "198.18.0.1"
+    for name in ("b-entrance-cpu", "b-vault-cpu"):
+        groups["mpcpu"].remove(name)
+        del hostvars[name]
+    for number in range(count):
+        name = "dev-%05d" % number
+        groups["mpcpu"].append(name)
+        hostvars[name] = {
+            "mpcpu_ip": "198.18.%d.%d" % (1 + number // 250, 2 + number % 250),
+            "mpcpu_mac": "02:00:00:00:%02x:%02x" % (number // 256, number % 256),
+        }
+    return site, groups, hostvars
+
+
+def test_pc_host_takes_mpcpu_started_flows_in_and_its_own_out(model):
+    rules = policy.build_host_policy(model, "cctv-srv")["rules"]
+    assert _rows(rules, policy.INPUT) == ["snapshot", "ntp", "alarm_email"]
+    assert _rows(rules, policy.OUTPUT) == ["activity_logging", "easy_cpu", "time_firmware"]
+    assert _rows(rules, policy.FORWARD) == []
+
+
+def test_ports_follow_the_direction_and_the_site_overrides(model):
+    rules = {rule.row: rule for rule in policy.build_host_policy(model, "cctv-srv")["rules"]}
+    assert (rules["easy_cpu"].src, rules["easy_cpu"].dst) == (None, "mpcpus")
+    assert (rules["easy_cpu"].src_port, rules["easy_cpu"].dst_port) == (None, 4002)
+    assert (rules["ntp"].src, rules["ntp"].src_port, rules["ntp"].dst_port) == ("mpcpus", 123, 123)
+    assert rules["snapshot"].dst_port == 69 and rules["snapshot"].src_port is None
+
+
+def test_tftp_rows_attach_the_helper_in_both_directions(model):
+    rules = policy.build_host_policy(model, "cctv-srv")["rules"]
+    helpers = sorted((rule.row, rule.chain) for rule in rules if rule.helper == "tftp")
+    assert helpers == [("snapshot", "input"), ("time_firmware", "output")]
+
+
+def test_router_forwards_only_flows_crossing_it_and_serves_its_own_part(model):
+    host_policy = policy.build_host_policy(model, "cctv-gw")
+    rules = host_policy["rules"]
+    assert _rows(rules, policy.INPUT) == ["ip_assignment"]
+    assert sorted(_rows(rules, policy.FORWARD)) == sorted(
+        ["activity_logging", "easy_cpu", "snapshot", "time_firmware", "ntp", "alarm_email"]
+    )
+    assert host_policy["sets"]["snapshot_receivers"].elements == ["203.0.113.10"]
+    assert host_policy["router"] is True
+
+
+def test_dhcp_broadcast_is_matched_by_mpcpu_macs_and_answered(model):
+    host_policy = policy.build_host_policy(model, "cctv-gw")
+    kinds = {(rule.kind, rule.chain): rule for rule in host_policy["rules"]}
+    discover = kinds[(policy.DHCP_DISCOVER, policy.INPUT)]
+    assert (discover.src_port, discover.dst_port) == (68, 67)
+    reply = kinds[(policy.REPLY, policy.OUTPUT)]
+    assert (reply.src_port, reply.dst_port, reply.dst) == (67, 68, "mpcpu_networks")
+    assert len(host_policy["sets"]["mpcpu_macs"].elements) == 5
+
+
+def test_rule_count_does_not_grow_with_devices(inventory):
+    small = policy.build_host_policy(site_model.build_site(*with_devices(inventory, 2)), "cctv-gw")
+    large = policy.build_host_policy(
+        site_model.build_site(*with_devices(inventory, 2000)), "cctv-gw"
+    )
+    assert len(small["rules"]) == len(large["rules"])
+    assert len(large["sets"]["mpcpus"].elements) == 2003
+
+
+def test_sets_are_sorted_by_address_not_by_text(model):
+    elements = policy.build_host_policy(model, "cctv-srv")["sets"]["mpcpus"].elements
+    assert elements == [
+        "198.51.100.10",
+        "198.51.100.11",
+        "198.51.100.12",
+        "198.51.100.74",
+        "198.51.100.75",
+    ]
+
+
+def _errors(model, host="cctv-srv", **options):
+    with pytest.raises(policy.FirewallPolicyError) as caught:
+        policy.build_host_policy(model, host, **options)
+    return caught.value.errors
+
+
+def test_flow_to_an_unknown_host_is_refused(model):
+    model["flows"][0] = dict(model["flows"][0], pc_host="ghost", pc_ip="203.0.113.99")
+    errors = _errors(model)
+    assert len(errors) == 1
+    assert "flow to unknown host 'ghost' (203.0.113.99)" in errors[0]
+    assert errors[0].startswith("flows[0] (activity_logging): pc_host:")
+
+
+def test_flow_from_an_unknown_mpcpu_is_refused(model):
+    model["flows"][1] = dict(model["flows"][1], mpcpu="ghost-cpu")
+    assert "is not an MPCPU of the site" in _errors(model)[0]
+
+
+def test_missing_management_network_is_refused(model):
+    model["management_networks"] = []
+    errors = _errors(model)
+    assert errors[0].startswith("mpcpu_site: management_networks: no management network given")
+
+
+def test_rows_that_shadow_each_other_are_refused(inventory):
+    site, groups, hostvars = inventory
+    site["port_overrides"] = {"easy_cpu": {"mpcpu_port": 69}}
+    model = site_model.build_site(site, groups, hostvars)
+    (error,) = _errors(model)
+    assert error.startswith(
+        "cctv-srv: output chain: the rule for easy_cpu (udp, port any to port 69)"
+    )
+    assert "shadows the rule for time_firmware" in error
+
+
+def test_shadowing_on_a_router_names_the_forward_chain(inventory):
+    site, groups, hostvars = inventory
+    site["port_overrides"] = {"easy_cpu": {"mpcpu_port": 69}}
+    model = site_model.build_site(site, groups, hostvars)
+    errors = _errors(model, host="cctv-gw")
+    assert errors == [
+        "cctv-gw: forward chain: the rule for easy_cpu (udp, port any to port 69) shadows the "
+        "rule for time_firmware (udp, port any to port 69): the same packets match both, so the "
+        "second never decides; programme different ports in mpcpu_site.port_overrides"
+    ]
+
+
+def test_host_playing_no_part_is_refused(model):
+    (error,) = _errors(model, host="a-lobby-cpu")
+    assert error.startswith("a-lobby-cpu: groups: plays no part of the site")
+
+
+def test_bad_options_are_named(model):
+    errors = _errors(model, input_policy="reject", management_ports=[22, 70000])
+    assert errors == [
+        "options: input_policy: 'reject' is not one of accept, drop",
+        "options: management_ports: 70000 is not a port from 1 to 65535",
+    ]
+
+
+def test_site_router_policy_forwards_every_crossing_flow(model):
+    site_policy = policy.build_site_router_policy(model)
+    forward = _rows(site_policy["rules"], policy.FORWARD)
+    # DHCP from network cctv-b to the gateway's cctv-a address crosses too.
+    assert len(forward) == 7
+    assert site_policy["sets"]["dhcp_servers"].elements == ["198.51.100.1"]
+    assert site_policy["sets"]["mpcpus_ip_assignment"].elements == [
+        "198.51.100.74",
+        "198.51.100.75",
+    ]
