@@ -24,8 +24,22 @@ from mpcpu_sim.table import SERVED_ROWS, server_ports
 LOG_FORMAT = "%(asctime)s mpcpu_sim[%(process)d] %(levelname)s %(message)s"
 
 
-def _add_serve(commands):
-    serve = commands.add_parser("serve", help="play MPCPUs (TFTP, activity log, EASY CPU)")
+def _common_options(defaults):
+    """-v, -q and --json, accepted before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    suppress = {} if defaults else {"default": argparse.SUPPRESS}
+    common.add_argument(
+        "--json", action="store_true", help="clients: print the result as JSON", **suppress
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging", **suppress)
+    common.add_argument("-q", "--quiet", action="store_true", help="warnings only", **suppress)
+    return common
+
+
+def _add_serve(commands, common):
+    serve = commands.add_parser(
+        "serve", parents=[common], help="play MPCPUs (TFTP, activity log, EASY CPU)"
+    )
     serve.add_argument("--config", help="JSON file: defaults, devices, faults, ports")
     serve.add_argument(
         "--address",
@@ -66,8 +80,10 @@ def _add_serve(commands):
     )
 
 
-def _add_clients(commands):
-    shot = commands.add_parser("snapshot", help="upload a camera JPEG by TFTP (row snapshot)")
+def _add_clients(commands, common):
+    shot = commands.add_parser(
+        "snapshot", parents=[common], help="upload a camera JPEG by TFTP (row snapshot)"
+    )
     shot.add_argument("--source", required=True, help="the device address to send from")
     shot.add_argument("--server", required=True, help="the PC's TFTP server")
     shot.add_argument("--port", type=int, help="TFTP port (default: the table's)")
@@ -79,7 +95,9 @@ def _add_clients(commands):
     shot.add_argument("--timeout", type=float, default=1.0)
     shot.add_argument("--retries", type=int, default=5)
 
-    mail = commands.add_parser("email", help="send an alarm e-mail by SMTP (row alarm_email)")
+    mail = commands.add_parser(
+        "email", parents=[common], help="send an alarm e-mail by SMTP (row alarm_email)"
+    )
     mail.add_argument("--source", required=True)
     mail.add_argument("--relay", required=True)
     mail.add_argument("--port", type=int)
@@ -89,14 +107,16 @@ def _add_clients(commands):
     mail.add_argument("--recipient", action="append")
     mail.add_argument("--timeout", type=float, default=10.0)
 
-    ntp = commands.add_parser("ntp", help="one SNTP query (row ntp)")
+    ntp = commands.add_parser("ntp", parents=[common], help="one SNTP query (row ntp)")
     ntp.add_argument("--source", required=True)
     ntp.add_argument("--server", required=True)
     ntp.add_argument("--port", type=int)
     ntp.add_argument("--source-port", type=int)
     ntp.add_argument("--timeout", type=float, default=2.0)
 
-    lease = commands.add_parser("dhcp", help="DHCP DISCOVER/REQUEST (row ip_assignment)")
+    lease = commands.add_parser(
+        "dhcp", parents=[common], help="DHCP DISCOVER/REQUEST (row ip_assignment)"
+    )
     lease.add_argument("--interface", required=True, help="the only interface used (required)")
     lease.add_argument("--mac", required=True)
     lease.add_argument("--hostname")
@@ -107,13 +127,15 @@ def _add_clients(commands):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="mpcpu_sim", description=__doc__.splitlines()[0])
-    top.add_argument("--json", action="store_true", help="clients: print the result as JSON")
-    top.add_argument("-v", "--verbose", action="count", default=0)
-    top.add_argument("-q", "--quiet", action="store_true")
+    top = argparse.ArgumentParser(
+        prog="mpcpu_sim",
+        description=__doc__.splitlines()[0],
+        parents=[_common_options(defaults=True)],
+    )
     commands = top.add_subparsers(dest="command", required=True)
-    _add_serve(commands)
-    _add_clients(commands)
+    common = _common_options(defaults=False)
+    _add_serve(commands, common)
+    _add_clients(commands, common)
     return top
 
 

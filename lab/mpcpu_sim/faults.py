@@ -96,11 +96,12 @@ def parse_rule(fields):
 def _converted(key, value):
     try:
         if key in _INT_SETS:
+            items = value
             if isinstance(value, str):
-                value = value.replace("/", ",").split(",")
+                items = value.replace("/", ",").split(",")
             elif isinstance(value, int):
-                value = [value]
-            return frozenset(int(item) for item in value)
+                items = [value]
+            return frozenset(int(item) for item in items)
         if key in _INTS:
             return int(value)
         if key in _FLOATS:

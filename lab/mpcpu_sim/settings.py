@@ -74,7 +74,7 @@ def _convert(key, value):
     except (TypeError, ValueError):
         raise ValueError("setting %s=%r is not a %s" % (key, value, kind.__name__)) from None
     if key == "rollover" and converted not in (0, 1):
-        raise ValueError("setting rollover=%r: must be 0 or 1" % value)
+        raise ValueError("setting rollover=%s: must be 0 or 1" % value)
     if kind in (int, float) and converted < 0:
         raise ValueError("setting %s=%r must not be negative" % (key, value))
     return converted
@@ -96,14 +96,24 @@ def expand_addresses(items, name_prefix):
     devices = []
     for item in items or ():
         name, sep, address = item.rpartition("=")
-        if "-" in address:
-            first, last = (ipaddress.IPv4Address(part) for part in address.split("-", 1))
-            if last < first or int(last) - int(first) > 65535:
-                raise ValueError("--address range %r is empty or too large" % item)
-            devices.extend((None, str(first + step)) for step in range(int(last) - int(first) + 1))
-        else:
-            devices.append((name if sep else None, str(ipaddress.IPv4Address(address))))
+        try:
+            if "-" in address and not sep:
+                devices.extend((None, ip) for ip in _address_range(address))
+            else:
+                devices.append((name if sep else None, str(ipaddress.IPv4Address(address))))
+        except ValueError as error:
+            raise ValueError(
+                "--address %r: %s (give IP, NAME=IP or FIRST-LAST)" % (item, error)
+            ) from None
     return devices
+
+
+def _address_range(text):
+    first, last = (ipaddress.IPv4Address(part.strip()) for part in text.split("-", 1))
+    count = int(last) - int(first) + 1
+    if not 1 <= count <= 65536:
+        raise ValueError("the range is empty or larger than 65536 addresses")
+    return [str(first + step) for step in range(count)]
 
 
 def load_file(path):
@@ -138,7 +148,10 @@ def build_devices(document, cli_addresses=(), cli_settings=None, cli_faults=(), 
 def _device(entry, index, prefix, defaults, global_faults):
     if "address" not in entry:
         raise ValueError("device entry %d has no address" % index)
-    address = str(ipaddress.IPv4Address(entry.pop("address")))
+    try:
+        address = str(ipaddress.IPv4Address(entry.pop("address")))
+    except ValueError as error:
+        raise ValueError("device entry %d: %s" % (index, error)) from None
     name = entry.pop("name", None) or "%s%03d" % (prefix, index)
     own_faults = [faults.parse_rule(rule) for rule in entry.pop("faults", [])]
     values = dict(defaults)
