@@ -19,6 +19,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_client import (  # noqa: F401
+    TftpClient,
+)
 from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (  # noqa: F401
     DEFAULT_BLKSIZE,
     DEFAULT_LIMITS,
@@ -59,4 +62,9 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import
     pack_oack,
     pack_request,
     parse_packet,
+)
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session import (  # noqa: F401
+    BACKOFF_CAP,
+    DEFAULT_PORT,
+    TransferResult,
 )

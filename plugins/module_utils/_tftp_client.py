@@ -1,0 +1,399 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The two directions of a TFTP client transfer, and ``TftpClient``.
+
+Private: import ``TftpClient`` and ``TransferResult`` from ``tftp``, which documents the
+behaviour choices. Standard library only.
+
+The per-block loops keep what they touch in local variables and handle the common packet
+(the next block, or the ACK of the whole window) inline; everything else goes to a method.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import socket
+import time
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (
+    HEADER,
+    MAX_BLKSIZE,
+    MAX_TIMEOUT,
+    MAX_WINDOWSIZE,
+    MIN_BLKSIZE,
+    MIN_TIMEOUT,
+    MIN_WINDOWSIZE,
+    OP_ACK,
+    OP_DATA,
+    OP_OACK,
+    OP_RRQ,
+    OP_WRQ,
+    TftpError,
+    TftpProtocolError,
+)
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session import (
+    DEFAULT_PORT,
+    Transfer,
+    describe,
+    name,
+)
+
+
+class _Reader(Transfer):
+    """RRQ: take DATA in order, acknowledge each window (RFC 7440), write to the file."""
+
+    request_opcode = OP_RRQ
+    verb = "read"
+    expected = 1  # absolute number of the next block to write
+    acked = 0  # absolute number of the last block acknowledged
+
+    def request_size(self):
+        return 0  # RFC 2349: a read asks with tsize 0 and the server answers the file size
+
+    def waiting_for(self):
+        if self.settings is None:
+            return super().waiting_for()
+        return "DATA block %d" % self.expected
+
+    def transfer(self, opcode, length):
+        if opcode == OP_OACK:
+            self.send(HEADER.pack(OP_ACK, 0))
+            self.arm(time.monotonic())
+            length = None
+        elif opcode != OP_DATA:
+            raise TftpProtocolError("server answered a read request with %s" % name(opcode))
+        self.receive_blocks(length)
+
+    def receive_blocks(self, length):
+        """Write blocks until the short one; ``length`` is DATA 1 if already received."""
+        buffer, view = self.channel.buffer, self.channel.view
+        write = self.fileobj.write
+        full = 4 + self.settings.blksize
+        windowsize = self.settings.windowsize
+        wire = self.blocks.wire
+        next_packet, sendto, peer = self.next_packet, self.channel.sock.sendto, self.peer
+        pack_ack, monotonic = HEADER.pack, time.monotonic
+        expected_wire = 1
+        while True:
+            if length is None:
+                length = next_packet()
+                if length is None:
+                    self.resend_ack()
+                    continue
+            if (
+                length == full
+                and (buffer[2] << 8 | buffer[3]) == expected_wire
+                and buffer[1] == OP_DATA
+                and not buffer[0]
+            ):
+                write(view[4:full])
+                block = self.expected
+                self.expected = block + 1
+                expected_wire = wire(block + 1)
+                self.transferred += full - 4
+                if self.attempt:
+                    self.progress()
+                now = monotonic()
+                if block - self.acked >= windowsize:
+                    sendto(pack_ack(OP_ACK, wire(block)), peer)
+                    self.acked = block
+                self.arm(now)
+            elif self.other_packet(length, full):
+                return
+            length = None
+
+    def other_packet(self, length, full):
+        """Anything but a full next block; True once the final (short) block is written."""
+        buffer = self.channel.buffer
+        if buffer[0] or length < 4 or buffer[1] not in (OP_DATA, OP_OACK):
+            raise TftpProtocolError("unexpected %s during a read" % describe(buffer, length))
+        behind = self.expected - 1
+        if buffer[1] == OP_OACK:
+            block = 0  # the OACK again: our ACK 0 was lost
+        else:
+            block = self.blocks.absolute(buffer[2] << 8 | buffer[3], self.expected)
+        if block != self.expected:
+            # A copy of the last block we have (the sender missed our ACK) is answered each
+            # time; the first packet past a gap reports where we are (RFC 7440: the sender
+            # restarts there); other strays of the same window get nothing.
+            if block == behind or (block > behind and self.acked != behind):
+                self.send(HEADER.pack(OP_ACK, self.blocks.wire(behind)))
+                self.acked = behind
+            self.rearm()
+            return False
+        if length > full:
+            raise TftpProtocolError(
+                "DATA block %d carries %d bytes, more than blksize %d"
+                % (block, length - 4, full - 4)
+            )
+        self.fileobj.write(self.channel.view[4:length])
+        self.transferred += length - 4
+        self.block_count = block
+        self.send(HEADER.pack(OP_ACK, self.blocks.wire(block)))
+        return True
+
+    def resend_ack(self):
+        now = self.timed_out()
+        self.retransmissions += 1
+        self.acked = self.expected - 1
+        self.send(HEADER.pack(OP_ACK, self.blocks.wire(self.acked)))
+        self.arm(now)
+
+
+class _Outbox:
+    """The DATA packets of the current window, each read from the file once, kept for resends.
+
+    Block ``n`` lives in slot ``n % windowsize``: a window never holds two blocks with the
+    same slot.
+    """
+
+    def __init__(self, fileobj, blksize, windowsize, blocks):
+        self.fileobj = fileobj
+        self.blksize = blksize
+        self.windowsize = windowsize
+        self.wire = blocks.wire
+        self.packets = [bytearray(4 + blksize) for _ in range(windowsize)]
+        self.views = [memoryview(packet) for packet in self.packets]
+        self.payloads = [view[4:] for view in self.views]
+        self.read = 0  # absolute number of the last block read
+        self.last = None  # absolute number of the final (short) block, once read
+        self.last_packet = None
+        self.transferred = 0
+
+    def packet(self, block):
+        """The DATA packet of ``block``; a block past the last one read comes from the file."""
+        slot = block % self.windowsize
+        if block > self.read:
+            size = _fill(self.fileobj, self.payloads[slot])
+            HEADER.pack_into(self.packets[slot], 0, OP_DATA, self.wire(block))
+            self.read = block
+            self.transferred += size
+            if size < self.blksize:
+                self.last = block
+                self.last_packet = self.views[slot][: 4 + size]
+        if block == self.last:
+            return self.last_packet
+        return self.packets[slot]
+
+    def send(self, first, end, sendto, peer):
+        """Send blocks ``first``..``end``, stopping at the final block; the last block sent."""
+        packet = self.packet
+        for block in range(first, end + 1):
+            sendto(packet(block), peer)
+            if block == self.last:
+                return block
+        return end
+
+    def window_end(self, base):
+        """The last block of the window after ``base`` (the final block if it is known)."""
+        end = base + self.windowsize
+        return end if self.last is None or end < self.last else self.last
+
+
+class _Writer(Transfer):
+    """WRQ: send DATA in windows (RFC 7440), advance on new ACKs, never on duplicates."""
+
+    request_opcode = OP_WRQ
+    verb = "write"
+
+    def __init__(self, client, filename, fileobj, size):
+        super().__init__(client, filename, fileobj)
+        self.size = size
+        self.awaited = 0
+        self.outbox = None
+
+    def request_size(self):
+        return self.size if self.size is not None else _file_size(self.fileobj)
+
+    def waiting_for(self):
+        if self.settings is None:
+            return super().waiting_for()
+        return "ACK of block %d" % self.awaited
+
+    def transfer(self, opcode, length):
+        buffer = self.channel.buffer
+        if opcode == OP_ACK and length >= 4 and (buffer[2] or buffer[3]):
+            raise TftpProtocolError("server answered a write request with ACK of a block > 0")
+        if opcode not in (OP_ACK, OP_OACK):
+            raise TftpProtocolError("server answered a write request with %s" % name(opcode))
+        blksize, windowsize = self.settings.blksize, self.settings.windowsize
+        self.outbox = outbox = _Outbox(self.fileobj, blksize, windowsize, self.blocks)
+        sendto, peer = self.channel.sock.sendto, self.peer
+        base = 0  # the last block acknowledged
+        first = 1  # the first block to send in this window
+        while base != outbox.last:
+            end = outbox.window_end(base)
+            if first <= outbox.read:
+                self.retransmissions += min(end, outbox.read) - first + 1
+            end = outbox.send(first, end, sendto, peer)
+            self.transferred = outbox.transferred
+            self.awaited = end
+            self.arm(time.monotonic())
+            acked = self.wait_ack(base, end)
+            if acked is None:
+                self.timed_out()
+                first = base + 1
+            else:
+                base = first = acked
+                first += 1
+                if self.attempt:
+                    self.progress()
+        self.block_count = outbox.last
+
+    def wait_ack(self, base, end):
+        """The block a new ACK acknowledges (base < block <= end); None when the timer ran out.
+
+        A duplicate ACK moves nothing and sends nothing (Sorcerer's Apprentice, RFC 1123).
+        """
+        buffer = self.channel.buffer
+        receive = self.channel.receive
+        peer = self.peer
+        end_wire = self.blocks.wire(end)
+        while True:
+            got = receive()
+            if got is None:
+                return None
+            length, source = got
+            if (
+                (buffer[2] << 8 | buffer[3]) == end_wire
+                and source == peer
+                and length == 4
+                and buffer[1] == OP_ACK
+                and not buffer[0]
+            ):
+                return end
+            if self.from_peer(length, source):
+                block = self.acknowledged(length)
+                if base < block <= end:
+                    return block
+            self.rearm()
+
+    def acknowledged(self, length):
+        """The absolute block of an ACK from the peer; -1 for a late copy of the OACK."""
+        buffer = self.channel.buffer
+        if length >= 2 and not buffer[0] and buffer[1] == OP_OACK:
+            return -1  # the request was sent twice and answered twice
+        if length < 4 or buffer[0] or buffer[1] != OP_ACK:
+            raise TftpProtocolError("unexpected %s during a write" % describe(buffer, length))
+        return self.blocks.absolute(buffer[2] << 8 | buffer[3], self.awaited)
+
+
+def _fill(fileobj, view):
+    """Read into ``view`` until it is full or the file ends; the number of bytes read."""
+    size = len(view)
+    got = fileobj.readinto(view) or 0
+    while got < size:
+        more = fileobj.readinto(view[got:])
+        if not more:
+            break
+        got += more
+    return got
+
+
+def _file_size(fileobj):
+    """Bytes left from the current position of a seekable file, else None."""
+    try:
+        if not fileobj.seekable():
+            return None
+        here = fileobj.tell()
+        end = fileobj.seek(0, 2)
+        fileobj.seek(here)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - here
+
+
+def _check_range(option, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError("%s must be a whole number in %d..%d, got %r" % (option, low, high, value))
+
+
+def _check_seconds(option, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError("%s must be a number of seconds above 0, got %r" % (option, value))
+
+
+class TftpClient:
+    """A TFTP client for one server; ``read`` and ``write`` each run one transfer."""
+
+    def __init__(
+        self,
+        host,
+        port=DEFAULT_PORT,
+        *,
+        blksize=None,
+        windowsize=None,
+        tsize=True,
+        timeout=1.0,
+        retries=5,
+        total_timeout=60.0,
+        rollover=0,
+        source_address=None,
+        timeout_option=None,
+    ):
+        _check_range("port", port, 1, 65535)
+        if blksize is not None:
+            _check_range("blksize", blksize, MIN_BLKSIZE, MAX_BLKSIZE)
+        if windowsize is not None:
+            _check_range("windowsize", windowsize, MIN_WINDOWSIZE, MAX_WINDOWSIZE)
+        if timeout_option is not None:
+            _check_range("timeout_option", timeout_option, MIN_TIMEOUT, MAX_TIMEOUT)
+        _check_range("retries", retries, 0, 1000)
+        _check_seconds("timeout", timeout)
+        _check_seconds("total_timeout", total_timeout, allow_none=True)
+        if rollover not in (0, 1):
+            raise ValueError("rollover must be 0 or 1, got %r" % (rollover,))
+        self.host = host
+        self.port = port
+        self.blksize = blksize
+        self.windowsize = windowsize
+        self.tsize = bool(tsize)
+        self.timeout = float(timeout)
+        self.retries = retries
+        self.total_timeout = total_timeout
+        self.rollover = rollover
+        self.timeout_option = timeout_option
+        if isinstance(source_address, str):
+            source_address = (source_address, 0)
+        self.source_address = source_address
+
+    def resolve(self):
+        """(family, socket address) of the server, in the source address's family if given."""
+        family = socket.AF_UNSPEC
+        if self.source_address is not None:
+            family = socket.AF_INET6 if ":" in self.source_address[0] else socket.AF_INET
+        try:
+            found = socket.getaddrinfo(self.host, self.port, family, socket.SOCK_DGRAM)
+        except socket.gaierror as error:
+            raise TftpError("cannot resolve TFTP server %r: %s" % (self.host, error)) from None
+        family, _type, _proto, _canonical, address = found[0]
+        return family, address
+
+    def requested_options(self, size):
+        """The options of a request: only those the caller asked for."""
+        options = {}
+        if self.blksize is not None:
+            options["blksize"] = self.blksize
+        if self.windowsize is not None:
+            options["windowsize"] = self.windowsize
+        if self.timeout_option is not None:
+            options["timeout"] = self.timeout_option
+        if self.tsize and size is not None:
+            options["tsize"] = size
+        return options
+
+    def read(self, remote_name, fileobj):
+        """Fetch ``remote_name`` into the binary file object ``fileobj``."""
+        return _Reader(self, remote_name, fileobj).run()
+
+    def write(self, remote_name, fileobj, size=None):
+        """Send the rest of the binary file object ``fileobj`` as ``remote_name``.
+
+        ``size`` is announced as ``tsize``; without it the size is found by seek/tell when
+        ``fileobj`` is seekable, and not announced otherwise.
+        """
+        return _Writer(self, remote_name, fileobj, size).run()

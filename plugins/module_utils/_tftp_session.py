@@ -1,0 +1,400 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One TFTP client transfer: its socket, the request and option negotiation, timers, errors.
+
+Private: the directions are in ``_tftp_client``, the public names in ``tftp`` (which also
+documents the behaviour choices). Standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import math
+import socket
+import struct
+import sys
+import time
+import typing
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (
+    DEFAULT_BLKSIZE,
+    ERR_ILLEGAL_OP,
+    ERR_OPTIONS,
+    ERR_UNDEFINED,
+    ERR_UNKNOWN_TID,
+    MAX_BLKSIZE,
+    MAX_BLOCK,
+    OP_ERROR,
+    OP_OACK,
+    OPCODE_NAMES,
+    TftpProtocolError,
+    TftpRemoteError,
+    TftpTimeout,
+    option_int,
+    pack_error,
+    pack_request,
+    parse_packet,
+)
+
+DEFAULT_PORT = appendix_d.row("time_firmware").mpcpu_port
+BACKOFF_CAP = 16  # the wait doubles per retransmission up to 16 times the initial timeout
+SOCKET_BUFFER = 4 * 1024 * 1024  # room for whole windows of large blocks; the kernel may clamp
+RECEIVE_BUFFER = 4 + MAX_BLKSIZE + 1  # one byte more than any legal packet: oversize shows
+MIN_WAIT = 0.001  # SO_RCVTIMEO of 0 would mean "forever"
+TIMEVAL = struct.Struct("@ll")
+
+
+class TransferResult(typing.NamedTuple):
+    """What one transfer did."""
+
+    bytes: int  # payload bytes moved
+    duration: float  # seconds from the first request to the last packet
+    blocks: int  # DATA blocks in the file (the empty final block counts)
+    retransmissions: int  # packets sent again after a timeout (requests, ACKs, DATA)
+    options: dict  # options the server acknowledged, {name: int}; {} without an OACK
+    blksize: int  # block size used
+    windowsize: int  # window size used
+
+
+class Blocks:
+    """Block numbers on the wire (16 bits, wrapping to 0 or 1) against absolute counts."""
+
+    def __init__(self, rollover):
+        self.rollover = rollover
+        self.modulus = MAX_BLOCK + 1 if rollover == 0 else MAX_BLOCK
+
+    def wire(self, absolute):
+        if self.rollover == 0:
+            return absolute & MAX_BLOCK
+        return (absolute - 1) % MAX_BLOCK + 1 if absolute else 0
+
+    def absolute(self, wire, near):
+        """The absolute block closest to ``near`` that is sent as ``wire``."""
+        if wire == 0 and self.rollover:
+            return 0 if near < MAX_BLOCK // 2 else -1  # block 0 exists only before block 1
+        distance = (wire - self.wire(near)) % self.modulus
+        if distance > self.modulus // 2:
+            distance -= self.modulus
+        return near + distance
+
+
+class Channel:
+    """One UDP socket (one TID) whose receive timeout costs no extra system call per packet.
+
+    On Linux the timeout is the kernel's SO_RCVTIMEO on a blocking socket, set only when it
+    changes; elsewhere it is ``settimeout`` (a poll before every receive).
+    """
+
+    def __init__(self, family, source_address):
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                self.sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+            if source_address is not None:
+                self.sock.bind(source_address)
+        except OSError:
+            self.sock.close()
+            raise
+        self.buffer = bytearray(RECEIVE_BUFFER)
+        self.view = memoryview(self.buffer)
+        self.kernel_timeout = sys.platform.startswith("linux")
+        self.timeout = None
+
+    def set_timeout(self, seconds):
+        if seconds == self.timeout:
+            return
+        self.timeout = seconds
+        if self.kernel_timeout:
+            whole = int(seconds)
+            micro = max(int((seconds - whole) * 1000000), 0 if whole else 1)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEVAL.pack(whole, micro))
+        else:
+            self.sock.settimeout(seconds)
+
+    def receive(self):
+        """(length, source) of the next datagram, in ``buffer``; None when the wait ran out."""
+        try:
+            return self.sock.recvfrom_into(self.buffer)
+        except (BlockingIOError, TimeoutError):
+            return None
+
+    def close(self):
+        self.sock.close()
+
+
+class Settings(typing.NamedTuple):
+    blksize: int
+    windowsize: int
+    options: dict
+
+
+class Transfer:
+    """State shared by both directions: the socket, the peer's TID, timers and counters.
+
+    A subclass sets ``request_opcode`` and ``verb`` and implements ``transfer(opcode,
+    length)``, called with the first answer to the request in the channel's buffer.
+    """
+
+    request_opcode = None
+    verb = None
+
+    def __init__(self, client, filename, fileobj):
+        self.client = client
+        self.filename = filename
+        self.fileobj = fileobj
+        self.blocks = Blocks(client.rollover)
+        self.family, self.server = client.resolve()
+        self.channel = None
+        self.peer = None
+        self.settings = None
+        self.started = time.monotonic()
+        self.deadline = self.started + client.total_timeout if client.total_timeout else math.inf
+        self.retransmissions = 0
+        self.transferred = 0
+        self.block_count = 0
+        self.base_wait = client.timeout
+        self.wait = client.timeout
+        self.attempt = 0
+        self.resend_at = 0.0
+        self.stalled_since = self.started
+
+    def run(self):
+        """Request, negotiate, transfer; the ``TransferResult``. The socket is always closed."""
+        try:
+            answer = self.request(self.client.requested_options(self.request_size()))
+            if answer is None:
+                answer = self.request({})
+            self.transfer(*answer)
+        except (TftpRemoteError, TftpTimeout):
+            raise
+        except TftpProtocolError as error:
+            self.abort(ERR_ILLEGAL_OP, str(error))
+            raise
+        except BaseException as error:
+            self.abort(ERR_UNDEFINED, "transfer aborted: %s" % (error,))
+            raise
+        finally:
+            if self.channel is not None:
+                self.channel.close()
+        return TransferResult(
+            bytes=self.transferred,
+            duration=time.monotonic() - self.started,
+            blocks=self.block_count,
+            retransmissions=self.retransmissions,
+            options=dict(self.settings.options),
+            blksize=self.settings.blksize,
+            windowsize=self.settings.windowsize,
+        )
+
+    def request_size(self):
+        """The ``tsize`` to ask with, None for none."""
+        return None
+
+    # Timers --------------------------------------------------------------------------------
+
+    def arm(self, now):
+        """Start the retransmission timer after a send (never past the total deadline)."""
+        self.resend_at = now + self.wait
+        if self.resend_at <= self.deadline:
+            self.channel.set_timeout(self.wait)
+        else:
+            self.resend_at = self.deadline
+            self.channel.set_timeout(max(self.deadline - now, MIN_WAIT))
+
+    def rearm(self):
+        """After a packet that moved nothing: wait only what is left of the timer."""
+        self.channel.set_timeout(max(self.resend_at - time.monotonic(), MIN_WAIT))
+
+    def progress(self):
+        """The peer moved the transfer on after a retransmission: back to the first timeout."""
+        self.attempt = 0
+        self.wait = self.base_wait
+
+    def timed_out(self):
+        """The timer ran out: back off, or give up when out of retries or total time."""
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise TftpTimeout(self.total_timeout_message())
+        if self.attempt == 0:
+            self.stalled_since = now - self.wait
+        if self.attempt >= self.client.retries:
+            raise TftpTimeout(self.retries_message(now))
+        self.attempt += 1
+        self.wait = self.base_wait * min(2**self.attempt, BACKOFF_CAP)
+        return now
+
+    # Messages ------------------------------------------------------------------------------
+
+    def total_timeout_message(self):
+        return "TFTP %s of %r with %s did not finish within total_timeout=%gs (%s)" % (
+            self.verb,
+            self.filename,
+            self.where(),
+            self.client.total_timeout,
+            self.counts(),
+        )
+
+    def retries_message(self, now):
+        return "no %s from %s after %d retransmissions over %.1fs (timeout=%gs, retries=%d; %s)" % (
+            self.waiting_for(),
+            self.where(),
+            self.attempt,
+            now - self.stalled_since,
+            self.base_wait,
+            self.client.retries,
+            self.counts(),
+        )
+
+    def counts(self):
+        return "%d bytes in %d blocks done, %d retransmissions" % (
+            self.transferred,
+            self.block_count,
+            self.retransmissions,
+        )
+
+    def waiting_for(self):
+        return "answer to the %s of %r" % (name(self.request_opcode), self.filename)
+
+    def where(self):
+        host, port = (self.peer or self.server)[:2]
+        return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+    # Packets -------------------------------------------------------------------------------
+
+    def next_packet(self):
+        """Length of the next packet from the peer (in the channel's buffer), None on timeout."""
+        channel = self.channel
+        while True:
+            got = channel.receive()
+            if got is None:
+                return None
+            if self.from_peer(*got):
+                return got[0]
+            self.rearm()
+
+    def from_peer(self, length, source):
+        """Sort a packet: True if it is the peer's; ERROR 5 to anyone else (RFC 1350).
+
+        An ERROR from the peer ends the transfer.
+        """
+        buffer = self.channel.buffer
+        is_error = length >= 4 and buffer[0] == 0 and buffer[1] == OP_ERROR
+        if source == self.peer or source[:2] == self.peer[:2]:
+            if is_error:
+                packet = parse_packet(self.channel.view[:length])
+                raise TftpRemoteError(packet.error_code, packet.message)
+            return True
+        if not is_error:  # an ERROR is never answered
+            self.channel.sock.sendto(UNKNOWN_TID, source)
+        return False
+
+    def send(self, packet):
+        self.channel.sock.sendto(packet, self.peer)
+
+    def abort(self, code, message):
+        """Tell the peer the transfer is over (best effort: it may be gone already)."""
+        if self.peer is not None:
+            with contextlib.suppress(OSError):
+                self.send(pack_error(code, message))
+
+    # Request and option negotiation --------------------------------------------------------
+
+    def request(self, options):
+        """Send the request from a new TID and wait for the first answer (retransmitting).
+
+        Returns (opcode, length) of the answer, left in the channel's buffer, once the
+        peer's TID is known; None when the server refused the options with ERROR 8.
+        """
+        if self.channel is not None:
+            self.channel.close()
+        self.channel = Channel(self.family, self.client.source_address)
+        self.peer = None
+        packet = pack_request(self.request_opcode, self.filename, "octet", options)
+        self.channel.sock.sendto(packet, self.server)
+        self.arm(time.monotonic())
+        answer = self.first_answer()
+        while answer is None:
+            self.arm(self.timed_out())
+            self.retransmissions += 1
+            self.channel.sock.sendto(packet, self.server)
+            answer = self.first_answer()
+        length, source = answer
+        buffer = self.channel.buffer
+        opcode = buffer[1] if buffer[0] == 0 and length >= 2 else -1
+        if opcode == OP_ERROR:
+            error = parse_packet(self.channel.view[:length])
+            if error.error_code == ERR_OPTIONS and options:
+                return None
+            raise TftpRemoteError(error.error_code, error.message)
+        self.peer = source
+        self.progress()
+        if opcode == OP_OACK:
+            self.settings = self.accept_oack(options, parse_packet(self.channel.view[:length]))
+        else:
+            self.settings = Settings(DEFAULT_BLKSIZE, 1, {})
+        return opcode, length
+
+    def first_answer(self):
+        """(length, source) of the first packet from the server's address; None on timeout.
+
+        The server answers from a new port (its TID); packets from other addresses get
+        ERROR 5.
+        """
+        channel = self.channel
+        while True:
+            got = channel.receive()
+            if got is None:
+                return None
+            length, source = got
+            if source[0] == self.server[0]:
+                return got
+            if not (length >= 4 and channel.buffer[0] == 0 and channel.buffer[1] == OP_ERROR):
+                channel.sock.sendto(UNKNOWN_TID, source)
+            self.rearm()
+
+    def accept_oack(self, requested, oack):
+        """Check the OACK against what was asked (RFC 2347-2349, 7440); the settings to use."""
+        values = {}
+        for option in oack.options:
+            if option not in requested:
+                self.bad_oack("acknowledged option %r that was not requested" % option)
+            try:
+                values[option] = option_int(oack.options, option)
+            except TftpProtocolError as error:
+                self.bad_oack(str(error))
+        for option in ("blksize", "windowsize"):
+            if option in values and values[option] > requested[option]:
+                self.bad_oack(
+                    "raised %s to %d (asked %d)" % (option, values[option], requested[option])
+                )
+        if values.get("timeout", requested.get("timeout")) != requested.get("timeout"):
+            self.bad_oack(
+                "changed timeout to %d (asked %d)" % (values["timeout"], requested["timeout"])
+            )
+        if "timeout" in values:
+            self.base_wait = self.wait = float(values["timeout"])
+        return Settings(values.get("blksize", DEFAULT_BLKSIZE), values.get("windowsize", 1), values)
+
+    def bad_oack(self, reason):
+        self.abort(ERR_OPTIONS, "bad OACK: %s" % reason)
+        where = self.where()
+        self.peer = None  # told already: run() must not send a second ERROR
+        raise TftpProtocolError("server %s sent a bad OACK: %s" % (where, reason))
+
+
+UNKNOWN_TID = pack_error(ERR_UNKNOWN_TID)
+
+
+def name(opcode):
+    return OPCODE_NAMES.get(opcode, "opcode %d" % opcode)
+
+
+def describe(buffer, length):
+    """A few words on the packet in ``buffer``, for error messages."""
+    if length < 2:
+        return "packet of %d byte(s)" % length
+    return "%s packet" % name((buffer[0] << 8) | buffer[1])

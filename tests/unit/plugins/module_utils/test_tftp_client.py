@@ -1,0 +1,662 @@
+"""TFTP client state machine against a scripted server on loopback that counts every packet."""
+
+import io
+import itertools
+import multiprocessing
+import random
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import tftp
+
+LOOPBACK = "127.0.0.1"
+FORK = multiprocessing.get_context("fork")
+PEER_LIFETIME = 30  # seconds: a peer that is still serving then has lost its client
+RECORDED = ("requests", "log", "received", "stranger_got", "failure")
+
+
+def payload(size, seed=7):
+    return random.Random(seed).randbytes(size)
+
+
+def wire_block(absolute, rollover):
+    """How the peer numbers blocks, written independently of the client's code."""
+    if rollover == 0:
+        return absolute % 65536
+    return 0 if absolute == 0 else (absolute - 1) % 65535 + 1
+
+
+def absolute_block(wire, near, rollover):
+    for candidate in range(max(near - 70000, 0), near + 70000):
+        if wire_block(candidate, rollover) == wire and abs(candidate - near) < 32768:
+            return candidate
+    return -1
+
+
+class ClientGaveUp(Exception):
+    """The client sent an ERROR: the transfer is over for the peer too."""
+
+
+class Peer:
+    """A TFTP server for one transfer, following RFC 1350/2347/7440.
+
+    It runs in a child process (a thread would share the GIL with the client and turn every
+    packet into a thread switch) and hands what it recorded back when the block ends.
+
+    Knobs: ``options`` ("accept", "ignore", "refuse" with ERROR 8, or a dict to put in the
+    OACK as is), ``limits`` for "accept", ``lose(direction, opcode, block, seen)`` to drop
+    a packet ("in" or "out"; ``seen`` counts earlier packets alike), ``resend_after`` (its
+    own retransmission timeout), ``resend_on_duplicate_ack``, ``duplicate_acks``,
+    ``stranger_at`` (a block after which a second socket sends a look-alike packet),
+    ``error`` (answer the request with this ERROR code).
+    Records: ``requests``, ``log`` of (time, "in"/"out", Packet), ``received`` (a write's
+    bytes), ``stranger_got`` (what the second socket got back).
+    """
+
+    def __init__(self, family=socket.AF_INET, host=LOOPBACK, **knobs):
+        self.family, self.host = family, host
+        self.content = knobs.pop("content", b"")
+        self.options = knobs.pop("options", "accept")
+        self.limits = knobs.pop("limits", None)
+        self.lose = knobs.pop("lose", lambda direction, opcode, block, seen: False)
+        self.resend_after = knobs.pop("resend_after", 5.0)
+        self.resend_on_duplicate_ack = knobs.pop("resend_on_duplicate_ack", False)
+        self.duplicate_acks = knobs.pop("duplicate_acks", False)
+        self.stranger_at = knobs.pop("stranger_at", None)
+        self.error = knobs.pop("error", None)
+        self.rollover = knobs.pop("rollover", 0)
+        assert not knobs, knobs
+        self.listener = socket.socket(family, socket.SOCK_DGRAM)
+        self.listener.bind((host, 0))
+        self.port = self.listener.getsockname()[1]
+        self.requests, self.log, self.received = [], [], bytearray()
+        self.stranger_got = None
+        self.failure = None
+        self.seen = {}
+        self.gives_up_at = None
+        self.process = self.results = None
+
+    def __enter__(self):
+        self.results, child_end = FORK.Pipe(duplex=False)
+        self.process = FORK.Process(target=self.run_child, args=(child_end,), daemon=True)
+        self.process.start()
+        child_end.close()
+        return self
+
+    def run_child(self, results):
+        self.gives_up_at = time.monotonic() + PEER_LIFETIME
+        self.serve()
+        results.send({name: getattr(self, name) for name in RECORDED})
+
+    def __exit__(self, *exc_info):
+        try:
+            finished = self.results.poll(1 if exc_info[0] else PEER_LIFETIME + 5)
+            if finished:
+                self.__dict__.update(self.results.recv())
+        finally:
+            self.process.join(1)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self.results.close()
+            self.listener.close()
+        if exc_info[0] is None:
+            assert finished, "the peer did not finish its transfer"
+            assert self.failure is None, self.failure
+
+    def client(self, **kwargs):
+        kwargs.setdefault("timeout", 0.2)
+        kwargs.setdefault("total_timeout", 20)
+        return tftp.TftpClient(self.host, self.port, **kwargs)
+
+    # Packets -------------------------------------------------------------------------------
+
+    def count(self, direction, packet):
+        key = (direction, packet.opcode, packet.block)
+        seen = self.seen.get(key, 0)
+        self.seen[key] = seen + 1
+        return seen
+
+    def send(self, sock, data, address):
+        packet = tftp.parse_packet(data)
+        self.log.append((time.monotonic(), "out", packet))
+        if not self.lose("out", packet.opcode, packet.block, self.count("out", packet)):
+            sock.sendto(data, address)
+
+    def receive(self, sock, timeout):
+        """The next packet from the client that is not lost; None after ``timeout``."""
+        sock.settimeout(timeout)
+        while True:
+            if time.monotonic() > self.gives_up_at:
+                raise TimeoutError("peer gave up after %ss" % PEER_LIFETIME)
+            try:
+                data, _address = sock.recvfrom(70000)
+            except TimeoutError:
+                return None
+            packet = tftp.parse_packet(data)
+            self.log.append((time.monotonic(), "in", packet))
+            if packet.opcode == tftp.OP_ERROR:
+                raise ClientGaveUp(packet)
+            if not self.lose("in", packet.opcode, packet.block, self.count("in", packet)):
+                return packet
+
+    def sent(self, direction, opcode, block=None):
+        return [
+            entry for entry in self.log
+            if entry[1] == direction and entry[2].opcode == opcode
+            and (block is None or entry[2].block == block)
+        ]  # fmt: skip
+
+    # Serving -------------------------------------------------------------------------------
+
+    def serve(self):
+        try:
+            self.listener.settimeout(10)
+            while True:
+                data, address = self.listener.recvfrom(70000)
+                request = tftp.parse_packet(data)
+                self.requests.append(request)
+                with socket.socket(self.family, socket.SOCK_DGRAM) as sock:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # whole windows
+                    sock.bind((self.host, 0))
+                    if self.answer(sock, request, address):
+                        return
+        except ClientGaveUp:
+            return
+        except Exception as error:  # noqa: BLE001 - reported by __exit__
+            self.failure = repr(error)
+
+    def answer(self, sock, request, address):
+        """Serve one request; False when it was refused and a retry is expected."""
+        if self.error is not None:
+            sock.sendto(tftp.pack_error(self.error, "scripted error"), address)
+            return True
+        if self.options == "refuse" and request.options:
+            sock.sendto(tftp.pack_error(tftp.ERR_OPTIONS, "no options here"), address)
+            return False
+        accepted = self.accepted(request)
+        blksize = int(accepted.get("blksize", 512))
+        windowsize = int(accepted.get("windowsize", 1))
+        if request.opcode == tftp.OP_RRQ:
+            self.serve_read(sock, address, accepted, blksize, windowsize)
+        else:
+            self.serve_write(sock, address, accepted, blksize, windowsize)
+        return True
+
+    def accepted(self, request):
+        if self.options in ("ignore", "refuse"):
+            return {}
+        if isinstance(self.options, dict):
+            return self.options
+        size = len(self.content) if request.opcode == tftp.OP_RRQ else None
+        return tftp.negotiate_options(request.options, self.limits, size)
+
+    def serve_read(self, sock, address, accepted, blksize, windowsize):
+        if accepted:
+            self.send(sock, tftp.pack_oack(accepted), address)
+            while (ack := self.receive(sock, self.resend_after)) is None or ack.block != 0:
+                self.send(sock, tftp.pack_oack(accepted), address)
+        chunks = [self.content[i : i + blksize] for i in range(0, len(self.content), blksize)]
+        if len(self.content) % blksize == 0:
+            chunks.append(b"")
+        base = 0
+        while base < len(chunks):
+            for block in range(base + 1, min(base + windowsize, len(chunks)) + 1):
+                self.send_data(sock, address, block, chunks[block - 1])
+            base = self.await_ack(sock, base)
+
+    def send_data(self, sock, address, block, chunk):
+        if block == self.stranger_at:
+            self.play_stranger(address, tftp.pack_data(wire_block(block, self.rollover), b"X"))
+        self.send(sock, tftp.pack_data(wire_block(block, self.rollover), chunk), address)
+
+    def await_ack(self, sock, base):
+        """The new base after the next ACK that moves it, or ``base`` to resend the window."""
+        while True:
+            ack = self.receive(sock, self.resend_after)
+            if ack is None:
+                return base
+            assert ack.opcode == tftp.OP_ACK, ack
+            block = absolute_block(ack.block, base, self.rollover)
+            if block > base:
+                return block
+            if self.resend_on_duplicate_ack:
+                return base
+
+    def serve_write(self, sock, address, accepted, blksize, windowsize):
+        self.ack(sock, address, 0, tftp.pack_oack(accepted) if accepted else None)
+        expected, in_window = 1, 0
+        while True:
+            data = self.receive(sock, self.resend_after)
+            if data is None:
+                self.ack(sock, address, expected - 1)
+                continue
+            assert data.opcode == tftp.OP_DATA, data
+            if absolute_block(data.block, expected, self.rollover) != expected:
+                self.ack(sock, address, expected - 1)  # RFC 7440: where the sender restarts
+                in_window = 0
+                continue
+            self.received += data.payload
+            in_window += 1
+            if len(data.payload) < blksize:
+                self.ack(sock, address, expected)
+                return
+            if in_window == windowsize:
+                self.ack(sock, address, expected)
+                in_window = 0
+            if expected == self.stranger_at:
+                self.play_stranger(address, tftp.pack_ack(wire_block(expected + 1, self.rollover)))
+            expected += 1
+
+    def ack(self, sock, address, block, packet=None):
+        packet = packet or tftp.pack_ack(wire_block(block, self.rollover))
+        for _copy in range(2 if self.duplicate_acks else 1):
+            self.send(sock, packet, address)
+
+    def play_stranger(self, address, packet):
+        """A packet for the client from another port; keep what the client answers."""
+        with socket.socket(self.family, socket.SOCK_DGRAM) as stranger:
+            stranger.bind((self.host, 0))
+            stranger.settimeout(5)
+            stranger.sendto(packet, address)
+            self.stranger_got = tftp.parse_packet(stranger.recvfrom(70000)[0])
+
+
+def lose_first(direction, opcode, block, times=1):
+    def lose(seen_direction, seen_opcode, seen_block, seen):
+        return (seen_direction, seen_opcode, seen_block) == (direction, opcode, block) and (
+            seen < times
+        )
+
+    return lose
+
+
+def write(peer, data, **kwargs):
+    return peer.client(**kwargs).write("up.bin", io.BytesIO(data))
+
+
+def read(peer, **kwargs):
+    out = io.BytesIO()
+    result = peer.client(**kwargs).read("down.bin", out)
+    return result, out.getvalue()
+
+
+# Option negotiation ----------------------------------------------------------------------
+
+
+def test_read_uses_the_options_the_server_acknowledged():
+    data = payload(10000)
+    with Peer(content=data, limits={"blksize": 1024, "windowsize": 4, "tsize": True}) as peer:
+        result, got = read(peer, blksize=1428, windowsize=8)
+    assert got == data
+    assert result.options == {"blksize": 1024, "windowsize": 4, "tsize": 10000}
+    assert (result.blksize, result.windowsize, result.bytes, result.blocks) == (1024, 4, 10000, 10)
+    assert peer.requests[0].options == {"blksize": "1428", "windowsize": "8", "tsize": "0"}
+    acks = [entry[2].block for entry in peer.sent("in", tftp.OP_ACK)]
+    assert acks == [0, 4, 8, 10]  # one ACK for the OACK, then one per window, then the last
+
+
+def test_write_sends_blocks_of_the_acknowledged_size_and_announces_the_size():
+    data = payload(5000)
+    with Peer(limits={"blksize": 1000, "tsize": True}) as peer:
+        result = write(peer, data, blksize=1400)
+    assert bytes(peer.received) == data
+    assert peer.requests[0].options == {"blksize": "1400", "tsize": "5000"}
+    assert result.options == {"blksize": 1000, "tsize": 5000}
+    sizes = [len(entry[2].payload) for entry in peer.sent("in", tftp.OP_DATA)]
+    assert sizes == [1000] * 5 + [0]
+
+
+def test_server_that_ignores_options_gets_512_byte_blocks_one_at_a_time():
+    data = payload(2000)
+    with Peer(options="ignore") as peer:
+        result = write(peer, data, blksize=1428, windowsize=8)
+    assert bytes(peer.received) == data
+    assert (result.blksize, result.windowsize, result.options) == (512, 1, {})
+    assert [len(e[2].payload) for e in peer.sent("in", tftp.OP_DATA)] == [512] * 3 + [464]
+    with Peer(options="ignore", content=data) as peer:
+        result, got = read(peer, blksize=1428, windowsize=8)
+    assert got == data
+    assert (result.blksize, result.windowsize, result.options) == (512, 1, {})
+
+
+def test_options_refused_with_error_8_are_dropped_and_the_request_sent_again():
+    data = payload(3000)
+    with Peer(options="refuse", content=data) as peer:
+        result, got = read(peer, blksize=1428)
+    assert got == data
+    assert [request.options for request in peer.requests] == [{"blksize": "1428", "tsize": "0"}, {}]
+    assert (result.options, result.blksize) == ({}, 512)
+    with Peer(options="refuse") as peer:
+        write(peer, data, windowsize=4)
+    assert bytes(peer.received) == data
+    assert len(peer.requests) == 2 and peer.requests[1].options == {}
+
+
+def test_oack_raising_the_block_size_is_refused_with_error_8():
+    with Peer(options={"blksize": 2048}) as peer, pytest.raises(tftp.TftpProtocolError) as caught:
+        read(peer, blksize=1024)
+    assert "raised blksize to 2048 (asked 1024)" in str(caught.value)
+    errors = peer.sent("in", tftp.OP_ERROR)
+    assert [entry[2].error_code for entry in errors] == [tftp.ERR_OPTIONS]
+
+
+def test_oack_with_an_option_nobody_asked_for_is_refused():
+    with Peer(options={"windowsize": 4}) as peer, pytest.raises(tftp.TftpProtocolError) as caught:
+        write(peer, b"abc")
+    assert "'windowsize' that was not requested" in str(caught.value)
+
+
+def test_timeout_option_is_asked_only_when_set_and_then_used():
+    with Peer(content=b"x" * 600) as peer:
+        result, _got = read(peer, timeout_option=2, tsize=False)
+    assert peer.requests[0].options == {"timeout": "2"}
+    assert result.options == {"timeout": 2}
+
+
+def test_no_options_asked_when_none_are_wanted():
+    with Peer(content=b"abc") as peer:
+        result, got = read(peer, tsize=False)
+    assert got == b"abc"
+    assert peer.requests[0].options == {}
+    assert result.options == {}
+
+
+def test_unseekable_source_is_sent_without_tsize_unless_a_size_is_given():
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        writer.sendall(b"from a pipe")
+        writer.shutdown(socket.SHUT_WR)
+        with Peer() as peer:
+            peer.client().write("up.bin", reader.makefile("rb"))
+    assert bytes(peer.received) == b"from a pipe"
+    assert peer.requests[0].options == {}
+    with Peer() as peer:
+        peer.client().write("up.bin", io.BytesIO(b"12345"), size=5)
+    assert peer.requests[0].options == {"tsize": "5"}
+
+
+def test_remote_error_is_raised_with_its_code_and_message():
+    with Peer(error=tftp.ERR_NOT_FOUND) as peer, pytest.raises(tftp.TftpRemoteError) as caught:
+        read(peer)
+    assert (caught.value.code, caught.value.message) == (1, "scripted error")
+    assert "ERROR 1 (File not found): scripted error" in str(caught.value)
+
+
+# Loss, retransmission, timeouts ----------------------------------------------------------
+
+
+def gaps(entries):
+    times = [entry[0] for entry in entries]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def test_lost_data_of_a_write_is_sent_again_with_doubling_waits():
+    data = payload(3000)
+    with Peer(lose=lose_first("in", tftp.OP_DATA, 3, times=2)) as peer:
+        result = write(peer, data, timeout=0.1)
+    assert bytes(peer.received) == data
+    assert result.retransmissions == 2
+    first_wait, second_wait = gaps(peer.sent("in", tftp.OP_DATA, 3))
+    assert first_wait >= 0.09
+    assert 1.5 < second_wait / first_wait < 3
+
+
+def test_lost_data_of_a_read_makes_the_client_repeat_its_ack_with_doubling_waits():
+    data = payload(3000)
+    lose = lose_first("out", tftp.OP_DATA, 3, times=2)
+    with Peer(content=data, lose=lose, resend_on_duplicate_ack=True, resend_after=30) as peer:
+        result, got = read(peer, timeout=0.1)
+    assert got == data
+    assert result.retransmissions == 2
+    first_wait, second_wait = gaps(peer.sent("in", tftp.OP_ACK, 2))
+    assert first_wait >= 0.09
+    assert 1.5 < second_wait / first_wait < 3
+
+
+def test_lost_ack_of_a_read_is_repaired_by_the_servers_retransmission():
+    data = payload(3000)
+    with Peer(content=data, lose=lose_first("in", tftp.OP_ACK, 2), resend_after=0.1) as peer:
+        result, got = read(peer, timeout=5)
+    assert got == data
+    assert len(peer.sent("out", tftp.OP_DATA, 2)) == 2
+    assert len(peer.sent("in", tftp.OP_ACK, 2)) == 2  # the duplicate DATA 2 was acknowledged
+    assert result.retransmissions == 0
+
+
+def test_unanswered_request_is_sent_again_from_the_same_port_with_capped_back_off():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((LOOPBACK, 0))
+        client = tftp.TftpClient(LOOPBACK, silent.getsockname()[1], timeout=0.02, retries=7)
+        arrivals = []
+        recorder = threading.Thread(target=record_arrivals, args=(silent, arrivals, 9))
+        recorder.start()
+        with pytest.raises(tftp.TftpTimeout):
+            client.read("x", io.BytesIO())
+        recorder.join(10)
+    assert len(arrivals) == 8  # the request and its seven retransmissions
+    assert len({source for _when, _data, source in arrivals}) == 1  # one TID
+    waits = gaps(arrivals)
+    doubling = [later / earlier for earlier, later in itertools.pairwise(waits[:5])]
+    assert all(1.4 < ratio < 2.8 for ratio in doubling), waits
+    assert 0.7 < waits[6] / waits[4] < 1.4, waits  # capped at 16 x timeout from the 4th on
+    assert waits[4] == pytest.approx(0.02 * tftp.BACKOFF_CAP, rel=0.3)
+
+
+def record_arrivals(sock, arrivals, count):
+    sock.settimeout(3)
+    for _arrival in range(count):
+        try:
+            data, source = sock.recvfrom(70000)
+        except TimeoutError:
+            return
+        arrivals.append((time.monotonic(), data, source))
+
+
+def test_silent_server_fails_after_the_retries_with_a_clear_message():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((LOOPBACK, 0))
+        port = silent.getsockname()[1]
+        client = tftp.TftpClient(LOOPBACK, port, timeout=0.02, retries=3, tsize=False)
+        with pytest.raises(tftp.TftpTimeout) as caught:
+            client.write("fw.bin", io.BytesIO(b"abc"))
+    message = str(caught.value)
+    assert "no answer to the WRQ of 'fw.bin' from 127.0.0.1:%d" % port in message
+    assert "after 3 retransmissions" in message
+    assert "timeout=0.02s, retries=3" in message
+
+
+def test_total_timeout_bounds_the_whole_transfer():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind((LOOPBACK, 0))
+        port = silent.getsockname()[1]
+        client = tftp.TftpClient(LOOPBACK, port, timeout=0.05, retries=1000, total_timeout=0.4)
+        started = time.monotonic()
+        with pytest.raises(tftp.TftpTimeout) as caught:
+            client.read("fw.bin", io.BytesIO())
+        elapsed = time.monotonic() - started
+    assert "TFTP read of 'fw.bin' with 127.0.0.1:%d did not finish within total_timeout=0.4s" % (
+        port
+    ) in str(caught.value)
+    assert 0.39 <= elapsed < 2
+
+
+# Sorcerer's Apprentice --------------------------------------------------------------------
+
+
+def test_duplicate_acks_never_send_a_block_twice():
+    data = payload(512 * 20 + 7)
+    with Peer(duplicate_acks=True) as peer:
+        result = write(peer, data)
+    assert bytes(peer.received) == data
+    per_block = [len(peer.sent("in", tftp.OP_DATA, block)) for block in range(1, 22)]
+    assert per_block == [1] * 21
+    assert len(peer.sent("out", tftp.OP_ACK)) == 2 * 21
+    assert result.retransmissions == 0
+
+
+def test_late_ack_after_a_retransmission_does_not_double_the_next_blocks():
+    # ACK 2 is lost; the client sends DATA 2 again; the server acknowledges that copy twice.
+    data = payload(512 * 6)
+    lose = lose_first("out", tftp.OP_ACK, 2, times=2)  # both copies of the first ACK 2
+    with Peer(lose=lose, duplicate_acks=True, resend_after=30) as peer:
+        result = write(peer, data, timeout=0.1)
+    assert bytes(peer.received) == data
+    assert len(peer.sent("in", tftp.OP_DATA, 2)) == 2
+    assert [len(peer.sent("in", tftp.OP_DATA, block)) for block in (3, 4, 5, 6, 7)] == [1] * 5
+    assert result.retransmissions == 1
+
+
+# Windows ---------------------------------------------------------------------------------
+
+
+def test_read_window_with_a_lost_block_restarts_from_the_gap():
+    data = payload(1000 * 30)
+    with Peer(content=data, lose=lose_first("out", tftp.OP_DATA, 5)) as peer:
+        result, got = read(peer, blksize=1000, windowsize=8, timeout=5)
+    assert got == data
+    acks = [entry[2].block for entry in peer.sent("in", tftp.OP_ACK)]
+    assert acks[:3] == [0, 4, 12]  # the gap at 5 is reported at once, then windows from 5
+    assert result.retransmissions == 0  # no timeout was needed
+
+
+def test_write_window_with_a_lost_block_restarts_from_the_servers_ack():
+    data = payload(1000 * 30)
+    with Peer(lose=lose_first("in", tftp.OP_DATA, 5)) as peer:
+        result = write(peer, data, blksize=1000, windowsize=8, timeout=5)
+    assert bytes(peer.received) == data
+    # The server acknowledges 4 once per stray packet (6, 7, 8): only the first restarts.
+    assert len(peer.sent("out", tftp.OP_ACK, 4)) == 3
+    assert len(peer.sent("in", tftp.OP_DATA, 5)) == 2
+    assert len(peer.sent("in", tftp.OP_DATA, 9)) == 1
+    assert result.retransmissions == 4  # blocks 5..8 of the first window
+
+
+def test_windowed_transfer_survives_random_loss_both_ways():
+    data = payload(700 * 200 + 3)
+    rng = random.Random(3)
+
+    def lose(direction, opcode, block, seen):
+        return seen < 2 and opcode in (tftp.OP_DATA, tftp.OP_ACK) and rng.random() < 0.05
+
+    with Peer(content=data, lose=lose, resend_after=0.05) as peer:
+        _result, got = read(peer, blksize=700, windowsize=16, timeout=0.05)
+    assert got == data
+    with Peer(lose=lose, resend_after=0.05) as peer:
+        write(peer, data, blksize=700, windowsize=16, timeout=0.05)
+    assert bytes(peer.received) == data
+
+
+# Block numbers ---------------------------------------------------------------------------
+
+WIDE = 256  # 65,541 tiny blocks in few round trips: the wrap, not the wait, is under test
+
+
+@pytest.mark.parametrize("rollover", [0, 1])
+def test_block_numbers_roll_over_past_65535_on_write(rollover):
+    data = payload(8 * 65540 + 3)
+    with Peer(rollover=rollover) as peer:
+        result = write(peer, data, blksize=8, windowsize=WIDE, rollover=rollover, timeout=2)
+    assert bytes(peer.received) == data
+    assert result.blocks == 65541
+    wires = [entry[2].block for entry in peer.sent("in", tftp.OP_DATA)]
+    assert wires[65533:65537] == [65534, 65535, rollover, rollover + 1]
+
+
+@pytest.mark.parametrize("rollover", [0, 1])
+def test_block_numbers_roll_over_past_65535_on_read(rollover):
+    data = payload(8 * 65540 + 3)
+    with Peer(content=data, rollover=rollover) as peer:
+        result, got = read(peer, blksize=8, windowsize=WIDE, rollover=rollover, timeout=2)
+    assert got == data
+    assert result.blocks == 65541
+    assert peer.sent("in", tftp.OP_ACK)[-1][2].block == wire_block(65541, rollover)
+
+
+# Transfer IDs ----------------------------------------------------------------------------
+
+
+def test_packet_from_a_wrong_port_gets_error_5_during_a_read_and_is_ignored():
+    data = payload(512 * 8)
+    with Peer(content=data, stranger_at=4) as peer:
+        result, got = read(peer)
+    assert got == data  # the stranger's look-alike DATA 4 ("X") was not taken
+    assert (peer.stranger_got.opcode, peer.stranger_got.error_code) == (tftp.OP_ERROR, 5)
+    assert result.retransmissions == 0
+
+
+def test_packet_from_a_wrong_port_gets_error_5_during_a_write_and_is_ignored():
+    data = payload(512 * 8)
+    with Peer(stranger_at=3) as peer:
+        write(peer, data)
+    assert bytes(peer.received) == data
+    assert peer.stranger_got.error_code == tftp.ERR_UNKNOWN_TID
+    assert [len(peer.sent("in", tftp.OP_DATA, block)) for block in range(1, 10)] == [1] * 9
+
+
+# Addresses and sizes ---------------------------------------------------------------------
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="this host has no ::1")
+def test_ipv6_read_and_write_on_loopback():
+    data = payload(4000)
+    with Peer(family=socket.AF_INET6, host="::1", content=data) as peer:
+        result, got = read(peer, blksize=1024, windowsize=2)
+    assert got == data and result.blksize == 1024
+    with Peer(family=socket.AF_INET6, host="::1") as peer:
+        write(peer, data, source_address="::1")
+    assert bytes(peer.received) == data
+
+
+def test_file_of_whole_blocks_ends_with_an_empty_block():
+    data = payload(512 * 3)
+    with Peer() as peer:
+        result = write(peer, data)
+    assert [len(entry[2].payload) for entry in peer.sent("in", tftp.OP_DATA)] == [512] * 3 + [0]
+    assert (result.blocks, result.bytes) == (4, 1536)
+    with Peer(content=data) as peer:
+        result, got = read(peer)
+    assert got == data
+    assert (result.blocks, result.bytes) == (4, 1536)
+    assert [entry[2].block for entry in peer.sent("in", tftp.OP_ACK)] == [0, 1, 2, 3, 4]
+
+
+def test_empty_file_is_one_empty_block():
+    with Peer() as peer:
+        result = write(peer, b"")
+    assert [len(entry[2].payload) for entry in peer.sent("in", tftp.OP_DATA)] == [0]
+    assert (result.blocks, result.bytes) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        ({"blksize": 7}, "blksize must be a whole number in 8..65464"),
+        ({"windowsize": 0}, "windowsize must be a whole number in 1..65535"),
+        ({"rollover": 2}, "rollover must be 0 or 1"),
+        ({"timeout": 0}, "timeout must be a number of seconds above 0"),
+        ({"total_timeout": -1}, "total_timeout must be"),
+        ({"port": 70000}, "port must be"),
+        ({"timeout_option": 256}, "timeout_option must be"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_setting(arguments, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        tftp.TftpClient(LOOPBACK, **arguments)
+
+
+def test_unknown_host_is_a_tftp_error():
+    with pytest.raises(tftp.TftpError, match="cannot resolve TFTP server"):
+        tftp.TftpClient("no-such-host.invalid").read("x", io.BytesIO())
