@@ -289,24 +289,29 @@ class Session:
         """Send the OACK until the client acknowledges it with ACK 0."""
         for _ in range(self.settings.tftp_retries + 1):
             self.send("oack", raw)
-            if await self._await_ack(-1, 0) is not None:
+            if await self._await_ack(0, 0) is not None:
                 return
         raise TransferFailed("timed out waiting for the ACK of the OACK")
 
     async def _send_window(self, data, acked, last):
-        """Send blocks acked+1..last until one of them is acknowledged; the new ``acked``."""
+        """Send blocks acked+1..last until the peer acknowledges one of them; the new ``acked``.
+
+        Sent again after a timeout, or at once when a windowed peer repeats the ACK of the
+        block before the window (it lost the window's first block, RFC 7440).
+        """
         for _ in range(self.settings.tftp_retries + 1):
             for number in range(acked + 1, last + 1):
                 chunk = data[(number - 1) * self.blksize : number * self.blksize]
                 self.send("data", tftp.pack_data(self._wire(number), chunk), block=number)
                 self._maybe_die(number)
-            newly_acked = await self._await_ack(acked, last)
-            if newly_acked is not None:
+            lowest = acked if self.windowsize > 1 else acked + 1
+            newly_acked = await self._await_ack(lowest, last)
+            if newly_acked is not None and newly_acked > acked:
                 return newly_acked
         raise TransferFailed("timed out waiting for the ACK of block %d" % last)
 
-    async def _await_ack(self, acked, last):
-        """The block in acked+1..last the peer acknowledges before a timeout, or None."""
+    async def _await_ack(self, lowest, last):
+        """The block in lowest..last the peer acknowledges before a timeout, or None."""
         deadline = time.monotonic() + self.timeout
         while True:
             packet = await self.receive(deadline - time.monotonic())
@@ -318,8 +323,8 @@ class Session:
             if packet.opcode != tftp.OP_ACK:
                 reply = tftp.pack_error(tftp.ERR_ILLEGAL_OP, "expected ACK")
                 raise TransferFailed("unexpected %s" % KIND[packet.opcode], reply)
-            for number in range(last, acked, -1):
-                if self._wire(max(number, 0)) == packet.block:
+            for number in range(last, lowest - 1, -1):
+                if self._wire(number) == packet.block:
                     return number
             # A duplicate or stale ACK: ignoring it avoids the Sorcerer's Apprentice.
 
@@ -338,6 +343,11 @@ class Session:
                 self._on_write_timeout(state, first_reply)
                 continue
             self._check_data(packet)
+            if packet.block == 0 and self.settings.rollover == 1:
+                # Only a client that rolls over to 0 sends DATA 0: its numbering and ours
+                # part at block 65536, and a windowed upload would silently lose a block.
+                message = "DATA block 0: this device rolls block numbers over to 1"
+                raise TransferFailed(message, tftp.pack_error(tftp.ERR_ILLEGAL_OP, message))
             if packet.block != self._wire(state.received + 1):
                 self._on_out_of_order(state, packet.block)
                 continue
@@ -414,7 +424,7 @@ class TftpListener(asyncio.DatagramProtocol):
         self.device = device
         self.transport = None
         self.active = {}
-        self.requests = 0
+        self.requests = {"rrq": 0, "wrq": 0}
 
     def connection_made(self, transport):
         self.transport = transport
@@ -430,9 +440,9 @@ class TftpListener(asyncio.DatagramProtocol):
             self.transport.sendto(tftp.pack_error(tftp.ERR_ILLEGAL_OP, message), addr)
             return
         kind = KIND[request.opcode]
-        self.requests += 1
+        self.requests[kind] += 1
         fate = self.device.faults.packet_fate(
-            "tftp", "in", kind, index=self.requests, filename=request.filename
+            "tftp", "in", kind, index=self.requests[kind], filename=request.filename
         )
         key = (addr, request.opcode, request.filename)
         if fate.drop or key in self.active:

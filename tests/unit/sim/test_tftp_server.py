@@ -193,3 +193,14 @@ def test_rollover_1_transfer_past_block_65535_completes(start_simulator):
     result = client.write("firmware.bin", io.BytesIO(image))
     assert result.blocks > 65536
     assert version_file(client)["sha256"] == hashlib.sha256(image).hexdigest()
+
+
+@pytest.mark.slow
+def test_rollover_1_device_refuses_a_client_that_wraps_to_0(start_simulator):
+    simulator = start_simulator("--address", "cpu001=127.0.3.9", "--set", "rollover=1")
+    image = os.urandom(8 * 65536 + 100)
+    client = simulator.tftp_client("cpu001", blksize=8, windowsize=64, rollover=0, retries=8)
+    with pytest.raises(tftp.TftpRemoteError, match="rolls block numbers over to 1") as refused:
+        client.write("firmware.bin", io.BytesIO(image))
+    assert refused.value.code == tftp.ERR_ILLEGAL_OP
+    assert version_file(client)["sha256"] == EMPTY_SHA256
