@@ -28,13 +28,18 @@ def alarm_message(device_name, alarm, sender, recipients):
 
 def send(source, relay, device_name, alarm, *, sender=None, recipients=None, port=None, timeout=10):
     """Send the alarm mail from ``source``; {reply, ...} or ClientError."""
-    port = port or client_ports("alarm_email")[1]
+    source_port, table_port = client_ports("alarm_email")
+    port = port or table_port
     sender = sender or "%s@mpcpu.example" % device_name
     recipients = list(recipients or ["alarms@mpcpu.example"])
     message = alarm_message(device_name, alarm, sender, recipients)
     try:
         with smtplib.SMTP(
-            relay, port, local_hostname=device_name, timeout=timeout, source_address=(source, 0)
+            relay,
+            port,
+            local_hostname=device_name,
+            timeout=timeout,
+            source_address=(source, source_port or 0),  # "any" in the table: ephemeral
         ) as smtp:
             smtp.ehlo_or_helo_if_needed()
             code, text = smtp.mail(sender)

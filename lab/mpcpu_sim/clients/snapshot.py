@@ -39,7 +39,8 @@ def upload(
     else:
         comment = "MPCPU snapshot camera %d %s" % (camera, moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
         image = make_jpeg(camera, comment)
-    port = port or client_ports("snapshot")[1]
+    source_port, table_port = client_ports("snapshot")
+    port = port or table_port
     client = tftp.TftpClient(
         server,
         port=port,
@@ -47,7 +48,7 @@ def upload(
         windowsize=windowsize,
         timeout=timeout,
         retries=retries,
-        source_address=(source, 0),
+        source_address=(source, source_port or 0),  # "any" in the table: ephemeral
     )
     try:
         result = client.write(name, io.BytesIO(image), size=len(image))

@@ -80,7 +80,7 @@ def start_process(argv, status_path, stderr_path):
         process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
     simulator = RunningSimulator(process, status_path, stderr_path)
     deadline = time.monotonic() + START_TIMEOUT
-    while not os.path.exists(status_path):
+    while not (os.path.exists(status_path) and simulator.status()["running"]):
         if process.poll() is not None:
             pytest.fail("simulator exited %s: %s" % (process.returncode, simulator.stderr()))
         if time.monotonic() > deadline:
