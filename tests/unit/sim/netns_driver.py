@@ -95,7 +95,11 @@ def run_dhcp(mac, with_server):
 
 
 def run_default_ports():
-    status_path = os.path.join(tempfile.mkdtemp(prefix="mpcpu-sim-ns-"), "status.json")
+    with tempfile.TemporaryDirectory(prefix="mpcpu-sim-ns-") as workdir:
+        return _default_ports(os.path.join(workdir, "status.json"))
+
+
+def _default_ports(status_path):
     argv = [WRAPPER, "serve", "--address", "127.0.0.2", "--control", status_path]
     process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
     try:
