@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """IP address assignment (row ip_assignment): DHCPDISCOVER / DHCPREQUEST for one MAC.
 
 The device has no address yet: it sends from 0.0.0.0 port 68 to the limited broadcast
@@ -11,8 +14,10 @@ import socket
 import struct
 import time
 
-from mpcpu_sim.clients import ClientError
-from mpcpu_sim.table import client_ports
+from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import (
+    ClientError,
+    row_ports,
+)
 
 MAGIC_COOKIE = b"\x63\x82\x53\x63"
 BOOTREQUEST, BOOTREPLY = 1, 2
@@ -163,7 +168,7 @@ def lease(
     retries=2,
 ):
     """DISCOVER, OFFER, REQUEST, ACK; {offered, acked, routers, ntp_servers, ...}."""
-    row_client_port, row_server_port = client_ports("ip_assignment")
+    row_client_port, row_server_port = row_ports("ip_assignment")
     client_port = row_client_port if client_port is None else client_port
     server_port = server_port or row_server_port
     mac_bytes = parse_mac(mac)

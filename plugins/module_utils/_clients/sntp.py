@@ -1,11 +1,16 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """NTP (row ntp): one SNTP (RFC 4330) query from the device address, source port 123."""
 
 import socket
 import struct
 import time
 
-from mpcpu_sim.clients import ClientError
-from mpcpu_sim.table import client_ports
+from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import (
+    ClientError,
+    row_ports,
+)
 
 NTP_TO_UNIX = 2208988800
 FRACTION = 2**32
@@ -60,7 +65,7 @@ def interpret(data, sent_stamp, sent_at, received_at):
 
 
 def query(source, server, *, port=None, source_port=None, timeout=2.0):
-    row_source_port, row_port = client_ports("ntp")
+    row_source_port, row_port = row_ports("ntp")
     port = port or row_port
     source_port = row_source_port if source_port is None else source_port
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Alarm e-mail (row alarm_email): the MPCPU sends one message to an SMTP relay."""
 
 import datetime
@@ -5,8 +8,10 @@ import email.message
 import email.utils
 import smtplib
 
-from mpcpu_sim.clients import ClientError
-from mpcpu_sim.table import client_ports
+from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import (
+    ClientError,
+    row_ports,
+)
 
 UTC = datetime.timezone.utc
 
@@ -28,7 +33,7 @@ def alarm_message(device_name, alarm, sender, recipients):
 
 def send(source, relay, device_name, alarm, *, sender=None, recipients=None, port=None, timeout=10):
     """Send the alarm mail from ``source``; {reply, ...} or ClientError."""
-    source_port, table_port = client_ports("alarm_email")
+    source_port, table_port = row_ports("alarm_email")
     port = port or table_port
     sender = sender or "%s@mpcpu.example" % device_name
     recipients = list(recipients or ["alarms@mpcpu.example"])
