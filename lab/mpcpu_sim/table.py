@@ -33,6 +33,11 @@ def _import_collection():
     )
 
 
+def collection_module(name):
+    """A module of the collection's module_utils, e.g. ``_clients.sntp``."""
+    return importlib.import_module(_MODULE_UTILS + name)
+
+
 # The collection's table, and its TFTP codec and client (the simulator has no TFTP code of
 # its own): every other simulator module imports them from here.
 appendix_d, tftp = _import_collection()

@@ -6,14 +6,9 @@ e-mail and DHCP are the collection's own clients (plugins/module_utils/_clients)
 verify probes and the time module use too.
 """
 
-from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import (  # noqa: E402
-    ClientError,
-    dhcp,
-    sntp,
-)
-from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import (  # noqa: E402
-    smtp_alarm as alarm_email,
-)
-from mpcpu_sim import table  # noqa: F401 - puts the collection on sys.path first
+from mpcpu_sim.table import collection_module
 
-__all__ = ["ClientError", "alarm_email", "dhcp", "sntp"]
+ClientError = collection_module("_clients").ClientError
+alarm_email = collection_module("_clients.smtp_alarm")
+dhcp = collection_module("_clients.dhcp")
+sntp = collection_module("_clients.sntp")
