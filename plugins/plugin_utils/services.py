@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the DHCP, NTP and SMTP server roles need from the compiled site model.
+
+Controller side only (uses netaddr). Each server part has two kinds of function:
+
+- ``*_errors(...)`` lists what the site model cannot know (the host's own interfaces and role
+  options), one message per problem in the site model's ``where: field: message`` form, so
+  a role can refuse bad input before it changes anything;
+- the settings and configuration builders, which assume a model and options that passed the
+  checks.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+import netaddr
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+
+DHCP_ROW = "ip_assignment"
+NTP_ROW = "ntp"
+SMTP_ROW = "alarm_email"
+
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+SMARTHOST = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>[0-9]+))?$")
+CAPABILITY_BOUNDING_SET = re.compile(r"^CapBnd:\s*([0-9a-fA-F]+)$", re.MULTILINE)
+LOOPBACK = "127.0.0.0/8"
+KEA_LOGGER = "kea-dhcp4"
+MAX_STRATUM = 15
+
+
+def _problem(where, field, message):
+    return "%s: %s: %s" % (where, field, message)
+
+
+def _programmed_row(site, row_id):
+    """The row as the site programs it, or None when the site does not use it."""
+    for row in site["rows"]:
+        if row["id"] == row_id:
+            return row
+    return None
+
+
+def _part_errors(site, host, row_id):
+    """The host must play the PC side of a row the site uses."""
+    table_row = appendix_d.row(row_id)
+    if _programmed_row(site, row_id) is None:
+        return [
+            _problem(
+                host,
+                "mpcpu_site.rows",
+                "row %s (%s) is not in use at this site, so %s has nothing to serve"
+                % (row_id, table_row.purpose, table_row.pc_part),
+            )
+        ]
+    if host not in [part_host["name"] for part_host in site["parts"][table_row.pc_part]]:
+        return [_problem(host, "groups", "is not in %s" % table_row.pc_part)]
+    return []
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _mpcpu_networks(site):
+    return [network for network in site["networks"] if network["kind"] == "mpcpu"]
+
+
+def _part_addresses(site, row_id):
+    return [host["ip"] for host in site["parts"][appendix_d.row(row_id).pc_part]]
+
+
+# --- the host's own addresses ------------------------------------------------------------
+
+
+def interface_addresses(ip_addresses):
+    """Every IPv4 address of a host, from the JSON of ``ip -json address show``.
+
+    Returns ``[{"device", "address", "cidr"}]``; ``cidr`` is the interface's own network.
+    Read from the kernel rather than from Ansible's network facts, which list the interfaces
+    of /sys/class/net: in a container that sysfs may belong to another network namespace.
+    """
+    addresses = []
+    for link in ip_addresses:
+        for entry in link.get("addr_info") or []:
+            if entry.get("family") != "inet":
+                continue
+            network = netaddr.IPNetwork("%s/%s" % (entry["local"], entry["prefixlen"]))
+            addresses.append(
+                {"device": link["ifname"], "address": entry["local"], "cidr": str(network.cidr)}
+            )
+    return sorted(addresses, key=lambda item: (item["device"], netaddr.IPAddress(item["address"])))
+
+
+# --- DHCP (Kea) ----------------------------------------------------------------------------
+
+
+def _dhcp_networks(site, addresses):
+    """Each MPCPU network that has MPCPUs: (network, its MPCPUs, this host's addresses in it)."""
+    served = []
+    for network in _mpcpu_networks(site):
+        mpcpus = [device for device in site["mpcpus"] if device["network"] == network["name"]]
+        if not mpcpus:
+            continue
+        cidr = netaddr.IPNetwork(network["cidr"])
+        attached = [item for item in addresses if netaddr.IPAddress(item["address"]) in cidr]
+        served.append((network, mpcpus, attached))
+    return served
+
+
+def _dhcp_port_errors(site):
+    """Kea takes its ports from the command line, not its configuration: keep the table's."""
+    row = _programmed_row(site, DHCP_ROW)
+    table_row = appendix_d.row(DHCP_ROW)
+    if (row["pc_port"], row["mpcpu_port"]) == (table_row.pc_port, table_row.mpcpu_port):
+        return []
+    return [
+        _problem(
+            "mpcpu_site.port_overrides.%s" % DHCP_ROW,
+            "pc_port",
+            "the dhcp role serves DHCP on the table's ports only (server %d, client %d)"
+            % (table_row.pc_port, table_row.mpcpu_port),
+        )
+    ]
+
+
+def _dhcp_address_errors(host, served):
+    """No reservation may hand out an address this server already carries."""
+    errors = []
+    for _network, mpcpus, attached in served:
+        own = dict((item["address"], item["device"]) for item in attached)
+        for device in mpcpus:
+            if device["ip"] in own:
+                errors.append(
+                    _problem(
+                        device["name"],
+                        "mpcpu_ip",
+                        "%s is the address of DHCP server %s on %s"
+                        % (device["ip"], host, own[device["ip"]]),
+                    )
+                )
+    return errors
+
+
+def dhcp_server_errors(site, host, addresses, valid_lifetime=86400):
+    """Why ``host`` (with ``interface_addresses``) cannot serve the site's reservations."""
+    errors = _part_errors(site, host, DHCP_ROW)
+    if errors:
+        return errors
+    errors += _dhcp_port_errors(site)
+    if not _positive_int(valid_lifetime):
+        errors.append(
+            _problem(
+                host,
+                "dhcp_valid_lifetime",
+                "%r is not a positive number of seconds" % (valid_lifetime,),
+            )
+        )
+    served = _dhcp_networks(site, addresses)
+    if not any(attached for _network, _mpcpus, attached in served):
+        wanted = ", ".join("%s %s" % (net["name"], net["cidr"]) for net, _m, _a in served)
+        errors.append(
+            _problem(
+                host,
+                "interfaces",
+                "no address in an MPCPU network (%s): a DHCP server answers the broadcasts of "
+                "the networks it is attached to" % (wanted or "none has MPCPUs"),
+            )
+        )
+    return errors + _dhcp_address_errors(host, served)
+
+
+def _dhcp_options(site, network):
+    options = []
+    if network["gateway"]:
+        options.append({"name": "routers", "data": network["gateway"]})
+    if _programmed_row(site, NTP_ROW) is not None and _part_addresses(site, NTP_ROW):
+        options.append({"name": "ntp-servers", "data": ", ".join(_part_addresses(site, NTP_ROW))})
+    return options
+
+
+def _subnet(site, network, mpcpus):
+    return {
+        # Leases are stored with their subnet id: derive it from the network itself so that
+        # adding or reordering networks never hands a stored lease to another subnet.
+        "id": int(netaddr.IPNetwork(network["cidr"]).network),
+        "subnet": network["cidr"],
+        "option-data": _dhcp_options(site, network),
+        "reservations": [
+            {
+                "hw-address": device["mac"],
+                "ip-address": device["ip"],
+                "user-context": {"mpcpu": device["name"]},
+            }
+            for device in mpcpus
+        ],
+    }
+
+
+def kea_dhcp4_config(
+    site,
+    addresses,
+    *,
+    lease_file,
+    lease_cleanup_interval=3600,
+    valid_lifetime=86400,
+    authoritative=True,
+):
+    """The Kea DHCPv4 configuration (a dict for JSON) of the host with these ``addresses``.
+
+    Reservations only: a subnet without pools hands out reserved addresses only, so an
+    unknown MAC gets none.
+    Kea listens on the interfaces attached to the MPCPU networks and nowhere else.
+    """
+    subnets = []
+    devices = set()
+    for network, mpcpus, attached in _dhcp_networks(site, addresses):
+        if attached:
+            devices.update(item["device"] for item in attached)
+            subnets.append(_subnet(site, network, mpcpus))
+    return {
+        "Dhcp4": {
+            "interfaces-config": {"interfaces": sorted(devices), "dhcp-socket-type": "raw"},
+            "lease-database": {
+                "type": "memfile",
+                "persist": True,
+                "name": lease_file,
+                "lfc-interval": lease_cleanup_interval,
+            },
+            "authoritative": authoritative,
+            "reservations-global": False,
+            "reservations-in-subnet": True,
+            "reservations-out-of-pool": True,
+            "valid-lifetime": valid_lifetime,
+            "subnet4": subnets,
+            "loggers": [
+                {"name": KEA_LOGGER, "output_options": [{"output": "stdout"}], "severity": "INFO"}
+            ],
+        }
+    }
+
+
+# --- NTP (chrony) -----------------------------------------------------------------------------
+
+
+def _valid_host(text):
+    if not isinstance(text, str):
+        return False
+    return netaddr.valid_ipv4(text) or netaddr.valid_ipv6(text) or bool(HOST_NAME.match(text))
+
+
+def ntp_server_errors(site, host, upstream_servers=(), local_stratum=10):
+    """Why ``host`` cannot serve time to the site's MPCPUs with these options."""
+    errors = _part_errors(site, host, NTP_ROW)
+    if not isinstance(upstream_servers, (list, tuple)):
+        errors.append(
+            _problem(host, "ntp_upstream_servers", "must be a list of host names or addresses")
+        )
+        upstream_servers = []
+    for index, server in enumerate(upstream_servers):
+        if not _valid_host(server):
+            errors.append(
+                _problem(
+                    host,
+                    "ntp_upstream_servers[%d]" % index,
+                    "%r is not a host name or IP address" % (server,),
+                )
+            )
+    if local_stratum is not None and not (
+        _positive_int(local_stratum) and local_stratum <= MAX_STRATUM
+    ):
+        errors.append(
+            _problem(
+                host,
+                "ntp_local_stratum",
+                "%r is not a stratum from 1 to %d (or null)" % (local_stratum, MAX_STRATUM),
+            )
+        )
+    if local_stratum is None and not upstream_servers:
+        errors.append(
+            _problem(
+                host,
+                "ntp_local_stratum",
+                "null with no ntp_upstream_servers: the server would never be synchronised "
+                "and would answer nobody",
+            )
+        )
+    return errors
+
+
+def holds_capability(proc_status, capability):
+    """Whether a process holds ``capability`` (a number) in its bounding set.
+
+    ``proc_status`` is the text of ``/proc/<pid>/status``; systemd's ``ConditionCapability=``
+    tests the bounding set of PID 1 the same way.
+    """
+    match = CAPABILITY_BOUNDING_SET.search(proc_status)
+    if match is None:
+        raise ValueError("no CapBnd line in the process status")
+    return bool(int(match.group(1), 16) >> capability & 1)
+
+
+def chrony_server_settings(site):
+    """The networks chrony serves (every MPCPU network, nothing else) and its NTP port."""
+    return {
+        "allow": [network["cidr"] for network in _mpcpu_networks(site)],
+        "port": _programmed_row(site, NTP_ROW)["pc_port"],
+    }
+
+
+# --- SMTP (postfix) ---------------------------------------------------------------------------
+
+
+def parse_smarthost(text):
+    """``[host]:port`` (or ``[host]``) into (host, port); ValueError says what is wrong.
+
+    The brackets are required: they make postfix deliver to that very host instead of
+    looking up the domain's MX records, which is what an alarm relay wants.
+    """
+    if not isinstance(text, str):
+        raise ValueError("%r is not a string of the form [host]:port" % (text,))
+    match = SMARTHOST.match(text.strip())
+    if not match:
+        raise ValueError(
+            "%r is not of the form [host]:port (for example [mail.example.com]:587)" % (text,)
+        )
+    name = match.group("host")
+    if not _valid_host(name):
+        raise ValueError("%r: %r is not a host name or IP address" % (text, name))
+    port = match.group("port")
+    if port is None:
+        return name, None
+    if not 1 <= int(port) <= 65535:
+        raise ValueError("%r: port %s is not from 1 to 65535" % (text, port))
+    return name, int(port)
+
+
+def smtp_relay_errors(site, host, relayhost="", message_size_limit=10240000):
+    """Why ``host`` cannot be the site's alarm relay with these options."""
+    errors = _part_errors(site, host, SMTP_ROW)
+    if relayhost:
+        try:
+            parse_smarthost(relayhost)
+        except ValueError as error:
+            errors.append(_problem(host, "smtp_relayhost", str(error)))
+    if not _positive_int(message_size_limit):
+        errors.append(
+            _problem(
+                host,
+                "smtp_message_size_limit",
+                "%r is not a positive number of bytes" % (message_size_limit,),
+            )
+        )
+    return errors
+
+
+def postfix_relay_settings(site):
+    """Who may send (loopback and each MPCPU address, nothing else) and the SMTP port."""
+    mpcpus = sorted(site["mpcpus"], key=lambda device: netaddr.IPAddress(device["ip"]))
+    return {
+        "mynetworks": [LOOPBACK] + ["%s/32" % device["ip"] for device in mpcpus],
+        "port": _programmed_row(site, SMTP_ROW)["pc_port"],
+    }

@@ -1,0 +1,315 @@
+"""Server settings from the site model: Kea reservations, chrony's allow list, postfix's relay."""
+
+import json
+
+import pytest
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services, site_model
+
+SERVER = "pc-server"
+LEASES = "/var/lib/kea/kea-leases4.csv"
+
+
+def _ip_json(*links):
+    """``ip -json address show`` for (device, [address/prefix, ...]) pairs."""
+    return [
+        {
+            "ifname": device,
+            "address": "02:00:00:00:00:%02x" % index,
+            "addr_info": [
+                {
+                    "family": "inet",
+                    "local": cidr.split("/")[0],
+                    "prefixlen": int(cidr.split("/")[1]),
+                }
+                for cidr in cidrs
+            ]
+            + [{"family": "inet6", "local": "fe80::%d" % index, "prefixlen": 64}],
+        }
+        for index, (device, cidrs) in enumerate(links)
+    ]
+
+
+ATTACHED = services.interface_addresses(
+    _ip_json(("lo", ["127.0.0.1/8"]), ("eth0", ["203.0.113.10/26"]), ("eth1", ["198.51.100.2/26"]))
+)
+
+
+@pytest.fixture
+def site(make_inventory):
+    return site_model.build_site(*make_inventory())
+
+
+def _site_with(make_inventory, change):
+    inventory = make_inventory()
+    change(*inventory)
+    return site_model.build_site(*inventory)
+
+
+# --- the host's addresses --------------------------------------------------------------------
+
+
+def test_interface_addresses_lists_every_ipv4_address_with_its_network():
+    links = _ip_json(("eth1", ["198.51.100.3/26", "198.51.100.2/26"]), ("eth2", []))
+    assert services.interface_addresses(links) == [
+        {"device": "eth1", "address": "198.51.100.2", "cidr": "198.51.100.0/26"},
+        {"device": "eth1", "address": "198.51.100.3", "cidr": "198.51.100.0/26"},
+    ]
+
+
+def test_interface_addresses_of_a_link_without_address_info_is_empty():
+    assert services.interface_addresses([{"ifname": "eth2", "address": "02:00:00:00:00:01"}]) == []
+
+
+# --- DHCP ----------------------------------------------------------------------------------
+
+
+def _kea(site, addresses=ATTACHED):
+    return services.kea_dhcp4_config(site, addresses, lease_file=LEASES)["Dhcp4"]
+
+
+def test_each_mpcpu_gets_one_reservation_of_its_mac_and_ip(site):
+    (subnet,) = _kea(site)["subnet4"]
+    assert subnet["subnet"] == "198.51.100.0/26"
+    assert [(r["hw-address"], r["ip-address"]) for r in subnet["reservations"]] == [
+        ("02:00:00:00:00:0a", "198.51.100.10"),
+        ("02:00:00:00:00:0b", "198.51.100.11"),
+    ]
+    assert subnet["reservations"][0]["user-context"] == {"mpcpu": "mpcpu-a"}
+
+
+def test_no_pool_so_an_unknown_mac_gets_no_address(site):
+    (subnet,) = _kea(site)["subnet4"]
+    assert "pools" not in subnet
+
+
+def test_options_are_the_gateway_and_the_ntp_part(site):
+    (subnet,) = _kea(site)["subnet4"]
+    assert subnet["option-data"] == [
+        {"name": "routers", "data": "198.51.100.1"},
+        {"name": "ntp-servers", "data": "203.0.113.10"},
+    ]
+
+
+def test_no_routers_option_without_a_gateway_and_no_ntp_option_without_the_ntp_row(
+    make_inventory,
+):
+    def change(site, groups, hostvars):
+        del site["networks"][0]["gateway"]
+        site["rows"] = ["ip_assignment"]
+
+    (subnet,) = _kea(_site_with(make_inventory, change))["subnet4"]
+    assert subnet["option-data"] == []
+
+
+def test_kea_listens_only_on_the_mpcpu_facing_interface(site):
+    assert _kea(site)["interfaces-config"] == {"interfaces": ["eth1"], "dhcp-socket-type": "raw"}
+
+
+def test_leases_persist_in_the_memfile(site):
+    database = _kea(site)["lease-database"]
+    assert database == {"type": "memfile", "persist": True, "name": LEASES, "lfc-interval": 3600}
+
+
+def test_subnet_id_is_the_network_address_so_it_survives_reordering(site):
+    (subnet,) = _kea(site)["subnet4"]
+    assert subnet["id"] == (198 << 24) + (51 << 16) + (100 << 8)
+
+
+def test_kea_config_is_plain_json(site):
+    assert json.loads(json.dumps(_kea(site))) == _kea(site)
+
+
+def test_a_network_the_server_is_not_attached_to_is_left_to_other_servers(make_inventory):
+    def change(site, groups, hostvars):
+        site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
+        groups["mpcpu"].append("mpcpu-c")
+        hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.70", "mpcpu_mac": "02:00:00:00:00:0c"}
+
+    site = _site_with(make_inventory, change)
+    assert [s["subnet"] for s in _kea(site)["subnet4"]] == ["198.51.100.0/26"]
+    assert services.dhcp_server_errors(site, SERVER, ATTACHED) == []
+
+
+def test_a_good_dhcp_server_has_no_errors(site):
+    assert services.dhcp_server_errors(site, SERVER, ATTACHED) == []
+
+
+def test_a_dhcp_server_on_no_mpcpu_network_is_refused(site):
+    office_only = services.interface_addresses(_ip_json(("eth0", ["203.0.113.10/26"])))
+    assert services.dhcp_server_errors(site, SERVER, office_only) == [
+        "pc-server: interfaces: no address in an MPCPU network (cctv 198.51.100.0/26): a DHCP "
+        "server answers the broadcasts of the networks it is attached to"
+    ]
+
+
+def test_a_reservation_of_the_servers_own_address_is_refused(site):
+    taken = services.interface_addresses(_ip_json(("eth1", ["198.51.100.10/26"])))
+    assert services.dhcp_server_errors(site, SERVER, taken) == [
+        "mpcpu-a: mpcpu_ip: 198.51.100.10 is the address of DHCP server pc-server on eth1"
+    ]
+
+
+def test_a_host_outside_the_dhcp_part_is_refused(site):
+    assert services.dhcp_server_errors(site, "router", ATTACHED) == [
+        "router: groups: is not in mpcpu_dhcp_servers"
+    ]
+
+
+def test_a_dhcp_server_when_the_site_does_not_use_the_row_is_refused(make_inventory):
+    def change(site, groups, hostvars):
+        site["rows"] = ["ntp"]
+
+    errors = services.dhcp_server_errors(_site_with(make_inventory, change), SERVER, ATTACHED)
+    assert errors == [
+        "pc-server: mpcpu_site.rows: row ip_assignment (IP Address Assignment) is not in use at "
+        "this site, so mpcpu_dhcp_servers has nothing to serve"
+    ]
+
+
+def test_a_programmed_dhcp_port_is_refused_because_kea_takes_it_from_its_command_line(
+    make_inventory,
+):
+    def change(site, groups, hostvars):
+        site["port_overrides"] = {"ip_assignment": {"pc_port": 1067}}
+
+    errors = services.dhcp_server_errors(_site_with(make_inventory, change), SERVER, ATTACHED)
+    assert errors == [
+        "mpcpu_site.port_overrides.ip_assignment: pc_port: the dhcp role serves DHCP on the "
+        "table's ports only (server 67, client 68)"
+    ]
+
+
+@pytest.mark.parametrize("lifetime", [0, -1, "1d", True])
+def test_a_lease_lifetime_that_is_not_positive_seconds_is_refused(site, lifetime):
+    (error,) = services.dhcp_server_errors(site, SERVER, ATTACHED, valid_lifetime=lifetime)
+    assert error.startswith("pc-server: dhcp_valid_lifetime: ")
+
+
+# --- NTP ---------------------------------------------------------------------------------
+
+
+def test_chrony_serves_every_mpcpu_network_and_nothing_else(make_inventory):
+    def change(site, groups, hostvars):
+        site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
+
+    settings = services.chrony_server_settings(_site_with(make_inventory, change))
+    assert settings == {"allow": ["198.51.100.0/26", "198.51.100.64/26"], "port": 123}
+
+
+def test_chrony_listens_on_the_programmed_ntp_port(make_inventory):
+    def change(site, groups, hostvars):
+        site["port_overrides"] = {"ntp": {"pc_port": 1123}}
+
+    assert services.chrony_server_settings(_site_with(make_inventory, change))["port"] == 1123
+
+
+PID1_STATUS = "Name:\tsystemd\nCapInh:\t0000000000000000\nCapBnd:\t%s\nCapAmb:\t0\n"
+
+
+def test_a_container_without_cap_sys_time_is_seen_from_the_bounding_set():
+    # PID 1 of a lab host (systemd-nspawn without CAP_SYS_TIME), as read there.
+    assert not services.holds_capability(PID1_STATUS % "00000000fcecbfff", 25)
+
+
+def test_a_full_bounding_set_holds_cap_sys_time():
+    assert services.holds_capability(PID1_STATUS % "000001ffffffffff", 25)
+
+
+def test_a_status_without_a_bounding_set_is_an_error():
+    with pytest.raises(ValueError, match="no CapBnd"):
+        services.holds_capability("Name:\tinit\n", 25)
+
+
+def test_a_good_ntp_server_has_no_errors(site):
+    assert services.ntp_server_errors(site, SERVER, ["ntp1.example.net", "192.0.2.123"]) == []
+
+
+def test_a_malformed_upstream_server_is_refused(site):
+    errors = services.ntp_server_errors(site, SERVER, ["ntp1.example.net", "ntp bad", ""])
+    assert errors == [
+        "pc-server: ntp_upstream_servers[1]: 'ntp bad' is not a host name or IP address",
+        "pc-server: ntp_upstream_servers[2]: '' is not a host name or IP address",
+    ]
+
+
+@pytest.mark.parametrize("stratum", [0, 16, "10"])
+def test_a_local_stratum_out_of_range_is_refused(site, stratum):
+    (error,) = services.ntp_server_errors(site, SERVER, [], local_stratum=stratum)
+    assert error.startswith("pc-server: ntp_local_stratum: ")
+
+
+def test_no_local_stratum_and_no_upstream_is_refused_because_it_would_serve_nobody(site):
+    (error,) = services.ntp_server_errors(site, SERVER, [], local_stratum=None)
+    assert "would answer nobody" in error
+
+
+def test_a_host_outside_the_ntp_part_is_refused(site):
+    assert services.ntp_server_errors(site, "router") == [
+        "router: groups: is not in mpcpu_ntp_servers"
+    ]
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("[mail.example.com]:587", ("mail.example.com", 587)),
+        ("[mail.example.com]", ("mail.example.com", None)),
+        ("[192.0.2.25]:25", ("192.0.2.25", 25)),
+    ],
+)
+def test_smarthost_in_brackets_is_parsed(text, parsed):
+    assert services.parse_smarthost(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("mail.example.com:25", "is not of the form [host]:port"),
+        ("mail.example.com", "is not of the form [host]:port"),
+        ("[mail.example.com]:", "is not of the form [host]:port"),
+        ("[mail.example.com]:smtp", "is not of the form [host]:port"),
+        ("[mail example.com]:25", "is not a host name or IP address"),
+        ("[]:25", "is not a host name or IP address"),
+        ("[mail.example.com]:70000", "port 70000 is not from 1 to 65535"),
+        ("[mail.example.com]:0", "port 0 is not from 1 to 65535"),
+        (25, "is not a string"),
+    ],
+)
+def test_malformed_smarthost_is_refused_with_the_reason(text, reason):
+    with pytest.raises(ValueError, match=reason.replace("[", r"\[").replace("]", r"\]")):
+        services.parse_smarthost(text)
+
+
+def test_relay_accepts_mail_from_loopback_and_each_mpcpu_address_only(site):
+    assert services.postfix_relay_settings(site) == {
+        "mynetworks": ["127.0.0.0/8", "198.51.100.10/32", "198.51.100.11/32"],
+        "port": 25,
+    }
+
+
+def test_a_good_relay_has_no_errors(site):
+    assert services.smtp_relay_errors(site, SERVER, "[mail.example.com]:587") == []
+    assert services.smtp_relay_errors(site, SERVER, "") == []
+
+
+def test_a_malformed_smarthost_is_refused_naming_host_and_field(site):
+    assert services.smtp_relay_errors(site, SERVER, "mail.example.com:25") == [
+        "pc-server: smtp_relayhost: 'mail.example.com:25' is not of the form [host]:port "
+        "(for example [mail.example.com]:587)"
+    ]
+
+
+@pytest.mark.parametrize("limit", [0, -5, "10M"])
+def test_a_message_size_limit_that_is_not_positive_bytes_is_refused(site, limit):
+    (error,) = services.smtp_relay_errors(site, SERVER, "", message_size_limit=limit)
+    assert error.startswith("pc-server: smtp_message_size_limit: ")
+
+
+def test_a_host_outside_the_smtp_part_is_refused(site):
+    assert services.smtp_relay_errors(site, "router") == [
+        "router: groups: is not in mpcpu_smtp_relays"
+    ]
