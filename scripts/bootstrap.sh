@@ -49,7 +49,7 @@ mpcpu_install_venv() {
   local venv=$MPCPU_CACHE/venv
   local stamp_file=$venv/.mpcpu-requirements
   local wanted
-  wanted=$(cat "$MPCPU_ROOT/requirements.txt" "$MPCPU_ROOT/pyproject.toml" 2>/dev/null | sha256sum | cut -c1-16)
+  wanted=$(sha256sum < "$MPCPU_ROOT/requirements.txt" | cut -c1-16)
   if [ ! -x "$venv/bin/python" ]; then
     mpcpu_log "venv: creating $venv"
     python3 -m venv "$venv"
