@@ -181,7 +181,8 @@ class Device:
     def report(self):
         """What the device says it holds; None if it refuses to give the version file."""
         params = self._params
-        client = self._factory(
+        client = checks.new_client(
+            self._factory,
             params["host"],
             port=params["port"],
             tsize=False,
@@ -203,7 +204,8 @@ class Device:
     def upload(self, image):
         """The client's transfer result; retried from the start when the transfer broke."""
         params = self._params
-        client = self._factory(
+        client = checks.new_client(
+            self._factory,
             params["host"],
             port=params["port"],
             blksize=params["blksize"],

@@ -195,8 +195,8 @@ class DeviceClock:
 
 def make_client(params, client_factory=None):
     """A TFTP client without options: the time file fits one block, so no OACK round trip."""
-    factory = client_factory or tftp.TftpClient
-    return factory(
+    return checks.new_client(
+        client_factory or tftp.TftpClient,
         params["host"],
         port=params["port"],
         tsize=False,

@@ -144,13 +144,13 @@ EXAMPLES = r"""
     windowsize: 8
   delegate_to: localhost
 
-- name: A device that reports its version as "FW: 4.2" and no hash
+- name: A device whose version file reads "FW 4.2 build 7" and carries no hash
   megapower.mpcpu.mpcpu_firmware:
     host: 198.51.100.10
     src: /srv/firmware/mpcpu-4.2.bin
     version: "4.2"
     version_file: version.txt
-    version_regex: '^FW: (\S+)'
+    version_regex: '^FW (\S+)'
   delegate_to: localhost
 """
 

@@ -258,6 +258,11 @@ def test_bad_host_is_refused_naming_the_field(simulator, tmp_path):
     assert result["msg"] == "host: '198.51.100.300' is not an IPv4 or IPv6 address"
 
 
+def test_an_option_the_tftp_client_refuses_is_named(simulator, tmp_path):
+    result = fails(tmp_path, "mpcpu_time", {"host": address("clock"), "retries": 5000})
+    assert result["msg"].startswith("retries ")
+
+
 def test_a_silent_device_fails_with_host_and_file_named(simulator, tmp_path):
     result = fails(tmp_path, "mpcpu_time", {"host": "127.77.0.99", "timeout": 0.2, "retries": 1})
     assert result["msg"].startswith(

@@ -67,3 +67,11 @@ def choice(value, field, choices):
     if value not in choices:
         raise MpcpuError("%s: %r is not one of %s" % (field, value, ", ".join(choices)))
     return value
+
+
+def new_client(factory, host, **options):
+    """A TFTP client; the client's own refusal of an option (ValueError) names that option."""
+    try:
+        return factory(host, **options)
+    except ValueError as error:
+        raise MpcpuError(str(error)) from None

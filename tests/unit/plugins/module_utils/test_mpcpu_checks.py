@@ -69,3 +69,11 @@ def test_error_keeps_a_copy_of_the_partial_result():
     error = MpcpuError("host: gone", partial)
     partial["changed"] = False
     assert error.result == {"changed": True}
+
+
+def test_a_clients_refusal_of_an_option_becomes_a_module_error():
+    def factory(host, **options):
+        raise ValueError("retries must be a whole number in 0..1000, got 5000")
+
+    with pytest.raises(MpcpuError, match=r"^retries must be a whole number in 0..1000, got 5000$"):
+        checks.new_client(factory, "127.0.0.1", retries=5000)
