@@ -32,7 +32,7 @@ HOST_NAME = re.compile(
 )
 SMARTHOST = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>[0-9]+))?$")
 CAPABILITY_BOUNDING_SET = re.compile(r"^CapBnd:\s*([0-9a-fA-F]+)$", re.MULTILINE)
-LOOPBACK = "127.0.0.0/8"
+LOOPBACK = ("127.0.0.0/8", "[::1]/128")
 KEA_LOGGER = "kea-dhcp4"
 MAX_STRATUM = 15
 
@@ -366,6 +366,6 @@ def postfix_relay_settings(site):
     """Who may send (loopback and each MPCPU address, nothing else) and the SMTP port."""
     mpcpus = sorted(site["mpcpus"], key=lambda device: netaddr.IPAddress(device["ip"]))
     return {
-        "mynetworks": [LOOPBACK] + ["%s/32" % device["ip"] for device in mpcpus],
+        "mynetworks": list(LOOPBACK) + ["%s/32" % device["ip"] for device in mpcpus],
         "port": _programmed_row(site, SMTP_ROW)["pc_port"],
     }

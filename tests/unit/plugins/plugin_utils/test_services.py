@@ -286,7 +286,7 @@ def test_malformed_smarthost_is_refused_with_the_reason(text, reason):
 
 def test_relay_accepts_mail_from_loopback_and_each_mpcpu_address_only(site):
     assert services.postfix_relay_settings(site) == {
-        "mynetworks": ["127.0.0.0/8", "198.51.100.10/32", "198.51.100.11/32"],
+        "mynetworks": ["127.0.0.0/8", "[::1]/128", "198.51.100.10/32", "198.51.100.11/32"],
         "port": 25,
     }
 
