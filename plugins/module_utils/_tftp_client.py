@@ -20,6 +20,7 @@ import time
 from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (
     HEADER,
     MAX_BLKSIZE,
+    MAX_BLOCK,
     MAX_TIMEOUT,
     MAX_WINDOWSIZE,
     MIN_BLKSIZE,
@@ -61,78 +62,98 @@ class _Reader(Transfer):
         if opcode == OP_OACK:
             self.send(HEADER.pack(OP_ACK, 0))
             self.arm(time.monotonic())
-            length = None
         elif opcode != OP_DATA:
             raise TftpProtocolError("server answered a read request with %s" % name(opcode))
-        self.receive_blocks(length)
+        elif self.other_packet(length, self.peer):
+            return  # DATA 1 was the whole file
+        self.receive_blocks()
 
-    def receive_blocks(self, length):
-        """Write blocks until the short one; ``length`` is DATA 1 if already received."""
-        buffer, view = self.channel.buffer, self.channel.view
-        write = self.fileobj.write
-        full = 4 + self.settings.blksize
-        windowsize = self.settings.windowsize
-        wire = self.blocks.wire
-        next_packet, sendto, peer = self.next_packet, self.channel.sock.sendto, self.peer
-        pack_ack, monotonic = HEADER.pack, time.monotonic
-        expected_wire = 1
+    def receive_blocks(self):
+        """Write full blocks as they come; return once the short final block is written."""
+        channel = self.channel
+        buffer = channel.buffer
+        blksize, windowsize = self.settings.blksize, self.settings.windowsize
+        full = 4 + blksize
+        payload = channel.view[4:full]
+        receive, sendto, peer = channel.sock.recvfrom_into, channel.sock.sendto, self.peer
+        write, pack_ack, monotonic = self.fileobj.write, HEADER.pack, time.monotonic
+        rollover = self.blocks.rollover
+        expected_wire = self.blocks.wire(self.expected)
         while True:
-            if length is None:
-                length = next_packet()
-                if length is None:
-                    self.resend_ack()
-                    continue
+            try:
+                length, source = receive(buffer)
+            except (BlockingIOError, TimeoutError):
+                self.resend_ack()
+                continue
             if (
                 length == full
                 and (buffer[2] << 8 | buffer[3]) == expected_wire
                 and buffer[1] == OP_DATA
                 and not buffer[0]
+                and source == peer
             ):
-                write(view[4:full])
+                write(payload)
+                self.transferred += blksize
                 block = self.expected
                 self.expected = block + 1
-                expected_wire = wire(block + 1)
-                self.transferred += full - 4
+                if block - self.acked >= windowsize:
+                    sendto(pack_ack(OP_ACK, expected_wire), peer)
+                    self.acked = block
+                expected_wire = expected_wire + 1 if expected_wire < MAX_BLOCK else rollover
                 if self.attempt:
                     self.progress()
-                now = monotonic()
-                if block - self.acked >= windowsize:
-                    sendto(pack_ack(OP_ACK, wire(block)), peer)
-                    self.acked = block
-                self.arm(now)
-            elif self.other_packet(length, full):
+                self.restart_timer(monotonic())
+            elif self.other_packet(length, source):
                 return
-            length = None
+            else:
+                expected_wire = self.blocks.wire(self.expected)
 
-    def other_packet(self, length, full):
+    def other_packet(self, length, source):
         """Anything but a full next block; True once the final (short) block is written."""
+        if not self.from_peer(length, source):
+            self.rearm()
+            return False
         buffer = self.channel.buffer
         if buffer[0] or length < 4 or buffer[1] not in (OP_DATA, OP_OACK):
             raise TftpProtocolError("unexpected %s during a read" % describe(buffer, length))
-        behind = self.expected - 1
         if buffer[1] == OP_OACK:
             block = 0  # the OACK again: our ACK 0 was lost
         else:
             block = self.blocks.absolute(buffer[2] << 8 | buffer[3], self.expected)
         if block != self.expected:
-            # A copy of the last block we have (the sender missed our ACK) is answered each
-            # time; the first packet past a gap reports where we are (RFC 7440: the sender
-            # restarts there); other strays of the same window get nothing.
-            if block == behind or (block > behind and self.acked != behind):
-                self.send(HEADER.pack(OP_ACK, self.blocks.wire(behind)))
-                self.acked = behind
-            self.rearm()
+            self.answer_stray(block)
             return False
-        if length > full:
+        size = length - 4
+        if size > self.settings.blksize:
             raise TftpProtocolError(
                 "DATA block %d carries %d bytes, more than blksize %d"
-                % (block, length - 4, full - 4)
+                % (block, size, self.settings.blksize)
             )
         self.fileobj.write(self.channel.view[4:length])
-        self.transferred += length - 4
+        self.transferred += size
+        self.expected = block + 1
+        if size == self.settings.blksize:  # DATA 1 answering the request, or an odd source
+            if block - self.acked >= self.settings.windowsize:
+                self.send(HEADER.pack(OP_ACK, self.blocks.wire(block)))
+                self.acked = block
+            self.restart_timer(time.monotonic())
+            return False
         self.block_count = block
         self.send(HEADER.pack(OP_ACK, self.blocks.wire(block)))
         return True
+
+    def answer_stray(self, block):
+        """A duplicate or out-of-order DATA (or OACK) from the peer.
+
+        A copy of the last block we have (the sender missed our ACK) is answered each time;
+        the first packet past a gap reports where we are (RFC 7440: the sender restarts
+        there); other strays of the same window get nothing.
+        """
+        behind = self.expected - 1
+        if block == behind or (block > behind and self.acked != behind):
+            self.send(HEADER.pack(OP_ACK, self.blocks.wire(behind)))
+            self.acked = behind
+        self.rearm()
 
     def resend_ack(self):
         now = self.timed_out()
@@ -155,41 +176,37 @@ class _Outbox:
         self.windowsize = windowsize
         self.wire = blocks.wire
         self.packets = [bytearray(4 + blksize) for _ in range(windowsize)]
-        self.views = [memoryview(packet) for packet in self.packets]
-        self.payloads = [view[4:] for view in self.views]
+        self.payloads = [memoryview(packet)[4:] for packet in self.packets]
+        self.outgoing = list(self.packets)  # what to send per slot: the last block is shorter
         self.read = 0  # absolute number of the last block read
         self.last = None  # absolute number of the final (short) block, once read
-        self.last_packet = None
         self.transferred = 0
 
-    def packet(self, block):
-        """The DATA packet of ``block``; a block past the last one read comes from the file."""
-        slot = block % self.windowsize
-        if block > self.read:
-            size = _fill(self.fileobj, self.payloads[slot])
-            HEADER.pack_into(self.packets[slot], 0, OP_DATA, self.wire(block))
-            self.read = block
-            self.transferred += size
-            if size < self.blksize:
-                self.last = block
-                self.last_packet = self.views[slot][: 4 + size]
-        if block == self.last:
-            return self.last_packet
-        return self.packets[slot]
-
-    def send(self, first, end, sendto, peer):
-        """Send blocks ``first``..``end``, stopping at the final block; the last block sent."""
-        packet = self.packet
+    def send(self, first, base, sendto, peer):
+        """Send ``first`` .. the end of the window after ``base``; the last block sent."""
+        windowsize, outgoing = self.windowsize, self.outgoing
+        end = base + windowsize
+        if self.last is not None and end > self.last:
+            end = self.last
         for block in range(first, end + 1):
-            sendto(packet(block), peer)
+            slot = block % windowsize
+            if block > self.read:
+                self.load(block, slot)
+            sendto(outgoing[slot], peer)
             if block == self.last:
                 return block
         return end
 
-    def window_end(self, base):
-        """The last block of the window after ``base`` (the final block if it is known)."""
-        end = base + self.windowsize
-        return end if self.last is None or end < self.last else self.last
+    def load(self, block, slot):
+        size = self.fileobj.readinto(self.payloads[slot])
+        HEADER.pack_into(self.packets[slot], 0, OP_DATA, self.wire(block))
+        self.read = block
+        if size != self.blksize:
+            size = _fill(self.fileobj, self.payloads[slot], size or 0)
+            if size < self.blksize:
+                self.last = block
+                self.outgoing[slot] = memoryview(self.packets[slot])[: 4 + size]
+        self.transferred += size
 
 
 class _Writer(Transfer):
@@ -218,28 +235,89 @@ class _Writer(Transfer):
             raise TftpProtocolError("server answered a write request with ACK of a block > 0")
         if opcode not in (OP_ACK, OP_OACK):
             raise TftpProtocolError("server answered a write request with %s" % name(opcode))
+        if self.settings.windowsize == 1:
+            self.lockstep()
+        else:
+            self.windows()
+
+    def lockstep(self):
+        """Window size 1 (RFC 1350): send a block, wait for its ACK; the common case, kept tight."""
+        channel, blksize, rollover = self.channel, self.settings.blksize, self.blocks.rollover
+        buffer, receive = channel.buffer, channel.sock.recvfrom_into
+        sendto, peer, readinto = channel.sock.sendto, self.peer, self.fileobj.readinto
+        packet = bytearray(HEADER.pack(OP_DATA, 0) + bytes(blksize))
+        payload = memoryview(packet)[4:]
+        monotonic = time.monotonic
+        block = wire = 0
+        size = blksize
+        while size == blksize:
+            block += 1
+            wire = wire + 1 if wire < MAX_BLOCK else rollover
+            size = readinto(payload)
+            outgoing = packet
+            if size != blksize:
+                size = _fill(self.fileobj, payload, size or 0)
+                outgoing = memoryview(packet)[: 4 + size]
+            packet[2], packet[3] = wire >> 8, wire & 0xFF
+            self.transferred += size
+            self.awaited = block
+            sendto(outgoing, peer)
+            now = monotonic()
+            self.resend_at = now + self.wait
+            if self.resend_at > self.deadline or channel.timeout != self.wait:
+                self.arm(now)
+            while True:
+                try:
+                    length, source = receive(buffer)
+                except (BlockingIOError, TimeoutError):
+                    self.resend(outgoing)
+                    continue
+                if (
+                    (buffer[2] << 8 | buffer[3]) == wire
+                    and length == 4
+                    and buffer[1] == OP_ACK
+                    and not buffer[0]
+                    and source == peer
+                ):
+                    break
+                if self.from_peer(length, source) and self.acknowledged(length) == block:
+                    break
+                self.rearm()  # a duplicate moves nothing and sends nothing (RFC 1123)
+            if self.attempt:
+                self.progress()
+        self.block_count = block
+
+    def resend(self, outgoing):
+        """The timer ran out (backing off, or giving up): send the block again."""
+        now = self.timed_out()
+        self.retransmissions += 1
+        self.send(outgoing)
+        self.arm(now)
+
+    def windows(self):
+        """RFC 7440: send a window, wait for an ACK; restart after the block it names."""
         blksize, windowsize = self.settings.blksize, self.settings.windowsize
         self.outbox = outbox = _Outbox(self.fileobj, blksize, windowsize, self.blocks)
-        sendto, peer = self.channel.sock.sendto, self.peer
+        send, sendto, peer = outbox.send, self.channel.sock.sendto, self.peer
+        monotonic = time.monotonic
         base = 0  # the last block acknowledged
         first = 1  # the first block to send in this window
         while base != outbox.last:
-            end = outbox.window_end(base)
             if first <= outbox.read:
-                self.retransmissions += min(end, outbox.read) - first + 1
-            end = outbox.send(first, end, sendto, peer)
-            self.transferred = outbox.transferred
+                self.retransmissions += min(base + windowsize, outbox.read) - first + 1
+            end = send(first, base, sendto, peer)
             self.awaited = end
-            self.arm(time.monotonic())
+            self.restart_timer(monotonic())
             acked = self.wait_ack(base, end)
             if acked is None:
                 self.timed_out()
                 first = base + 1
             else:
-                base = first = acked
-                first += 1
+                base = acked
+                first = acked + 1
                 if self.attempt:
                     self.progress()
+        self.transferred = outbox.transferred
         self.block_count = outbox.last
 
     def wait_ack(self, base, end):
@@ -248,20 +326,20 @@ class _Writer(Transfer):
         A duplicate ACK moves nothing and sends nothing (Sorcerer's Apprentice, RFC 1123).
         """
         buffer = self.channel.buffer
-        receive = self.channel.receive
+        receive = self.channel.sock.recvfrom_into
         peer = self.peer
         end_wire = self.blocks.wire(end)
         while True:
-            got = receive()
-            if got is None:
+            try:
+                length, source = receive(buffer)
+            except (BlockingIOError, TimeoutError):
                 return None
-            length, source = got
             if (
                 (buffer[2] << 8 | buffer[3]) == end_wire
-                and source == peer
                 and length == 4
                 and buffer[1] == OP_ACK
                 and not buffer[0]
+                and source == peer
             ):
                 return end
             if self.from_peer(length, source):
@@ -279,11 +357,15 @@ class _Writer(Transfer):
             raise TftpProtocolError("unexpected %s during a write" % describe(buffer, length))
         return self.blocks.absolute(buffer[2] << 8 | buffer[3], self.awaited)
 
+    def counts(self):
+        if self.outbox is not None:
+            self.transferred = self.outbox.transferred
+        return super().counts()
 
-def _fill(fileobj, view):
-    """Read into ``view`` until it is full or the file ends; the number of bytes read."""
+
+def _fill(fileobj, view, got):
+    """Read on into ``view`` after ``got`` bytes until it is full or the file ends."""
     size = len(view)
-    got = fileobj.readinto(view) or 0
     while got < size:
         more = fileobj.readinto(view[got:])
         if not more:

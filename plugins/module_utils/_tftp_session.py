@@ -205,6 +205,12 @@ class Transfer:
             self.resend_at = self.deadline
             self.channel.set_timeout(max(self.deadline - now, MIN_WAIT))
 
+    def restart_timer(self, now):
+        """``arm`` for the per-block loops: no system call unless the wait changed."""
+        self.resend_at = now + self.wait
+        if self.resend_at > self.deadline or self.channel.timeout != self.wait:
+            self.arm(now)
+
     def rearm(self):
         """After a packet that moved nothing: wait only what is left of the timer."""
         self.channel.set_timeout(max(self.resend_at - time.monotonic(), MIN_WAIT))
@@ -361,6 +367,8 @@ class Transfer:
         values = {}
         for option in oack.options:
             if option not in requested:
+                if self.changes_nothing(option, oack.options[option]):
+                    continue
                 self.bad_oack("acknowledged option %r that was not requested" % option)
             try:
                 values[option] = option_int(oack.options, option)
@@ -379,6 +387,12 @@ class Transfer:
             self.base_wait = self.wait = float(values["timeout"])
         return Settings(values.get("blksize", DEFAULT_BLKSIZE), values.get("windowsize", 1), values)
 
+    @staticmethod
+    def changes_nothing(option, value):
+        """An option nobody asked for that restates a default or only informs (tftpy sends
+        ``blksize 512`` unasked); RFC 2347 forbids it, but refusing it would gain nothing."""
+        return option == "tsize" or UNASKED_DEFAULTS.get(option) == value.strip()
+
     def bad_oack(self, reason):
         self.abort(ERR_OPTIONS, "bad OACK: %s" % reason)
         where = self.where()
@@ -387,6 +401,7 @@ class Transfer:
 
 
 UNKNOWN_TID = pack_error(ERR_UNKNOWN_TID)
+UNASKED_DEFAULTS = {"blksize": str(DEFAULT_BLKSIZE), "windowsize": "1"}
 
 
 def name(opcode):
