@@ -21,17 +21,18 @@ def report_cells(model, results):
     """(mpcpu, row, passed, detail) for every MPCPU and every row the site uses, in model order."""
     by_key = {}
     for result in results:
-        by_key[(result["mpcpu"], result["row"])] = result
+        by_key.setdefault((result["mpcpu"], result["row"]), []).append(result)
     cells = []
     for device in model["mpcpus"]:
         for row in model["rows"]:
-            result = by_key.get((device["name"], row["id"]))
-            if result is None:
+            found = by_key.get((device["name"], row["id"]))
+            if not found:
                 cells.append((device["name"], row, False, NOT_PROBED))
-            else:
-                cells.append(
-                    (device["name"], row, bool(result["passed"]), str(result.get("detail", "")))
-                )
+                continue
+            # A row played by several PC hosts passes only when every one of its flows does.
+            passed = all(result["passed"] for result in found)
+            details = [str(r.get("detail", "")) for r in found if r["passed"] == passed]
+            cells.append((device["name"], row, passed, "; ".join(details)))
     return cells
 
 

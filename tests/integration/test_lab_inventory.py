@@ -28,7 +28,7 @@ def inventory_hosts():
 
 
 def test_every_ssh_host_boots_at_the_address_the_inventory_uses():
-    lab_topology = topology.load(LAB / "lab.yml")
+    lab_topology = topology.load(LAB.parents[1] / "lab" / "topologies" / "site.yml")
     booted = {
         host["name"]: {
             address.split("/")[0] for link in host["links"] for address in link["addresses"]

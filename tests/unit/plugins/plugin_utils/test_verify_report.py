@@ -49,3 +49,12 @@ def test_junit_has_one_testcase_per_cell_and_names_the_failure(model):
     assert (suite.get("tests"), suite.get("failures")) == ("14", "1")
     failure = root.find(".//testcase[@classname='mpcpu-a'][@name='activity_logging']/failure")
     assert failure.get("message") == "connection refused"
+
+
+def test_a_row_with_two_pc_hosts_fails_when_either_flow_fails(model):
+    results = all_pass(model)
+    first = next(r for r in results if r["mpcpu"] == "mpcpu-a" and r["row"] == "ntp")
+    results.append(dict(first, passed=False, detail="ntp-2: no answer"))
+    text = verify_report.markdown(model, results)
+    assert "13 passed, 1 failed" in text
+    assert "- mpcpu-a, NTP: ntp-2: no answer" in text
