@@ -84,19 +84,16 @@ def _part_addresses(site, row_id):
 def interface_addresses(ip_addresses):
     """Every IPv4 address of a host, from the JSON of ``ip -json address show``.
 
-    Returns ``[{"device", "address", "cidr"}]``; ``cidr`` is the interface's own network.
-    Read from the kernel rather than from Ansible's network facts, which list the interfaces
-    of /sys/class/net: in a container that sysfs may belong to another network namespace.
+    Returns ``[{"device", "address"}]``. Read from the kernel rather than from Ansible's
+    network facts, which list the interfaces of /sys/class/net: in a container that sysfs may
+    belong to another network namespace (it does in the lab's nspawn hosts).
     """
     addresses = []
     for link in ip_addresses:
         for entry in link.get("addr_info") or []:
             if entry.get("family") != "inet":
                 continue
-            network = netaddr.IPNetwork("%s/%s" % (entry["local"], entry["prefixlen"]))
-            addresses.append(
-                {"device": link["ifname"], "address": entry["local"], "cidr": str(network.cidr)}
-            )
+            addresses.append({"device": link["ifname"], "address": entry["local"]})
     return sorted(addresses, key=lambda item: (item["device"], netaddr.IPAddress(item["address"])))
 
 
@@ -217,8 +214,8 @@ def kea_dhcp4_config(
     """The Kea DHCPv4 configuration (a dict for JSON) of the host with these ``addresses``.
 
     Reservations only: a subnet without pools hands out reserved addresses only, so an
-    unknown MAC gets none.
-    Kea listens on the interfaces attached to the MPCPU networks and nowhere else.
+    unknown MAC gets none. Kea listens on the interfaces attached to the MPCPU networks and
+    nowhere else.
     """
     subnets = []
     devices = set()
