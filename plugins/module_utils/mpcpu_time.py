@@ -18,7 +18,8 @@ import io
 import time
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import tftp
-from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu import checks, sntp
+from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import ClientError, sntp
+from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu import checks
 from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu.checks import MpcpuError
 
 DEFAULT_TIME_FILE = "mpcpu_time.txt"
@@ -205,13 +206,22 @@ def make_client(params, client_factory=None):
     )
 
 
-def make_reference(params, wall=time.time, monotonic=time.monotonic, ntp_query=sntp.query):
+def ntp_offset(server, port, timeout, clock):
+    """(offset, delay) of one SNTP query to the reference server; MpcpuError names the field."""
+    try:
+        answer = sntp.query(None, server, port=port, timeout=timeout, clock=clock)
+    except ClientError as error:
+        raise checks.MpcpuError("ntp_server: %s" % error) from None
+    return answer["offset"], answer["delay"]
+
+
+def make_reference(params, wall=time.time, monotonic=time.monotonic, ntp_query=ntp_offset):
     """(reference clock, NTP offset or None) for the chosen source."""
     if params["source"] == "explicit":
         return ReferenceClock(params["explicit_epoch"], wall=wall, monotonic=monotonic), None
     if params["source"] == "ntp":
         offset, _delay = ntp_query(
-            params["ntp_server"], params["ntp_port"], timeout=params["timeout"], clock=wall
+            params["ntp_server"], params["ntp_port"], params["timeout"], wall
         )
         return ReferenceClock(offset=offset, wall=wall, monotonic=monotonic), offset
     return ReferenceClock(wall=wall, monotonic=monotonic), None
@@ -257,13 +267,13 @@ def run(params, check_mode=False, client_factory=None, clocks=None):
     ``clocks`` replaces (wall, monotonic, ntp_query) in tests.
     """
     clean = check_params(params)
-    wall, monotonic, ntp_query = clocks or (time.time, time.monotonic, sntp.query)
-    reference, ntp_offset = make_reference(clean, wall, monotonic, ntp_query)
+    wall, monotonic, ntp_query = clocks or (time.time, time.monotonic, ntp_offset)
+    reference, reference_offset = make_reference(clean, wall, monotonic, ntp_query)
     device = DeviceClock(make_client(clean, client_factory), clean, reference)
     device_epoch, drift_seconds = device.read()
     result = _report(clean, reference, device_epoch, drift_seconds)
-    if ntp_offset is not None:
-        result["ntp_offset_seconds"] = round(ntp_offset, 6)
+    if reference_offset is not None:
+        result["ntp_offset_seconds"] = round(reference_offset, 6)
     result["diff"] = {
         "before": {"time": result["device_time_before"]},
         "after": {"time": result["device_time_before"]},

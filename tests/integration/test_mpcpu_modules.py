@@ -25,7 +25,7 @@ import pytest
 import tftpy
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu import sntp
+from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import sntp
 
 pytestmark = pytest.mark.slow
 

@@ -64,22 +64,29 @@ def interpret(data, sent_stamp, sent_at, received_at):
     }
 
 
-def query(source, server, *, port=None, source_port=None, timeout=2.0):
+def query(source, server, *, port=None, source_port=None, timeout=2.0, clock=time.time):
+    """One query to ``server``; {offset, delay, stratum, ...} where server = local + offset.
+
+    ``source`` is the address to send from (an MPCPU's, with the table's source port 123), or
+    None to let the kernel choose, as a management host asking a reference server does.
+    """
     row_source_port, row_port = row_ports("ntp")
     port = port or row_port
-    source_port = row_source_port if source_port is None else source_port
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if source is not None and source_port is None:
+        source_port = row_source_port
+    sock = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((source, source_port))
+        if source is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((source, source_port))
         sock.connect((server, port))
         sock.settimeout(timeout)
-        sent_at = time.time()
+        sent_at = clock()
         packet = request_packet(sent_at)
         sock.send(packet)
         data = sock.recv(1024)
-        received_at = time.time()
-    except TimeoutError:
+        received_at = clock()
+    except socket.timeout:
         message = "no NTP reply from %s port %d within %g s" % (server, port, timeout)
         raise ClientError(message) from None
     except OSError as error:
@@ -90,5 +97,7 @@ def query(source, server, *, port=None, source_port=None, timeout=2.0):
         result = interpret(data, packet[40:48], sent_at, received_at)
     except ClientError as error:
         raise ClientError("NTP server %s port %d: %s" % (server, port, error)) from None
-    result.update(server="%s:%d" % (server, port), source="%s:%d" % (source, source_port))
+    result["server"] = "%s:%d" % (server, port)
+    if source is not None:
+        result["source"] = "%s:%d" % (source, source_port)
     return result
