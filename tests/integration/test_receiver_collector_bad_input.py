@@ -1,0 +1,134 @@
+"""tftp_receiver and log_collector refuse bad input with a clear error before any host changes.
+
+The inventory's hosts point at a closed port on loopback: a run that got past the roles'
+checks ends UNREACHABLE there (the good-input case proves it), so a refusal without any
+UNREACHABLE happened before Ansible connected to the host at all.
+"""
+
+import copy
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+INVENTORY = ROOT / "tests" / "integration" / "inventories" / "receiver_collector"
+PARTS = {"tftp_receiver": "mpcpu_snapshot_receivers", "log_collector": "mpcpu_log_collectors"}
+PLAYBOOK = """
+- name: Apply {role} the way the site playbook does
+  hosts: {part}
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.{role}
+"""
+
+
+def good_site():
+    with open(INVENTORY / "group_vars" / "all.yml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["mpcpu_site"]
+
+
+def apply_role(tmp_path, role, extra_vars):
+    playbook = tmp_path / "apply.yml"
+    playbook.write_text(PLAYBOOK.format(role=role, part=PARTS[role]), encoding="utf-8")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps(extra_vars), encoding="utf-8")
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(playbook), "-e", "@%s" % variables],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def assert_refused_before_connecting(code, output, *messages):
+    assert code == 2, output
+    for message in messages:
+        assert message in output, output
+    assert "UNREACHABLE" not in output, output
+    assert "changed=0" in output and "unreachable=0" in output, output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize("role", sorted(PARTS))
+def test_good_input_passes_the_checks_and_only_then_reaches_for_the_host(tmp_path, role):
+    code, output = apply_role(tmp_path, role, {})
+    assert code != 0
+    assert "UNREACHABLE" in output, output
+    assert "problem(s)" not in output, output
+
+
+@pytest.mark.parametrize(
+    ("role", "settings", "messages"),
+    [
+        (
+            "tftp_receiver",
+            {"tftp_receiver_retention_days": 0},
+            ["tftp_receiver_retention_days: 0 must be 1 or more"],
+        ),
+        (
+            "tftp_receiver",
+            {"tftp_receiver_retention_days": -3, "tftp_receiver_retention_max_bytes": 0},
+            [
+                "tftp_receiver: 2 problem(s)",
+                "tftp_receiver_retention_days: -3 must be 1 or more",
+                "tftp_receiver_retention_max_bytes: 0 must be 1 or more",
+            ],
+        ),
+        (
+            "tftp_receiver",
+            {"tftp_receiver_umask": "0022"},
+            ["tftp_receiver_umask: 0022 must be quoted octal"],
+        ),
+        (
+            "tftp_receiver",
+            {"tftp_receiver_filename_pattern": "^[a-z ]+$"},
+            ["tftp_receiver_filename_pattern: whitespace and # cannot be written"],
+        ),
+        (
+            "log_collector",
+            {"log_collector_retention_months": 0},
+            ["log_collector_retention_months: 0 must be 1 or more"],
+        ),
+        (
+            "log_collector",
+            {"log_collector_retention_months": -1, "log_collector_backoff_max": 0.5},
+            [
+                "log_collector: 2 problem(s)",
+                "log_collector_retention_months: -1 must be 1 or more",
+                "log_collector_backoff_max: 0.5 must not be below log_collector_backoff_initial",
+            ],
+        ),
+    ],
+)
+def test_bad_role_settings_are_refused_naming_the_variable(tmp_path, role, settings, messages):
+    code, output = apply_role(tmp_path, role, settings)
+    assert_refused_before_connecting(code, output, *messages)
+
+
+@pytest.mark.parametrize(
+    ("role", "row", "field", "port"),
+    [
+        ("log_collector", "activity_logging", "mpcpu_port", 70000),
+        ("log_collector", "activity_logging", "mpcpu_port", 0),
+        ("tftp_receiver", "snapshot", "pc_port", 65536),
+    ],
+)
+def test_port_override_out_of_range_is_refused_by_the_site_model(tmp_path, role, row, field, port):
+    site = copy.deepcopy(good_site())
+    site["port_overrides"] = {row: {field: port}}
+    code, output = apply_role(tmp_path, role, {"mpcpu_site": site})
+    assert_refused_before_connecting(
+        code,
+        output,
+        "mpcpu_site.port_overrides.%s: %s: %d is not a port number from 1 to 65535"
+        % (row, field, port),
+    )
