@@ -21,7 +21,11 @@ What the collector guarantees:
   the newest file, so a restart at any instant loses no line and writes none twice;
 - a line whose seq is not above the last one written is a duplicate and is dropped; a first
   line below the requested seq means the device restarted and counts from 1 again: the
-  collector then re-reads the device's buffer from line 1;
+  collector then re-reads the device's buffer from line 1. A device that instead holds the
+  stream until the requested line exists (as the simulator does, docs/simulator.md) shows
+  nothing after such a restart until its count passes the old one: the protocol gives the
+  collector no way to tell that from an idle device, so the assumption is that a device's
+  numbering survives its reboots;
 - a dropped or refused connection is retried with capped exponential back-off and jitter;
   TCP keepalive notices a device that vanished without closing;
 - monthly files older than ``retention_months`` months are deleted.
