@@ -42,6 +42,16 @@ def firewall_files(model, host, target="nftables", **options):
     return _render(target, _host_policy(model, host, options))
 
 
+def firewall_export_files(model, host, target_names, **options):
+    """The files of several targets at once, as {"<target>/<relative path>": text}."""
+    host_policy = _host_policy(model, host, options)
+    files = {}
+    for name in target_names:
+        for path, text in _render(name, host_policy).items():
+            files["%s/%s" % (name, path)] = text
+    return files
+
+
 def firewall_ruleset(model, host, target="nftables", **options):
     """The one file a host loads (nftables or iptables-restore)."""
     chosen = targets.TARGETS.get(target)
@@ -66,6 +76,7 @@ class FilterModule(object):
         return {
             "firewall_policy": firewall_policy,
             "firewall_files": firewall_files,
+            "firewall_export_files": firewall_export_files,
             "firewall_ruleset": firewall_ruleset,
             "firewall_site_router_acl": firewall_site_router_acl,
         }

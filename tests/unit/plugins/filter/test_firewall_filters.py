@@ -21,6 +21,7 @@ def model():
 
 def test_every_filter_is_registered():
     assert sorted(firewall.FilterModule().filters()) == [
+        "firewall_export_files",
         "firewall_files",
         "firewall_policy",
         "firewall_ruleset",
@@ -71,3 +72,10 @@ def test_bad_input_is_an_ansible_error_listing_every_problem(model):
 def test_misuse_is_an_ansible_error(model, call, expected):
     with pytest.raises(AnsibleFilterError, match=expected):
         call(model)
+
+
+def test_export_files_are_keyed_by_target(model):
+    files = firewall.firewall_export_files(model, "cctv-gw", ["nftables", "cisco_ios"])
+    assert sorted(files) == ["cisco_ios/mpcpu-acl.ios", "nftables/mpcpu.nft"]
+    expected = (GOLDEN / "cctv-gw" / "cisco_ios" / "mpcpu-acl.ios").read_text(encoding="utf-8")
+    assert files["cisco_ios/mpcpu-acl.ios"] == expected
