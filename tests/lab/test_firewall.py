@@ -1,0 +1,504 @@
+"""The firewall role on real hosts, proven with real packets, for nftables and for iptables.
+
+The lab (molecule/firewall/lab.yml): ``device`` plays MPCPU cpu-1 on the MPCPU network, where
+``intruder`` also sits; ``gw`` routes between that network and the office network, where ``pc``
+plays every PC part but DHCP, which ``gw`` serves. Two phases per backend:
+
+- host mode: ``pc`` runs the firewall, ``gw`` only forwards;
+- gateway mode: ``gw`` runs the firewall (forward chain and its own DHCP part), ``pc`` none.
+
+In each: every flow the table names passes, TFTP in both directions through the conntrack
+helper; a scan of every TCP and UDP port from the MPCPU reaches only the named ones; the
+intruder gets none of the MPCPU flows. Then: a ruleset that locks the controller out rolls
+back by itself; bad input changes nothing; the ruleset survives a reload of nftables.service.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from mpcpu_lab import lab, topology
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "molecule" / "firewall"
+LAB_NAME = "fwpy"
+PROBE = "python3 /opt/megapower/tests/lab/test_firewall_probe.py"
+TOPOLOGY = topology.load(SCENARIO / "lab.yml")
+BACKENDS = ["nftables", "iptables"]
+
+ROWS = appendix_d.ROWS_BY_ID
+NTP = ROWS["ntp"].pc_port
+SMTP = ROWS["alarm_email"].pc_port
+SNAPSHOT_TFTP = ROWS["snapshot"].pc_port
+TIME_TFTP = ROWS["time_firmware"].mpcpu_port
+ACTIVITY_LOG = ROWS["activity_logging"].mpcpu_port
+EASY_CPU = ROWS["easy_cpu"].mpcpu_port
+DHCP_SERVER = ROWS["ip_assignment"].pc_port
+DHCP_CLIENT = ROWS["ip_assignment"].mpcpu_port
+UNANSWERED_PORT = 40123  # a PC port nothing in the table names
+FIREWALLD_KINDS = ("ipsets", "services", "zones", "policies")
+
+
+def _address(host, link=0):
+    for entry in TOPOLOGY["hosts"]:
+        if entry["name"] == host:
+            return entry["links"][link]["addresses"][0].split("/")[0]
+    raise KeyError(host)
+
+
+DEVICE = _address("device")
+INTRUDER = _address("intruder")
+PC = _address("pc")
+GW_ON_CCTV = _address("gw", 1)
+
+
+class FirewallLab:
+    """The booted lab: commands on its hosts, probes, and playbook runs of the role."""
+
+    def __init__(self, state, workdir):
+        self.state = state
+        self.workdir = workdir
+
+    def sh(self, host, command, timeout=180, check=True):
+        result = subprocess.run(
+            lab.ssh_argv(self.state, host, command),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check:
+            assert result.returncode == 0, "%s: %s\n%s%s" % (
+                host,
+                command,
+                result.stdout,
+                result.stderr,
+            )
+        return result
+
+    def probe(self, host, *args, timeout=180):
+        output = self.sh(host, " ".join([PROBE] + [str(a) for a in args]), timeout=timeout)
+        return json.loads(output.stdout) if output.stdout.strip() else None
+
+    def start(self, host, name, command):
+        self.stop(host, name)
+        self.sh(host, "systemd-run --quiet --collect --unit=fwt-%s %s" % (name, command))
+        time.sleep(0.3)
+
+    def stop(self, host, name):
+        self.sh(
+            host,
+            "systemctl stop fwt-%s 2>/dev/null; rm -f /run/fwt-%s.log" % (name, name),
+            check=False,
+        )
+
+    def logged(self, host, name):
+        text = self.sh(host, "cat /run/fwt-%s.log 2>/dev/null || true" % name).stdout
+        return [json.loads(line) for line in text.splitlines()]
+
+    def playbook(self, host_vars, *extra, check=True):
+        phase = self.workdir / "phase.yml"
+        phase.write_text(yaml.safe_dump({"all": {"hosts": host_vars}}), encoding="utf-8")
+        environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+        environment.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        result = subprocess.run(
+            [
+                "ansible-playbook",
+                "-i",
+                str(SCENARIO / "inventory"),
+                "-i",
+                lab.inventory_path(self.state["name"]),
+                "-i",
+                str(phase),
+                str(SCENARIO / "converge.yml"),
+                *extra,
+            ],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if check:
+            assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+        return result
+
+
+@pytest.fixture(scope="module")
+def fwlab(tmp_path_factory):
+    topo = dict(TOPOLOGY, name=LAB_NAME)
+    with lab.running(topo) as state:
+        yield FirewallLab(state, tmp_path_factory.mktemp("fwlab"))
+
+
+def _phase(fwlab, backend, firewalled):
+    host_vars = {
+        host: {
+            "firewall_state": "present" if host == firewalled else "absent",
+            "firewall_backend": backend,
+        }
+        for host in ("pc", "gw")
+    }
+    fwlab.playbook(host_vars)
+    return backend
+
+
+@pytest.fixture(scope="class", params=BACKENDS)
+def host_mode(request, fwlab):
+    return _phase(fwlab, request.param, "pc")
+
+
+@pytest.fixture(scope="class", params=BACKENDS)
+def gateway_mode(request, fwlab):
+    return _phase(fwlab, request.param, "gw")
+
+
+# --- the flows, each from the side that starts it -----------------------------------------------
+
+
+def _tftp_transfer(fwlab, client, server, server_address, direction):
+    """A whole TFTP transfer (put or get) of 300 kB; True when the bytes arrive intact."""
+    fwlab.sh(server, "mkdir -p /srv/fwt && chmod 777 /srv/fwt && rm -f /srv/fwt/*")
+    fwlab.sh(server, "head -c 300000 /dev/urandom > /srv/fwt/served.bin")
+    fwlab.sh(client, "head -c 300000 /dev/urandom > /tmp/fwt-sent.bin; rm -f /tmp/fwt-got.bin")
+    fwlab.start(server, "tftpd", "in.tftpd -L -c -s /srv/fwt")
+    try:
+        if direction == "put":
+            command = "put /tmp/fwt-sent.bin sent.bin"
+            source, target = (client, "/tmp/fwt-sent.bin"), (server, "/srv/fwt/sent.bin")
+        else:
+            command = "get served.bin /tmp/fwt-got.bin"
+            source, target = (server, "/srv/fwt/served.bin"), (client, "/tmp/fwt-got.bin")
+        fwlab.sh(
+            client,
+            "cd /tmp && timeout 15 tftp -m binary %s -c %s" % (server_address, command),
+            check=False,
+        )
+        sums = [
+            fwlab.sh(host, "sha256sum %s 2>/dev/null || true" % path).stdout.split()[:1]
+            for host, path in (source, target)
+        ]
+        return sums[0] == sums[1]
+    finally:
+        fwlab.stop(server, "tftpd")
+
+
+def _tcp_stream(fwlab, client, server, server_address, port):
+    fwlab.start(
+        server, "tcp%d" % port, "%s serve-tcp %d --log /run/fwt-tcp%d.log" % (PROBE, port, port)
+    )
+    try:
+        return fwlab.probe(client, "tcp-ask", server_address, port)
+    finally:
+        fwlab.stop(server, "tcp%d" % port)
+
+
+def _udp_answers(fwlab, client, server, server_address, port, *, sport=0, replies=1):
+    fwlab.start(
+        server,
+        "udp%d" % port,
+        "%s serve-udp %d --log /run/fwt-udp%d.log --replies %d" % (PROBE, port, port, replies),
+    )
+    try:
+        return fwlab.probe(client, "udp-ask", server_address, port, "--sport", sport)
+    finally:
+        fwlab.stop(server, "udp%d" % port)
+
+
+def _every_flow_passes(fwlab):
+    assert _tftp_transfer(fwlab, "device", "pc", PC, "put"), "snapshot upload to the PC"
+    assert _tftp_transfer(fwlab, "pc", "device", DEVICE, "get"), "calendar time from the MPCPU"
+    assert _tftp_transfer(fwlab, "pc", "device", DEVICE, "put"), "firmware to the MPCPU"
+    ntp = _udp_answers(fwlab, "device", "pc", PC, NTP, sport=NTP)
+    assert [answer[1:] for answer in ntp] == [[PC, NTP]]
+    assert _tcp_stream(fwlab, "device", "pc", PC, SMTP)["connected"]
+    activity = _tcp_stream(fwlab, "pc", "device", DEVICE, ACTIVITY_LOG)
+    assert activity["data"].count("line ") == 3, "the MPCPU streams back on the PC's connection"
+    easy = _udp_answers(fwlab, "pc", "device", DEVICE, EASY_CPU, replies=2)
+    assert len(easy) == 2 and all(answer[1] == DEVICE for answer in easy)
+
+
+def _intruder_gets_nothing(fwlab):
+    assert not _tftp_transfer(fwlab, "intruder", "pc", PC, "put")
+    assert _udp_answers(fwlab, "intruder", "pc", PC, NTP, sport=NTP) == []
+    assert not _tcp_stream(fwlab, "intruder", "pc", PC, SMTP)["connected"]
+
+
+def _fake_answers_are_dropped(fwlab, sender):
+    """Datagrams from an MPCPU port that answer nothing the PC asked are not let in."""
+    fwlab.start("pc", "fake", "%s serve-udp %d --log /run/fwt-fake.log" % (PROBE, UNANSWERED_PORT))
+    try:
+        for sport in (EASY_CPU, TIME_TFTP, NTP):
+            fwlab.probe(sender, "udp-ask", PC, UNANSWERED_PORT, "--sport", sport)
+        assert fwlab.logged("pc", "fake") == []
+    finally:
+        fwlab.stop("pc", "fake")
+
+
+def _tcp_reached(fwlab, source, target):
+    """The TCP ports of ``target`` a SYN from ``source`` reached (open or closed)."""
+    result = fwlab.probe(source, "scan-tcp", target, timeout=300)
+    return sorted(result["open"] + result["closed"])
+
+
+def _udp_received(fwlab, target, sender, address, sports):
+    """The UDP ports of ``target`` that got a datagram when ``sender`` sent to every port."""
+    out, ready = "/run/fwt-udpall.json", "/run/fwt-udpall.ready"
+    fwlab.sh(target, "rm -f %s %s" % (out, ready))
+    fwlab.start(
+        target,
+        "udpall",
+        "%s listen-udp-all --seconds %d --out %s --ready %s" % (PROBE, 8 * len(sports), out, ready),
+    )
+    fwlab.sh(target, "for i in $(seq 100); do [ -e %s ] && exit 0; sleep 0.1; done; exit 1" % ready)
+    for sport in sports:
+        fwlab.probe(sender, "send-udp-all", address, "--sport", sport)
+    fwlab.sh(target, "for i in $(seq 300); do [ -s %s ] && exit 0; sleep 0.2; done; exit 1" % out)
+    result = json.loads(fwlab.sh(target, "cat %s" % out).stdout)
+    assert result["unbindable"] == [], "something else listens: %s" % result["unbindable"]
+    return sorted(int(port) for port in result["received"])
+
+
+# --- host mode: the PC's own firewall -----------------------------------------------------------
+
+
+@pytest.mark.usefixtures("host_mode")
+class TestHostMode:
+    def test_every_flow_of_the_table_passes_in_its_direction(self, fwlab):
+        _every_flow_passes(fwlab)
+
+    def test_tftp_fails_without_the_conntrack_helper(self, fwlab, host_mode):
+        strip = {
+            "nftables": "sed 's/ ct helper set \"tftp\"//' /etc/megapower-mpcpu/firewall/mpcpu.nft"
+            " > /run/fwt-nohelper && nft -f /run/fwt-nohelper",
+            "iptables": "iptables -t raw -F mpcpu-prerouting && iptables -t raw -F mpcpu-output",
+        }[host_mode]
+        fwlab.sh("pc", strip)
+        try:
+            assert not _tftp_transfer(fwlab, "device", "pc", PC, "put")
+            assert not _tftp_transfer(fwlab, "pc", "device", DEVICE, "get")
+        finally:
+            fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall load")
+        assert _tftp_transfer(fwlab, "pc", "device", DEVICE, "get")
+
+    def test_a_tcp_scan_from_the_mpcpu_reaches_only_smtp(self, fwlab):
+        assert _tcp_reached(fwlab, "device", PC) == [SMTP]
+
+    def test_udp_from_the_mpcpu_reaches_only_tftp_and_ntp_from_its_port(self, fwlab):
+        received = _udp_received(fwlab, "pc", "device", PC, sports=[0, NTP])
+        assert received == sorted([SNAPSHOT_TFTP, NTP])
+
+    def test_answers_nobody_asked_for_are_dropped(self, fwlab):
+        _fake_answers_are_dropped(fwlab, "device")
+
+    def test_the_intruder_gets_none_of_the_mpcpu_flows(self, fwlab):
+        _intruder_gets_nothing(fwlab)
+        _fake_answers_are_dropped(fwlab, "intruder")
+        assert _tcp_reached(fwlab, "intruder", PC) == []
+
+
+# --- gateway mode: the router's forward chain ----------------------------------------------------
+
+
+@pytest.mark.usefixtures("gateway_mode")
+class TestGatewayMode:
+    def test_every_flow_of_the_table_passes_through_the_router(self, fwlab):
+        _every_flow_passes(fwlab)
+
+    def test_dhcp_from_an_mpcpu_without_an_address_is_heard_and_answered(self, fwlab):
+        fwlab.start(
+            "device",
+            "client",
+            "%s serve-udp %d --log /run/fwt-client.log --replies 0" % (PROBE, DHCP_CLIENT),
+        )
+        fwlab.start(
+            "gw",
+            "dhcp",
+            "%s serve-udp %d --log /run/fwt-dhcp.log --offer-to %s:%d"
+            % (PROBE, DHCP_SERVER, DEVICE, DHCP_CLIENT),
+        )
+        try:
+            fwlab.probe("device", "dhcp-broadcast", "eth0", DHCP_CLIENT, DHCP_SERVER)
+            fwlab.probe("intruder", "dhcp-broadcast", "eth0", DHCP_CLIENT, DHCP_SERVER)
+            time.sleep(1)
+            heard = [entry["peer"] for entry in fwlab.logged("gw", "dhcp")]
+            assert heard == [["0.0.0.0", DHCP_CLIENT]], "only the MPCPU's broadcast is heard"
+            offers = [entry["peer"] for entry in fwlab.logged("device", "client")]
+            assert offers == [[GW_ON_CCTV, DHCP_SERVER]], "the offer reaches the MPCPU"
+        finally:
+            fwlab.stop("device", "client")
+            fwlab.stop("gw", "dhcp")
+        renewal = _udp_answers(fwlab, "device", "gw", GW_ON_CCTV, DHCP_SERVER, sport=DHCP_CLIENT)
+        assert [answer[1:] for answer in renewal] == [[GW_ON_CCTV, DHCP_SERVER]]
+
+    def test_a_tcp_scan_from_the_mpcpu_reaches_only_smtp_behind_the_router(self, fwlab):
+        assert _tcp_reached(fwlab, "device", PC) == [SMTP]
+        assert _tcp_reached(fwlab, "device", GW_ON_CCTV) == []
+
+    def test_udp_from_the_mpcpu_reaches_only_the_named_ports(self, fwlab):
+        assert _udp_received(fwlab, "pc", "device", PC, sports=[0, NTP]) == sorted(
+            [SNAPSHOT_TFTP, NTP]
+        )
+        assert _udp_received(fwlab, "gw", "device", GW_ON_CCTV, sports=[0, DHCP_CLIENT]) == [
+            DHCP_SERVER
+        ]
+
+    def test_answers_nobody_asked_for_are_dropped_at_the_router(self, fwlab):
+        _fake_answers_are_dropped(fwlab, "device")
+
+    def test_the_intruder_gets_none_of_the_mpcpu_flows_through_the_router(self, fwlab):
+        _intruder_gets_nothing(fwlab)
+        assert _tcp_reached(fwlab, "intruder", PC) == []
+
+
+# --- applying safely ----------------------------------------------------------------------------
+
+LOCKOUT_SITE = {
+    "name": "molecule-firewall",
+    "networks": [
+        {"name": "cctv", "cidr": "198.51.100.64/27", "gateway": "198.51.100.65", "kind": "mpcpu"},
+        {"name": "office", "cidr": "203.0.113.64/27", "gateway": "203.0.113.65", "kind": "pc"},
+    ],
+    # Not the controller: with input policy drop, this ruleset cuts the controller off.
+    "management_networks": ["203.0.113.93/32"],
+}
+
+
+def _flat(text):
+    """Output as one line: Ansible wraps long messages."""
+    return " ".join(text.split())
+
+
+def _changed(output, host):
+    recap = re.search(r"^%s\s+:.*\bchanged=(\d+)" % host, output, flags=re.MULTILINE)
+    return int(recap.group(1))
+
+
+def _live_rules(fwlab, backend):
+    command = {
+        "nftables": "nft -s list table inet mpcpu",
+        "iptables": "iptables -S; iptables -t raw -S",
+    }
+    return fwlab.sh("pc", command[backend]).stdout
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_ruleset_that_locks_the_controller_out_rolls_back_by_itself(fwlab, backend):
+    fwlab.playbook({"pc": {"firewall_backend": backend}, "gw": {"firewall_state": "absent"}})
+    before = _live_rules(fwlab, backend)
+    timeout = 15
+    started = time.monotonic()
+    locked = fwlab.playbook(
+        {
+            "pc": {
+                "firewall_backend": backend,
+                "mpcpu_site": LOCKOUT_SITE,
+                "firewall_confirm_timeout": timeout,
+            },
+            "gw": {"firewall_state": "absent"},
+        },
+        "--limit",
+        "pc",
+        check=False,
+    )
+    assert locked.returncode != 0
+    assert "restores its previous ruleset by itself" in _flat(locked.stdout)
+    while fwlab.sh("pc", "true", timeout=10, check=False).returncode != 0:
+        assert time.monotonic() - started < timeout + 45, "still locked out"
+        time.sleep(1)
+    assert time.monotonic() - started < timeout + 45
+    assert _live_rules(fwlab, backend) == before
+    assert "in effect" in fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status").stdout
+    fwlab.playbook({"pc": {"firewall_backend": backend}, "gw": {"firewall_state": "absent"}})
+
+
+def test_bad_input_fails_before_anything_changes(fwlab):
+    fwlab.playbook({"pc": {}, "gw": {"firewall_state": "absent"}})
+    before = fwlab.sh("pc", "sha256sum /etc/megapower-mpcpu/firewall/mpcpu.nft").stdout
+    shadowing = dict(LOCKOUT_SITE, management_networks=["203.0.113.94/32"])
+    shadowing["port_overrides"] = {"easy_cpu": {"mpcpu_port": TIME_TFTP}}
+    failed = fwlab.playbook(
+        {"pc": {"mpcpu_site": shadowing}, "gw": {}}, "--limit", "pc", check=False
+    )
+    assert failed.returncode != 0
+    assert "shadows the rule for time_firmware" in _flat(failed.stdout)
+    assert fwlab.sh("pc", "sha256sum /etc/megapower-mpcpu/firewall/mpcpu.nft").stdout == before
+    assert "in effect" in fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status").stdout
+
+
+def test_second_run_changes_nothing_and_check_mode_shows_the_diff(fwlab):
+    applied = {"pc": {}, "gw": {"firewall_state": "absent"}}
+    fwlab.playbook(applied)
+    again = fwlab.playbook(applied)
+    assert _changed(again.stdout, "pc") == 0
+    extra_device = fwlab.workdir / "extra.yml"
+    extra_device.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "children": {
+                        "mpcpu": {
+                            "hosts": {
+                                "cpu-2": {
+                                    "mpcpu_ip": "198.51.100.71",
+                                    "mpcpu_mac": "02:00:00:64:00:71",
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    before = _live_rules(fwlab, "nftables")
+    preview = fwlab.playbook(applied, "-i", str(extra_device), "--check", "--diff")
+    assert "+\t\t\t198.51.100.71," in preview.stdout
+    assert _live_rules(fwlab, "nftables") == before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_ruleset_comes_back_after_nftables_service_flushes_everything(fwlab, backend):
+    fwlab.playbook({"pc": {"firewall_backend": backend}, "gw": {"firewall_state": "absent"}})
+    assert fwlab.sh("pc", "systemctl is-enabled mpcpu-firewall").stdout.strip() == "enabled"
+    fwlab.sh("pc", "systemctl restart nftables")
+    status = fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status", check=False)
+    assert status.returncode == 0, status.stdout
+    assert "table inet filter" in fwlab.sh("pc", "nft list tables").stdout
+
+
+def test_firewalld_accepts_the_rendered_zone_policy_and_services(fwlab):
+    export = fwlab.workdir / "export"
+    options = {"firewall_export_dir": str(export)}
+    fwlab.playbook({"pc": options, "gw": options}, "--check")
+    assert (export / "site-router-acl.ios").read_text().startswith("! MPCPU router ACLs")
+    for host in ("pc", "gw"):
+        archive = subprocess.run(
+            ["tar", "-C", str(export / host / "firewalld"), "-cf", "-", "."],
+            capture_output=True,
+            check=True,
+        ).stdout
+        old = " ".join("/etc/firewalld/%s/mpcpu*" % kind for kind in FIREWALLD_KINDS)
+        command = (
+            "rm -rf %s && tar -C /etc/firewalld -xf - && firewall-offline-cmd --check-config"
+            " && firewall-offline-cmd --info-zone=mpcpu" % old
+        )
+        result = subprocess.run(
+            lab.ssh_argv(fwlab.state, "intruder", command),
+            input=archive,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert b"sources: ipset:mpcpu-networks" in result.stdout

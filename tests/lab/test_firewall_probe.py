@@ -1,0 +1,367 @@
+"""Packet probes for the firewall lab tests, and their own loopback tests.
+
+Run inside the lab hosts (standard library only; the checkout is mounted at /opt/megapower):
+
+    python3 /opt/megapower/tests/lab/test_firewall_probe.py COMMAND ...
+
+    serve-udp PORT --log FILE [--replies N] [--offer-to IP:PORT]   answer (and log) datagrams
+    serve-tcp PORT --log FILE [--lines N]          accept, log the peer, send N lines, close
+    udp-ask HOST PORT [--sport P]                  one request; prints the replies (JSON)
+    tcp-ask HOST PORT                              connect and read; prints what came (JSON)
+    dhcp-broadcast IFACE SPORT DPORT               a frame from 0.0.0.0 to 255.255.255.255
+    scan-tcp HOST                                  every TCP port: open, closed or no answer
+    listen-udp-all --seconds S --out FILE --ready FILE   bind every free UDP port, log arrivals
+    send-udp-all HOST [--sport P]                  one datagram to every UDP port
+
+A port scan through a firewall that drops proves little when nothing listens, so the TCP scan
+sorts ports by what came back: a SYN that reached the host gets an answer (SYN-ACK: open,
+RST: closed); a dropped one gets none. The UDP check binds every free port on the target and
+records which datagrams arrived. The loopback tests below show both tell the cases apart.
+"""
+
+import argparse
+import contextlib
+import errno
+import json
+import os
+import resource
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+ALL_PORTS = range(1, 65536)
+PACE_EVERY = 256  # packets between short pauses: a veth backlog holds 1000 packets
+PACE_SECONDS = 0.005
+SCAN_BATCH = 15000  # sockets at once; lab hosts allow 20000 open files
+SCAN_WAIT = 2.5  # seconds for answers; the kernel repeats an unanswered SYN after 1 s
+UDP_CHUNK = 16384  # ports per listening process
+
+
+def _raise_file_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def _pace(index):
+    if index % PACE_EVERY == PACE_EVERY - 1:
+        time.sleep(PACE_SECONDS)
+
+
+def _log(path, record):
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
+def serve_udp(port, log, replies=1, offer_to=None):
+    """Answer each datagram ``replies`` times; a broadcast from 0.0.0.0 is answered as a DHCP
+    server would, to the offered address (``offer_to``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("0.0.0.0", port))
+    while True:
+        data, peer = sock.recvfrom(4096)
+        _log(log, {"peer": list(peer), "data": data.decode(errors="replace")})
+        target = peer
+        if peer[0] == "0.0.0.0" and offer_to:
+            host, _, target_port = offer_to.partition(":")
+            target = (host, int(target_port))
+        for number in range(replies):
+            sock.sendto(b"reply %d to %s" % (number, data[:40]), target)
+
+
+def serve_tcp(port, log, lines=3):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("0.0.0.0", port))
+    server.listen(16)
+    while True:
+        conn, peer = server.accept()
+        with conn:
+            _log(log, {"peer": list(peer)})
+            for number in range(lines):
+                conn.sendall(b"line %d from port %d\n" % (number, port))
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+
+def udp_ask(host, port, sport=0, timeout=2.0):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", sport))
+        sock.settimeout(timeout)
+        sock.sendto(b"request", (host, port))
+        replies = []
+        with contextlib.suppress(socket.timeout):
+            while True:
+                data, peer = sock.recvfrom(4096)
+                replies.append([data.decode(errors="replace"), peer[0], peer[1]])
+                sock.settimeout(0.5)
+    return replies
+
+
+def tcp_ask(host, port, timeout=3.0):
+    try:
+        conn = socket.create_connection((host, port), timeout=timeout)
+    except OSError as error:
+        return {"connected": False, "error": str(error), "data": ""}
+    chunks = []
+    with conn, contextlib.suppress(socket.timeout):
+        while True:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return {"connected": True, "error": None, "data": b"".join(chunks).decode(errors="replace")}
+
+
+def _checksum(header):
+    total = sum(struct.unpack("!%dH" % (len(header) // 2), header))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def dhcp_broadcast(interface, sport, dport, payload=b"DHCPDISCOVER from a probe"):
+    """What an address-less DHCP client sends: 0.0.0.0:sport to 255.255.255.255:dport."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), b"\xff" * 4
+    )
+    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
+        raw.bind((interface, 0))
+        mac = raw.getsockname()[4]
+        raw.send(b"\xff" * 6 + mac + b"\x08\x00" + header + udp)
+
+
+# --- scans -------------------------------------------------------------------------------------
+
+
+def _scan_batch(host, ports):
+    poller = select.epoll()
+    pending = {}
+    result = {"open": [], "closed": []}
+    for index, port in enumerate(ports):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        code = sock.connect_ex((host, port))
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            raise OSError(code, "connect to %s:%d: %s" % (host, port, os.strerror(code)))
+        pending[sock.fileno()] = (sock, port)
+        poller.register(sock.fileno(), select.EPOLLOUT)
+        _pace(index)
+    deadline = time.monotonic() + SCAN_WAIT
+    while pending and time.monotonic() < deadline:
+        for fileno, _ in poller.poll(max(0.0, deadline - time.monotonic())):
+            sock, port = pending.pop(fileno)
+            poller.unregister(fileno)
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            result["open" if error == 0 else "closed"].append(port)
+            sock.close()
+    for sock, _ in pending.values():
+        sock.close()
+    poller.close()
+    return result, len(pending)
+
+
+def scan_tcp(host, ports=ALL_PORTS):
+    """Every port sorted into open, closed (both reached the host) and no answer."""
+    _raise_file_limit()
+    ports = list(ports)
+    summary = {"open": [], "closed": [], "no_answer": 0}
+    for start in range(0, len(ports), SCAN_BATCH):
+        batch, silent = _scan_batch(host, ports[start : start + SCAN_BATCH])
+        summary["open"] += batch["open"]
+        summary["closed"] += batch["closed"]
+        summary["no_answer"] += silent
+    summary["open"].sort()
+    summary["closed"].sort()
+    return summary
+
+
+def _listen_chunk(ports, seconds, out, ready):
+    sockets = {}
+    unbindable = []
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            unbindable.append(port)
+            sock.close()
+            continue
+        sock.setblocking(False)
+        sockets[sock.fileno()] = (sock, port)
+    poller = select.epoll()
+    for fileno in sockets:
+        poller.register(fileno, select.EPOLLIN)
+    open(ready, "w", encoding="utf-8").close()
+    received = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for fileno, _ in poller.poll(max(0.0, deadline - time.monotonic())):
+            sock, port = sockets[fileno]
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    _, peer = sock.recvfrom(2048)
+                    received.setdefault(str(port), []).append("%s:%d" % peer)
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump({"received": received, "unbindable": unbindable}, handle)
+
+
+def listen_udp_all(seconds, out, ready, ports=ALL_PORTS):
+    """Bind every free UDP port (a few processes, for the file limit) and log what arrives."""
+    _raise_file_limit()
+    ports = list(ports)
+    children = []
+    parts = []
+    for number, start in enumerate(range(0, len(ports), UDP_CHUNK)):
+        part = ("%s.%d" % (out, number), "%s.%d" % (ready, number))
+        parts.append(part)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _listen_chunk(ports[start : start + UDP_CHUNK], seconds, *part)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    while not all(os.path.exists(part[1]) for part in parts):
+        time.sleep(0.05)
+    open(ready, "w", encoding="utf-8").close()
+    for pid in children:
+        os.waitpid(pid, 0)
+    merged = {"received": {}, "unbindable": []}
+    for part_out, part_ready in parts:
+        with open(part_out, encoding="utf-8") as handle:
+            chunk = json.load(handle)
+        merged["received"].update(chunk["received"])
+        merged["unbindable"] += chunk["unbindable"]
+        os.unlink(part_out)
+        os.unlink(part_ready)
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(merged, handle)
+
+
+def send_udp_all(host, sport=0, ports=ALL_PORTS):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", sport))
+        for index, port in enumerate(ports):
+            sock.sendto(b"fw-scan", (host, port))
+            _pace(index)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("serve-udp")
+    command.add_argument("port", type=int)
+    command.add_argument("--log", required=True)
+    command.add_argument("--replies", type=int, default=1)
+    command.add_argument("--offer-to")
+    command = commands.add_parser("serve-tcp")
+    command.add_argument("port", type=int)
+    command.add_argument("--log", required=True)
+    command.add_argument("--lines", type=int, default=3)
+    command = commands.add_parser("udp-ask")
+    command.add_argument("host")
+    command.add_argument("port", type=int)
+    command.add_argument("--sport", type=int, default=0)
+    command = commands.add_parser("tcp-ask")
+    command.add_argument("host")
+    command.add_argument("port", type=int)
+    command = commands.add_parser("dhcp-broadcast")
+    command.add_argument("interface")
+    command.add_argument("sport", type=int)
+    command.add_argument("dport", type=int)
+    command = commands.add_parser("scan-tcp")
+    command.add_argument("host")
+    command = commands.add_parser("listen-udp-all")
+    command.add_argument("--seconds", type=float, required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--ready", required=True)
+    command = commands.add_parser("send-udp-all")
+    command.add_argument("host")
+    command.add_argument("--sport", type=int, default=0)
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    handlers = {
+        "serve-udp": lambda: serve_udp(args.port, args.log, args.replies, args.offer_to),
+        "serve-tcp": lambda: serve_tcp(args.port, args.log, args.lines),
+        "udp-ask": lambda: udp_ask(args.host, args.port, args.sport),
+        "tcp-ask": lambda: tcp_ask(args.host, args.port),
+        "dhcp-broadcast": lambda: dhcp_broadcast(args.interface, args.sport, args.dport),
+        "scan-tcp": lambda: scan_tcp(args.host),
+        "listen-udp-all": lambda: listen_udp_all(args.seconds, args.out, args.ready),
+        "send-udp-all": lambda: send_udp_all(args.host, args.sport),
+    }
+    result = handlers[args.command]()
+    if result is not None:
+        print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+# --- the probes' own tests, on loopback ---------------------------------------------------------
+
+
+def _free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_tcp_scan_tells_open_from_closed_on_loopback():
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    listening = server.getsockname()[1]
+    closed = _free_port()
+    try:
+        result = scan_tcp("127.0.0.1", [listening, closed])
+    finally:
+        server.close()
+    assert result == {"open": [listening], "closed": [closed], "no_answer": 0}
+
+
+def test_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
+    ports = [_free_port(socket.SOCK_DGRAM) for _ in range(3)]
+    out, ready = str(tmp_path / "out.json"), str(tmp_path / "ready")
+    listener = threading.Thread(target=listen_udp_all, args=(1.5, out, ready, ports))
+    listener.start()
+    while not os.path.exists(ready):
+        time.sleep(0.05)
+    send_udp_all("127.0.0.1", ports=ports[:2])
+    listener.join()
+    with open(out, encoding="utf-8") as handle:
+        received = json.load(handle)["received"]
+    assert sorted(int(port) for port in received) == sorted(ports[:2])
+
+
+def test_udp_server_answers_as_many_times_as_asked(tmp_path):
+    port = _free_port(socket.SOCK_DGRAM)
+    log = str(tmp_path / "log")
+    threading.Thread(target=serve_udp, args=(port, log, 2), daemon=True).start()
+    time.sleep(0.2)
+    replies = udp_ask("127.0.0.1", port)
+    assert [reply[0] for reply in replies] == ["reply 0 to request", "reply 1 to request"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
