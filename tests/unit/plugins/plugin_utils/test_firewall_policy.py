@@ -186,3 +186,18 @@ def test_site_router_policy_forwards_every_crossing_flow(model):
         "198.51.100.74",
         "198.51.100.75",
     ]
+
+
+def test_flow_with_ports_other_than_its_row_is_refused(model):
+    index = next(i for i, flow in enumerate(model["flows"]) if flow["row"] == "ntp")
+    model["flows"][index] = dict(model["flows"][index], dst_port=124)
+    (error,) = _errors(model)
+    assert error == (
+        "flows[%d] (ntp): ports: 123 to 124 are not the ports of row ntp (123 to 123)" % index
+    )
+
+
+def test_flows_missing_fields_are_refused(model):
+    model["flows"][0] = {"row": "ntp"}
+    (error,) = _errors(model)
+    assert error.startswith("flows: flows: each flow needs row, mpcpu, mpcpu_ip")
