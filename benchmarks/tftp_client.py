@@ -60,6 +60,7 @@ SETTINGS = (
 class Sample(typing.NamedTuple):
     seconds: float  # wall clock
     cpu: float  # the client's user + system CPU seconds
+    user: float  # the client's user CPU seconds: the part an implementation controls
 
 
 class Stopwatch:
@@ -69,16 +70,16 @@ class Stopwatch:
         self.who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
         self.sample = None
 
-    def cpu(self):
-        usage = resource.getrusage(self.who)
-        return usage.ru_utime + usage.ru_stime
-
     def __enter__(self):
-        self.cpu_before, self.started = self.cpu(), time.perf_counter()
+        self.before, self.started = resource.getrusage(self.who), time.perf_counter()
         return self
 
     def __exit__(self, *exc_info):
-        self.sample = Sample(time.perf_counter() - self.started, self.cpu() - self.cpu_before)
+        seconds = time.perf_counter() - self.started
+        after = resource.getrusage(self.who)
+        user = after.ru_utime - self.before.ru_utime
+        system = after.ru_stime - self.before.ru_stime
+        self.sample = Sample(seconds, user + system, user)
 
 
 class Run(typing.NamedTuple):
@@ -241,8 +242,8 @@ def measure_all(args, root, source, port):
 
 
 def ratio(numerator, denominator):
-    if numerator is None or denominator is None:
-        return "n/a"
+    if numerator is None or not denominator:
+        return "n/a"  # not measured, or too small for the clock
     return "%.2f" % (numerator / denominator)
 
 
@@ -318,6 +319,8 @@ def main():
     print(table(samples, args.clients, "seconds"))
     print("\nClient CPU seconds, user + system (median):\n")
     print(table(samples, args.clients, "cpu"))
+    print("\nClient user CPU seconds (median):\n")
+    print(table(samples, args.clients, "user"))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import contextlib
-import math
 import socket
 import struct
 import sys
 import time
-import typing
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (
@@ -48,16 +47,21 @@ MIN_WAIT = 0.001  # SO_RCVTIMEO of 0 would mean "forever"
 TIMEVAL = struct.Struct("@ll")
 
 
-class TransferResult(typing.NamedTuple):
-    """What one transfer did."""
-
-    bytes: int  # payload bytes moved
-    duration: float  # seconds from the first request to the last packet
-    blocks: int  # DATA blocks in the file (the empty final block counts)
-    retransmissions: int  # packets sent again after a timeout (requests, ACKs, DATA)
-    options: dict  # options the server acknowledged, {name: int}; {} without an OACK
-    blksize: int  # block size used
-    windowsize: int  # window size used
+# collections.namedtuple rather than typing.NamedTuple: a module process imports this, and
+# typing costs it a few milliseconds.
+TransferResult = collections.namedtuple(
+    "TransferResult",
+    [
+        "bytes",  # payload bytes moved
+        "duration",  # seconds from the first request to the last packet
+        "blocks",  # DATA blocks in the file (the empty final block counts)
+        "retransmissions",  # packets sent again after a timeout (requests, ACKs, DATA)
+        "options",  # options the server acknowledged, {name: int}; {} without an OACK
+        "blksize",  # block size used
+        "windowsize",  # window size used
+    ],
+)
+TransferResult.__doc__ = "What one transfer did."
 
 
 class Blocks:
@@ -101,8 +105,18 @@ class Channel:
             raise
         self.buffer = bytearray(RECEIVE_BUFFER)
         self.view = memoryview(self.buffer)
-        self.kernel_timeout = sys.platform.startswith("linux")
+        self.kernel_timeout = sys.platform.startswith("linux") and self.kernel_timeout_works()
         self.timeout = None
+
+    def kernel_timeout_works(self):
+        """True if SO_RCVTIMEO reads back as set: the struct timeval layout is the expected one."""
+        probe = TIMEVAL.pack(1, 500000)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, probe)
+            back = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEVAL.size)
+        except (AttributeError, OSError):
+            return False
+        return back == probe
 
     def set_timeout(self, seconds):
         if seconds == self.timeout:
@@ -126,10 +140,7 @@ class Channel:
         self.sock.close()
 
 
-class Settings(typing.NamedTuple):
-    blksize: int
-    windowsize: int
-    options: dict
+Settings = collections.namedtuple("Settings", ["blksize", "windowsize", "options"])
 
 
 class Transfer:
@@ -152,7 +163,9 @@ class Transfer:
         self.peer = None
         self.settings = None
         self.started = time.monotonic()
-        self.deadline = self.started + client.total_timeout if client.total_timeout else math.inf
+        self.deadline = (
+            self.started + client.total_timeout if client.total_timeout else float("inf")
+        )
         self.retransmissions = 0
         self.transferred = 0
         self.block_count = 0

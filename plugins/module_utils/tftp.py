@@ -5,6 +5,13 @@
 
 Standard library only (Python 3.11): modules that run on managed hosts import it.
 
+Client
+    ``TftpClient(host, port=69, *, blksize=None, windowsize=None, tsize=True, timeout=1.0,
+    retries=5, total_timeout=60.0, rollover=0, source_address=None, timeout_option=None)``;
+    ``read(remote_name, fileobj)`` and ``write(remote_name, fileobj, size=None)`` return a
+    ``TransferResult`` (bytes, duration, blocks, retransmissions, options, blksize,
+    windowsize). Octet mode only; ``fileobj`` is a binary file object.
+
 Packet codec (public and stable: the MPCPU simulator's server side uses it)
     ``OP_*`` opcodes 1..6, ``ERR_*`` error codes 0..8, ``pack_request``, ``pack_data``,
     ``pack_ack``, ``pack_error``, ``pack_oack``, ``parse_packet`` -> ``Packet``, and
@@ -13,6 +20,58 @@ Packet codec (public and stable: the MPCPU simulator's server side uses it)
 Errors
     ``TftpError`` (base; ``str()`` is a message for a person), ``TftpTimeout``,
     ``TftpRemoteError`` (``.code``, ``.message``), ``TftpProtocolError``.
+
+Behaviour choices of the client
+    Options (RFC 2347-2349, 7440) are asked for only when set: ``blksize`` and
+    ``windowsize`` when not None, ``timeout`` when ``timeout_option`` (whole seconds) is set,
+    ``tsize`` unless ``tsize=False`` (a read asks with 0; a write announces ``size``, or the
+    size found by seek/tell, and nothing for an unseekable file). The OACK is checked: a
+    server may lower blksize and windowsize but not raise them, must keep the timeout as
+    asked, and may not add options, except that one restating a default (blksize 512,
+    windowsize 1) or giving tsize is tolerated because it changes nothing (tftpy does it).
+    A bad OACK is answered with ERROR 8 and raises ``TftpProtocolError``.
+
+    Fallbacks: a server that ignores options (answers with DATA 1 or ACK 0) gets 512-byte
+    blocks one at a time; one that refuses them with ERROR 8 gets the request once more,
+    from a new port, without options. ``TransferResult.options`` is then ``{}``.
+
+    Retransmission: the first wait is ``timeout`` (or the negotiated timeout option); each
+    retransmission in a row doubles it, up to ``BACKOFF_CAP`` (16) times the first wait:
+    wait(n) = timeout * min(2**n, 16). Progress resets it. After ``retries``
+    retransmissions in a row the transfer fails with ``TftpTimeout``; ``total_timeout``
+    bounds the whole transfer, retransmissions included (None: no bound). What is sent
+    again: the request; on a read, the last ACK; on a write, the window from the first
+    unacknowledged block.
+
+    Sorcerer's Apprentice (RFC 1123 4.2.3.1): a duplicate ACK never makes the writer send
+    anything; only its timer does. The reader answers a copy of the last block it has
+    (its ACK was lost) and the first packet past a gap, not every stray packet.
+
+    Windows (RFC 7440): the writer sends a window, waits for an ACK and restarts after the
+    block it names (a server reports a gap by acknowledging the block before it). The
+    reader acknowledges every ``windowsize`` blocks, the final block and the first packet
+    past a gap.
+
+    Block numbers: after block 65535 comes block 0 (``rollover=0``: atftpd, tftpd-hpa and
+    tftpy do this) or block 1 (``rollover=1``). Both sides must agree; nothing on the wire
+    negotiates it.
+
+    Transfer IDs (RFC 1350): the first answer from the server's address fixes the peer's
+    port. A packet from any other address or port gets ERROR 5 and is otherwise ignored
+    (an ERROR is never answered). An ERROR from the peer raises ``TftpRemoteError``. A
+    protocol violation by the peer is answered with ERROR 4, a local failure (such as a
+    full disk) with ERROR 0, before the exception is raised.
+
+    No dally after a read's final ACK: the file is complete; if that ACK is lost the
+    server retransmits into a closed port and gives up on its own.
+
+    Addresses: the host is resolved with getaddrinfo, IPv4 or IPv6, first answer first;
+    ``source_address`` (an address, or (address, port)) picks the family and the local
+    address.
+
+    Speed: one socket per transfer with the receive timeout in the kernel (SO_RCVTIMEO,
+    so no poll per packet), preallocated buffers, ``recvfrom_into`` and per-block loops
+    that keep their state in local variables; see benchmarks/tftp_client.py.
 """
 
 from __future__ import absolute_import, division, print_function

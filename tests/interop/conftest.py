@@ -36,26 +36,30 @@ SERVERS = {
 class Server:
     """A running TFTP server: ``name``, ``port``, ``root`` (the directory it serves)."""
 
-    def __init__(self, name, port, root, process):
+    def __init__(self, name, host, port, root, process):
         self.name, self.port, self.root, self.process = name, port, root, process
-        self.host = LOOPBACK
+        self.host = host
         self.supports = SERVERS[name]
 
     def path(self, remote_name):
         return self.root / remote_name
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((LOOPBACK, 0))
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def free_udp_port(host):
+    with socket.socket(family(host), socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
-def answers(port):
+def answers(host, port):
     """True once something on ``port`` answers a read request (with ERROR 1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    with socket.socket(family(host), socket.SOCK_DGRAM) as probe:
         probe.settimeout(0.2)
-        probe.sendto(PROBE, (LOOPBACK, port))
+        probe.sendto(PROBE, (host, port))
         try:
             data = probe.recv(1024)
         except (TimeoutError, ConnectionRefusedError):
@@ -74,11 +78,11 @@ def stop(process):
 
 
 @contextlib.contextmanager
-def running(name, command_for, root):
+def running(name, command_for, root, host=LOOPBACK):
     """Start ``command_for(port)`` until it answers on a free port; always stop it."""
     log = root.parent / ("%s.log" % name)
     for _attempt in range(3):  # another process may take the free port first
-        port = free_udp_port()
+        port = free_udp_port(host)
         with log.open("ab") as output:
             process = subprocess.Popen(
                 command_for(port),
@@ -90,8 +94,8 @@ def running(name, command_for, root):
         try:
             deadline = time.monotonic() + READY_WITHIN
             while process.poll() is None and time.monotonic() < deadline:
-                if answers(port):
-                    yield Server(name, port, root, process)
+                if answers(host, port):
+                    yield Server(name, host, port, root, process)
                     return
             if process.poll() is None:
                 pytest.fail("%s did not answer on port %d within %ss" % (name, port, READY_WITHIN))
@@ -173,6 +177,22 @@ def tftpd_hpa(tmp_path, tftpd_hpa_binary):
         return [str(tftpd_hpa_binary), "-L", "-a", address, "-s", "-c", "-u", "root", str(root)]
 
     with running("tftpd-hpa", command, root) as server:
+        yield server
+
+
+@pytest.fixture
+def tftpd_hpa_ipv6(tmp_path, tftpd_hpa_binary):
+    try:
+        free_udp_port("::1")
+    except OSError:
+        pytest.skip("this host has no IPv6 loopback (::1)")
+    root = server_root(tmp_path)
+
+    def command(port):
+        address = "[::1]:%d" % port
+        return [str(tftpd_hpa_binary), "-L", "-a", address, "-s", "-c", "-u", "root", str(root)]
+
+    with running("tftpd-hpa", command, root, host="::1") as server:
         yield server
 
 

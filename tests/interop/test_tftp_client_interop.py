@@ -90,6 +90,12 @@ def test_missing_file_is_reported_with_the_servers_error(server):
     assert caught.value.code == tftp.ERR_NOT_FOUND
 
 
+def test_ipv6_write_and_read_with_tftpd_hpa(tftpd_hpa_ipv6):
+    data = random.Random(4).randbytes(50 * 1024)
+    sent, fetched = round_trip(tftpd_hpa_ipv6, data, "v6.bin", blksize=1024)
+    assert sent.blksize == fetched.blksize == 1024
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("server_name", ["atftpd", "tftpd_hpa"])
 def test_over_32_mib_at_512_byte_blocks_wraps_block_numbers(request, server_name, big_file):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.megapower.mpcpu.plugins.module_utils import tftp
+from ansible_collections.megapower.mpcpu.plugins.module_utils import _tftp_session, tftp
 
 LOOPBACK = "127.0.0.1"
 FORK = multiprocessing.get_context("fork")
@@ -415,6 +415,18 @@ def test_lost_data_of_a_write_is_sent_again_with_doubling_waits():
     first_wait, second_wait = gaps(peer.sent("in", tftp.OP_DATA, 3))
     assert first_wait >= 0.09
     assert 1.5 < second_wait / first_wait < 3
+
+
+def test_portable_timeout_without_so_rcvtimeo_behaves_the_same(monkeypatch):
+    monkeypatch.setattr(_tftp_session.Channel, "kernel_timeout_works", lambda channel: False)
+    data = payload(3000)
+    with Peer(lose=lose_first("in", tftp.OP_DATA, 2)) as peer:
+        result = write(peer, data, timeout=0.1, windowsize=2)
+    assert bytes(peer.received) == data
+    assert result.retransmissions >= 1
+    with Peer(content=data, lose=lose_first("out", tftp.OP_DATA, 2), resend_after=0.1) as peer:
+        _result, got = read(peer, timeout=0.1)
+    assert got == data
 
 
 def test_lost_data_of_a_read_makes_the_client_repeat_its_ack_with_doubling_waits():
