@@ -76,7 +76,38 @@ def _check_free(topo):
                 )
 
 
+# nspawn hands a host given --network-namespace-path a sysfs that lists the machine's network
+# interfaces, not the host's: facts and tools would see the wrong links. A fresh sysfs mounted
+# inside the host is right, so its net views are bound over the leaked ones before anything runs.
+OWN_SYSFS_UNIT = """[Unit]
+Description=Show this lab host its own network interfaces in /sys
+DefaultDependencies=no
+Before=sysinit.target systemd-udevd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/mkdir -p /run/own-sysfs
+ExecStart=/bin/mount -t sysfs sysfs /run/own-sysfs
+ExecStart=/bin/mount --bind /run/own-sysfs/class/net /sys/class/net
+ExecStart=/bin/mount --bind /run/own-sysfs/devices/virtual/net /sys/devices/virtual/net
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+
+def _own_sysfs(root):
+    units = os.path.join(root, "etc/systemd/system")
+    with open(os.path.join(units, "mpcpu-lab-sysfs.service"), "w", encoding="utf-8") as handle:
+        handle.write(OWN_SYSFS_UNIT)
+    wants = os.path.join(units, "sysinit.target.wants")
+    os.makedirs(wants, exist_ok=True)
+    os.symlink("../mpcpu-lab-sysfs.service", os.path.join(wants, "mpcpu-lab-sysfs.service"))
+
+
 def _host_files(root, host, topo, key):
+    _own_sysfs(root)
     ssh_dir = os.path.join(root, "root/.ssh")
     os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
     shutil.copyfile(key + ".pub", os.path.join(ssh_dir, "authorized_keys"))

@@ -72,6 +72,11 @@ def test_the_link_carries_the_mac_the_topology_asked_for(running_lab):
     assert "02:00:5e:00:00:98" in on(running_lab, "device", "ip -br link show eth0").stdout
 
 
+def test_a_host_sees_its_own_interfaces_not_the_machines(running_lab):
+    assert on(running_lab, "router", "ls /sys/class/net").stdout.split() == ["eth0", "eth1", "lo"]
+    assert on(running_lab, "device", "ls /sys/class/net").stdout.split() == ["eth0", "lo"]
+
+
 def test_the_hosts_have_no_route_out_of_the_lab(running_lab):
     routes = on(running_lab, "server", "ip route").stdout
     assert "192.0.2." not in routes
