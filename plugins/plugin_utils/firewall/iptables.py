@@ -9,7 +9,8 @@ every other chain alone; the jumps into them from the built-in chains are added 
 table with ``-j CT --helper tftp``, before conntrack sees the first packet.
 
 Without ipset (not on the hosts) a named set becomes one rule per CIDR block of its addresses,
-merged: contiguous MPCPU addresses cost one rule, scattered ones one rule each.
+merged: contiguous MPCPU addresses cost one rule, scattered ones one rule each; the DHCP
+broadcast rule costs one rule per MPCPU MAC. Only IPv4 is filtered (MPCPUs have no IPv6).
 """
 
 from __future__ import absolute_import, division, print_function
