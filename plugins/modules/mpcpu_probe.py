@@ -15,7 +15,7 @@ version_added: 0.1.0
 author: MegaPower automation team
 description:
   - Takes flows of the site model (the C(flows) of C(megapower.mpcpu.site_model)) and tries each
-    one over the network: a TCP 514 connection that receives a log line, a UDP 4001 request that
+    one over the network; a TCP 514 connection that receives a log line, a UDP 4001 request that
     gets a reply, a TFTP read of the MPCPU's time file, a TFTP snapshot upload, an NTP query, an
     alarm e-mail through the relay, a DHCP lease for the MPCPU's MAC.
   - PC-side flows (C(activity_logging), C(easy_cpu), C(time_firmware)) are probed from the PC
