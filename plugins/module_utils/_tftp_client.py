@@ -41,6 +41,8 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session impo
     name,
 )
 
+STRANGERS_EVERY = 0xFF  # look for packets from other ports every 256 blocks (and on timeouts)
+
 
 class _Reader(Transfer):
     """RRQ: take DATA in order, acknowledge each window (RFC 7440), write to the file."""
@@ -64,7 +66,7 @@ class _Reader(Transfer):
             self.arm(time.monotonic())
         elif opcode != OP_DATA:
             raise TftpProtocolError("server answered a read request with %s" % name(opcode))
-        elif self.other_packet(length, self.peer):
+        elif self.other_packet(length):
             return  # DATA 1 was the whole file
         self.receive_blocks()
 
@@ -75,13 +77,13 @@ class _Reader(Transfer):
         blksize, windowsize = self.settings.blksize, self.settings.windowsize
         full = 4 + blksize
         payload = channel.view[4:full]
-        receive, sendto, peer = channel.sock.recvfrom_into, channel.sock.sendto, self.peer
+        receive, send = channel.connected.recv_into, channel.connected.send
         write, pack_ack, monotonic = self.fileobj.write, HEADER.pack, time.monotonic
         rollover = self.blocks.rollover
         expected_wire = self.blocks.wire(self.expected)
         while True:
             try:
-                length, source = receive(buffer)
+                length = receive(buffer)
             except (BlockingIOError, TimeoutError):
                 self.resend_ack()
                 continue
@@ -90,29 +92,28 @@ class _Reader(Transfer):
                 and (buffer[2] << 8 | buffer[3]) == expected_wire
                 and buffer[1] == OP_DATA
                 and not buffer[0]
-                and source == peer
             ):
                 write(payload)
                 self.transferred += blksize
                 block = self.expected
                 self.expected = block + 1
                 if block - self.acked >= windowsize:
-                    sendto(pack_ack(OP_ACK, expected_wire), peer)
+                    send(pack_ack(OP_ACK, expected_wire))
                     self.acked = block
                 expected_wire = expected_wire + 1 if expected_wire < MAX_BLOCK else rollover
                 if self.attempt:
                     self.progress()
                 self.restart_timer(monotonic())
-            elif self.other_packet(length, source):
+                if not block & STRANGERS_EVERY:
+                    channel.answer_strangers(self.peer)
+            elif self.other_packet(length):
                 return
             else:
                 expected_wire = self.blocks.wire(self.expected)
 
-    def other_packet(self, length, source):
+    def other_packet(self, length):
         """Anything but a full next block; True once the final (short) block is written."""
-        if not self.from_peer(length, source):
-            self.rearm()
-            return False
+        self.check_error(length)
         buffer = self.channel.buffer
         if buffer[0] or length < 4 or buffer[1] not in (OP_DATA, OP_OACK):
             raise TftpProtocolError("unexpected %s during a read" % describe(buffer, length))
@@ -132,7 +133,7 @@ class _Reader(Transfer):
         self.fileobj.write(self.channel.view[4:length])
         self.transferred += size
         self.expected = block + 1
-        if size == self.settings.blksize:  # DATA 1 answering the request, or an odd source
+        if size == self.settings.blksize:  # DATA 1, the first answer to the request
             if block - self.acked >= self.settings.windowsize:
                 self.send(HEADER.pack(OP_ACK, self.blocks.wire(block)))
                 self.acked = block
@@ -157,6 +158,7 @@ class _Reader(Transfer):
 
     def resend_ack(self):
         now = self.timed_out()
+        self.channel.answer_strangers(self.peer)
         self.retransmissions += 1
         self.acked = self.expected - 1
         self.send(HEADER.pack(OP_ACK, self.blocks.wire(self.acked)))
@@ -182,7 +184,7 @@ class _Outbox:
         self.last = None  # absolute number of the final (short) block, once read
         self.transferred = 0
 
-    def send(self, first, base, sendto, peer):
+    def send(self, first, base, send):
         """Send ``first`` .. the end of the window after ``base``; the last block sent."""
         windowsize, outgoing = self.windowsize, self.outgoing
         end = base + windowsize
@@ -192,7 +194,7 @@ class _Outbox:
             slot = block % windowsize
             if block > self.read:
                 self.load(block, slot)
-            sendto(outgoing[slot], peer)
+            send(outgoing[slot])
             if block == self.last:
                 return block
         return end
@@ -243,8 +245,8 @@ class _Writer(Transfer):
     def lockstep(self):
         """Window size 1 (RFC 1350): send a block, wait for its ACK; the common case, kept tight."""
         channel, blksize, rollover = self.channel, self.settings.blksize, self.blocks.rollover
-        buffer, receive = channel.buffer, channel.sock.recvfrom_into
-        sendto, peer, readinto = channel.sock.sendto, self.peer, self.fileobj.readinto
+        buffer, receive = channel.buffer, channel.connected.recv_into
+        send, readinto = channel.connected.send, self.fileobj.readinto
         packet = bytearray(HEADER.pack(OP_DATA, 0) + bytes(blksize))
         payload = memoryview(packet)[4:]
         monotonic = time.monotonic
@@ -261,14 +263,14 @@ class _Writer(Transfer):
             packet[2], packet[3] = wire >> 8, wire & 0xFF
             self.transferred += size
             self.awaited = block
-            sendto(outgoing, peer)
+            send(outgoing)
             now = monotonic()
             self.resend_at = now + self.wait
             if self.resend_at > self.deadline or channel.timeout != self.wait:
                 self.arm(now)
             while True:
                 try:
-                    length, source = receive(buffer)
+                    length = receive(buffer)
                 except (BlockingIOError, TimeoutError):
                     self.resend(outgoing)
                     continue
@@ -277,19 +279,21 @@ class _Writer(Transfer):
                     and length == 4
                     and buffer[1] == OP_ACK
                     and not buffer[0]
-                    and source == peer
                 ):
                     break
-                if self.from_peer(length, source) and self.acknowledged(length) == block:
+                if self.acknowledged(length) == block:
                     break
                 self.rearm()  # a duplicate moves nothing and sends nothing (RFC 1123)
             if self.attempt:
                 self.progress()
+            if not block & STRANGERS_EVERY:
+                channel.answer_strangers(self.peer)
         self.block_count = block
 
     def resend(self, outgoing):
         """The timer ran out (backing off, or giving up): send the block again."""
         now = self.timed_out()
+        self.channel.answer_strangers(self.peer)
         self.retransmissions += 1
         self.send(outgoing)
         self.arm(now)
@@ -298,17 +302,18 @@ class _Writer(Transfer):
         """RFC 7440: send a window, wait for an ACK; restart after the block it names."""
         blksize, windowsize = self.settings.blksize, self.settings.windowsize
         self.outbox = outbox = _Outbox(self.fileobj, blksize, windowsize, self.blocks)
-        send, sendto, peer = outbox.send, self.channel.sock.sendto, self.peer
+        send_window, send = outbox.send, self.channel.connected.send
         monotonic = time.monotonic
         base = 0  # the last block acknowledged
         first = 1  # the first block to send in this window
         while base != outbox.last:
             if first <= outbox.read:
                 self.retransmissions += min(base + windowsize, outbox.read) - first + 1
-            end = send(first, base, sendto, peer)
+            end = send_window(first, base, send)
             self.awaited = end
             self.restart_timer(monotonic())
             acked = self.wait_ack(base, end)
+            self.channel.answer_strangers(self.peer)
             if acked is None:
                 self.timed_out()
                 first = base + 1
@@ -326,12 +331,11 @@ class _Writer(Transfer):
         A duplicate ACK moves nothing and sends nothing (Sorcerer's Apprentice, RFC 1123).
         """
         buffer = self.channel.buffer
-        receive = self.channel.sock.recvfrom_into
-        peer = self.peer
+        receive = self.channel.connected.recv_into
         end_wire = self.blocks.wire(end)
         while True:
             try:
-                length, source = receive(buffer)
+                length = receive(buffer)
             except (BlockingIOError, TimeoutError):
                 return None
             if (
@@ -339,17 +343,16 @@ class _Writer(Transfer):
                 and length == 4
                 and buffer[1] == OP_ACK
                 and not buffer[0]
-                and source == peer
             ):
                 return end
-            if self.from_peer(length, source):
-                block = self.acknowledged(length)
-                if base < block <= end:
-                    return block
+            block = self.acknowledged(length)
+            if base < block <= end:
+                return block
             self.rearm()
 
     def acknowledged(self, length):
         """The absolute block of an ACK from the peer; -1 for a late copy of the OACK."""
+        self.check_error(length)
         buffer = self.channel.buffer
         if length >= 2 and not buffer[0] and buffer[1] == OP_OACK:
             return -1  # the request was sent twice and answered twice
@@ -469,7 +472,11 @@ class TftpClient:
         return options
 
     def read(self, remote_name, fileobj):
-        """Fetch ``remote_name`` into the binary file object ``fileobj``."""
+        """Fetch ``remote_name`` into the binary file object ``fileobj``.
+
+        ``fileobj.write`` is given a memoryview that is reused for the next block: a file
+        object copies it (as files and BytesIO do) or must not keep it.
+        """
         return _Reader(self, remote_name, fileobj).run()
 
     def write(self, remote_name, fileobj, size=None):

@@ -77,7 +77,7 @@ class Peer:
         self.listener.bind((host, 0))
         self.port = self.listener.getsockname()[1]
         self.requests, self.log, self.received = [], [], bytearray()
-        self.stranger_got = None
+        self.stranger = self.stranger_got = None
         self.failure = None
         self.seen = {}
         self.gives_up_at = None
@@ -167,7 +167,9 @@ class Peer:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # whole windows
                     sock.bind((self.host, 0))
                     if self.answer(sock, request, address):
-                        return
+                        break
+            if self.stranger is not None:
+                self.hear_stranger()
         except ClientGaveUp:
             return
         except Exception as error:  # noqa: BLE001 - reported by __exit__
@@ -261,12 +263,16 @@ class Peer:
             self.send(sock, packet, address)
 
     def play_stranger(self, address, packet):
-        """A packet for the client from another port; keep what the client answers."""
-        with socket.socket(self.family, socket.SOCK_DGRAM) as stranger:
-            stranger.bind((self.host, 0))
-            stranger.settimeout(5)
-            stranger.sendto(packet, address)
-            self.stranger_got = tftp.parse_packet(stranger.recvfrom(70000)[0])
+        """A packet for the client from another port, just before the real one."""
+        self.stranger = socket.socket(self.family, socket.SOCK_DGRAM)
+        self.stranger.bind((self.host, 0))
+        self.stranger.sendto(packet, address)
+
+    def hear_stranger(self):
+        """Keep what the client answered the stranger (by the end of the transfer)."""
+        with self.stranger:
+            self.stranger.settimeout(5)
+            self.stranger_got = tftp.parse_packet(self.stranger.recvfrom(70000)[0])
 
 
 def lose_first(direction, opcode, block, times=1):
@@ -684,6 +690,30 @@ def test_empty_file_is_one_empty_block():
 def test_bad_settings_are_refused_naming_the_setting(arguments, complaint):
     with pytest.raises(ValueError, match=complaint):
         tftp.TftpClient(LOOPBACK, **arguments)
+
+
+def test_local_socket_failure_is_a_tftp_error_naming_the_transfer():
+    client = tftp.TftpClient(LOOPBACK, 6969, source_address="192.0.2.254")  # not ours: no bind
+    with pytest.raises(tftp.TftpError) as caught:
+        client.read("fw.bin", io.BytesIO())
+    assert str(caught.value).startswith("TFTP read of 'fw.bin' with 127.0.0.1:6969 failed: ")
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+class FullDisk(io.RawIOBase):
+    def writable(self):
+        return True
+
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+
+def test_local_file_failure_tells_the_server_and_is_a_tftp_error():
+    with Peer(content=payload(2000)) as peer, pytest.raises(tftp.TftpError, match="No space"):
+        peer.client().read("down.bin", FullDisk())
+    errors = peer.sent("in", tftp.OP_ERROR)
+    assert [entry[2].error_code for entry in errors] == [tftp.ERR_UNDEFINED]
+    assert "No space left on device" in errors[0][2].message
 
 
 def test_unknown_host_is_a_tftp_error():
