@@ -58,9 +58,11 @@ Behaviour choices of the client
 
     Transfer IDs (RFC 1350): the first answer from the server's address fixes the peer's
     port. A packet from any other address or port gets ERROR 5 and is otherwise ignored
-    (an ERROR is never answered). An ERROR from the peer raises ``TftpRemoteError``. A
-    protocol violation by the peer is answered with ERROR 4, a local failure (such as a
-    full disk) with ERROR 0, before the exception is raised.
+    (an ERROR is never answered); such packets are looked for every 256 blocks, on every
+    timeout and at the end of the transfer. An ERROR from the peer raises
+    ``TftpRemoteError``. A protocol violation by the peer is answered with ERROR 4, a
+    local failure (a full disk, a socket error) with ERROR 0, before the exception is
+    raised; socket and file errors are raised as ``TftpError`` naming the transfer.
 
     No dally after a read's final ACK: the file is complete; if that ACK is lost the
     server retransmits into a closed port and gives up on its own.
@@ -69,9 +71,11 @@ Behaviour choices of the client
     ``source_address`` (an address, or (address, port)) picks the family and the local
     address.
 
-    Speed: one socket per transfer with the receive timeout in the kernel (SO_RCVTIMEO,
-    so no poll per packet), preallocated buffers, ``recvfrom_into`` and per-block loops
-    that keep their state in local variables; see benchmarks/tftp_client.py.
+    Speed: once the peer is known, its packets go through a second socket bound to the
+    same port and connected to the peer (no address per packet, no route lookup), with
+    the receive timeout in the kernel (SO_RCVTIMEO: no poll per packet), preallocated
+    buffers, ``recv_into`` and per-block loops that keep their state in local variables;
+    see benchmarks/tftp_client.py and benchmarks/README.md.
 """
 
 from __future__ import absolute_import, division, print_function
