@@ -3,27 +3,18 @@ check/diff attributes, and its documented options are exactly its argument spec.
 
 import importlib
 import json
-import os
 import pathlib
-import subprocess
 
 import pytest
+
+import ansible_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES = sorted(path.stem for path in (ROOT / "plugins" / "modules").glob("*.py"))
 
 
 def ansible_doc(name):
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    result = subprocess.run(
-        ["ansible-doc", "--json", "megapower.mpcpu.%s" % name],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = ansible_cli.run("ansible-doc", "--json", "megapower.mpcpu.%s" % name, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["megapower.mpcpu.%s" % name]
 

@@ -7,12 +7,12 @@ UNREACHABLE happened before Ansible connected to the host at all.
 
 import copy
 import json
-import os
 import pathlib
-import subprocess
 
 import pytest
 import yaml
+
+import ansible_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "tests" / "integration" / "inventories" / "receiver_collector"
@@ -36,15 +36,8 @@ def apply_role(tmp_path, role, extra_vars):
     playbook.write_text(PLAYBOOK.format(role=role, part=PARTS[role]), encoding="utf-8")
     variables = tmp_path / "vars.json"
     variables.write_text(json.dumps(extra_vars), encoding="utf-8")
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), str(playbook), "-e", "@%s" % variables],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    result = ansible_cli.run(
+        "ansible-playbook", "-i", INVENTORY, playbook, "-e", "@%s" % variables, timeout=180
     )
     return result.returncode, result.stdout + result.stderr
 

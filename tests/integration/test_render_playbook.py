@@ -1,31 +1,22 @@
 """playbooks/render.yml: deterministic bundles, and a diff that shows exactly the change."""
 
 import filecmp
-import os
 import pathlib
 import shutil
-import subprocess
+
+import ansible_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def render(inventory_dir, bundle_dir):
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(inventory_dir),
-            "playbooks/render.yml",
-            "-e",
-            "bundle_dir=%s" % bundle_dir,
-        ],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = ansible_cli.run(
+        "ansible-playbook",
+        "-i",
+        inventory_dir,
+        "playbooks/render.yml",
+        "-e",
+        "bundle_dir=%s" % bundle_dir,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout

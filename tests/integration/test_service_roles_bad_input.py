@@ -6,12 +6,12 @@ and no task after the checks may run on any host.
 """
 
 import json
-import os
 import pathlib
 import re
-import subprocess
 
 import pytest
+
+import ansible_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INVENTORIES = ROOT / "tests" / "integration" / "inventories"
@@ -32,21 +32,15 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+fai
 def run_role(tmp_path, inventory, role, group):
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAYBOOK.format(role=role, group=group), encoding="utf-8")
-    environment = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
+    return ansible_cli.run(
+        "ansible-playbook",
+        "--check",
+        "-i",
+        INVENTORIES / inventory,
+        playbook,
+        timeout=180,
         # One line per result, so that messages are never wrapped.
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
-    return subprocess.run(
-        ["ansible-playbook", "--check", "-i", str(INVENTORIES / inventory), str(playbook)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
     )
 
 

@@ -1,24 +1,15 @@
 """playbooks/validate.yml through real ansible-playbook: a bad site stops before any host."""
 
-import os
 import pathlib
-import subprocess
+
+import ansible_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INVENTORIES = ROOT / "tests" / "integration" / "inventories"
 
 
 def run_validate(inventory_dir):
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory_dir), "playbooks/validate.yml"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return ansible_cli.run("ansible-playbook", "-i", inventory_dir, "playbooks/validate.yml")
 
 
 def test_good_site_validates_and_prints_the_port_matrix():

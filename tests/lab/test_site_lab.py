@@ -1,7 +1,6 @@
 """The main job, end to end: the built-in lab deploys, redeploys with no change, and every flow
 of Appendix D passes verify; breaking one flow on purpose fails exactly that row."""
 
-import os
 import pathlib
 import re
 import subprocess
@@ -9,6 +8,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+import ansible_cli
 from mpcpu_lab import lab, topology
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -29,15 +29,8 @@ ROWS = (
 
 
 def playbook(name, *extra):
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/%s" % name, *extra],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    result = ansible_cli.run(
+        "ansible-playbook", "-i", INVENTORY, "playbooks/%s" % name, *extra, timeout=900
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return result.stdout
