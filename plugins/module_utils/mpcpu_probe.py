@@ -64,14 +64,20 @@ def _easy_cpu(flow, options):
     return "%d reply(ies): %s" % (len(replies), replies[0][:60])
 
 
-def _time_read(flow, options):
-    client = tftp.TftpClient(
-        flow["mpcpu_ip"],
-        port=flow["mpcpu_port"],
+def _tftp_client(host, port, options, source_address=None):
+    # A transfer is a few exchanges, each allowed the probe's timeout.
+    return tftp.TftpClient(
+        host,
+        port=port,
         timeout=1.0,
         retries=3,
         total_timeout=options["timeout"] * 3,
+        source_address=source_address,
     )
+
+
+def _time_read(flow, options):
+    client = _tftp_client(flow["mpcpu_ip"], flow["mpcpu_port"], options)
     content = io.BytesIO()
     client.read(options["time_file"], content)
     device_time = TimeFormat(options["time_format"]).parse(content.getvalue())
@@ -84,14 +90,8 @@ def _snapshot(flow, options):
         flow["mpcpu"],
         datetime.datetime.now(UTC).strftime("%Y%m%dT%H%M%S"),
     )
-    client = tftp.TftpClient(
-        flow["pc_ip"],
-        port=flow["pc_port"],
-        timeout=1.0,
-        retries=3,
-        total_timeout=options["timeout"] * 3,
-        source_address=(flow["mpcpu_ip"], flow["mpcpu_port"] or 0),
-    )
+    source = (flow["mpcpu_ip"], flow["mpcpu_port"] or 0)  # "any" in the table: ephemeral
+    client = _tftp_client(flow["pc_ip"], flow["pc_port"], options, source)
     result = client.write(name, io.BytesIO(PROBE_JPEG), size=len(PROBE_JPEG))
     return "uploaded %s (%d bytes)" % (name, result.bytes)
 
