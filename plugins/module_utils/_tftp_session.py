@@ -188,10 +188,14 @@ class Channel:
                 length, source = self.sock.recvfrom_into(stray)
             except (BlockingIOError, InterruptedError):
                 return
-            if source[:2] != peer[:2] and not (
-                length >= 4 and stray[1] == OP_ERROR and not stray[0]
-            ):
-                self.sock.sendto(UNKNOWN_TID, source)
+            is_error = length >= 4 and stray[1] == OP_ERROR and not stray[0]
+            if source[:2] != peer[:2] and not is_error:
+                self.refuse(source)
+
+    def refuse(self, source):
+        """ERROR 5, best effort: a stranger's trouble must not end our transfer."""
+        with contextlib.suppress(OSError):
+            self.sock.sendto(UNKNOWN_TID, source)
 
     def close(self):
         if self.connected is not None and self.connected is not self.sock:
@@ -418,7 +422,7 @@ class Transfer:
             if source[0] == self.server[0]:
                 return got
             if not (length >= 4 and channel.buffer[0] == 0 and channel.buffer[1] == OP_ERROR):
-                channel.sock.sendto(UNKNOWN_TID, source)
+                channel.refuse(source)
             self.rearm()
 
     def accept_oack(self, requested, oack):
