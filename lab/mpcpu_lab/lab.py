@@ -19,7 +19,7 @@ import time
 
 import yaml
 
-from mpcpu_lab import image, net, paths, topology
+from mpcpu_lab import image, net, paths, topology, uplink
 
 BOOT_TIMEOUT = 90
 STOP_TIMEOUT = 15
@@ -67,8 +67,15 @@ def _check_free(topo):
     if os.path.exists(paths.lab_dir(topo["name"])):
         raise LabError("lab %r is already up: run 'down %s' first" % (topo["name"], topo["name"]))
     taken = net.bridge_networks()
+    mirrors = uplink.mirror_addresses()
     for bridge in topo["bridges"]:
         wanted = ipaddress.ip_network(bridge["cidr"])
+        for address, host in sorted(mirrors.items()):
+            if address in wanted:
+                raise LabError(
+                    "bridge %s: %s contains %s, where this machine reaches its mirror %s: "
+                    "pick another subnet" % (bridge["name"], wanted, address, host)
+                )
         for owner, network in taken.items():
             if wanted.overlaps(network):
                 raise LabError(

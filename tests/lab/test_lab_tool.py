@@ -1,10 +1,11 @@
 """The lab tool boots real hosts that reach each other, and leaves nothing behind."""
 
+import ipaddress
 import subprocess
 
 import pytest
 
-from mpcpu_lab import lab, topology
+from mpcpu_lab import lab, topology, uplink
 
 pytestmark = pytest.mark.lab
 
@@ -127,3 +128,17 @@ def test_a_failed_boot_is_torn_down_too(monkeypatch):
 
 def _never_answers(address, deadline):
     raise lab.LabError("%s: no SSH (simulated)" % address)
+
+
+def test_a_bridge_over_the_machines_package_mirror_is_refused(monkeypatch):
+    mirror = ipaddress.ip_address("203.0.113.200")
+    monkeypatch.setattr(uplink, "mirror_addresses", lambda: {mirror: "mirror.invalid"})
+    covering = {
+        "name": "lmirr",
+        "bridges": [{"name": "net", "cidr": "203.0.113.192/28"}],
+        "hosts": [{"name": "one", "links": [{"bridge": "net", "addresses": ["203.0.113.193/28"]}]}],
+    }
+    with pytest.raises(lab.LabError, match="203.0.113.200, where this machine reaches its mirror"):
+        lab.up(topology.parse(covering))
+    assert "lmirr" not in lab.labs()
+    assert not any(name.startswith("mplmirr") for name in lab.leftovers()["links"])
