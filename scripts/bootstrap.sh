@@ -68,10 +68,22 @@ mpcpu_install_venv() {
   export ANSIBLE_CONFIG=$MPCPU_ROOT/ansible.cfg
 }
 
+# tftpd-hpa cannot be installed beside atftpd; the interop tests run its binary unpacked from
+# the .deb, which is fetched here so that no test downloads anything.
+mpcpu_fetch_tools() {
+  local tools=$MPCPU_CACHE/tools
+  ls "$tools"/tftpd-hpa_*.deb >/dev/null 2>&1 && return 0
+  mkdir -p "$tools"
+  mpcpu_log "apt: fetching the tftpd-hpa package for the interop tests"
+  (cd "$tools" && { apt-get download -qq tftpd-hpa 2>/dev/null \
+    || { apt-get update -qq && apt-get download -qq tftpd-hpa; }; })
+}
+
 mpcpu_bootstrap() {
   local started=$SECONDS
   mpcpu_require_root
   mpcpu_install_apt
+  mpcpu_fetch_tools
   mpcpu_install_venv
   mpcpu_log "set-up: apt and venv ready in $((SECONDS - started)) s"
 }

@@ -19,7 +19,8 @@ import time
 import pytest
 
 LOOPBACK = "127.0.0.1"
-TOOLS = pathlib.Path.home() / ".cache" / "megapower-mpcpu" / "tools"
+CACHE = os.environ.get("MPCPU_LAB_CACHE", str(pathlib.Path.home() / ".cache" / "megapower-mpcpu"))
+TOOLS = pathlib.Path(CACHE) / "tools"
 TFTPD_HPA_ROOT = TOOLS / "tftpd-hpa"
 TFTPD_HPA = TFTPD_HPA_ROOT / "usr" / "sbin" / "in.tftpd"
 READY_WITHIN = 10.0  # seconds for a server to answer its first request
