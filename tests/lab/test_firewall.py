@@ -69,8 +69,10 @@ class FirewallLab:
         self.workdir = workdir
 
     def sh(self, host, command, timeout=180, check=True):
+        # ssh makes an inherited stdin non-blocking, which later breaks ansible-playbook.
         result = subprocess.run(
             lab.ssh_argv(self.state, host, command),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -124,6 +126,7 @@ class FirewallLab:
             ],
             cwd=ROOT,
             env=environment,
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=600,
