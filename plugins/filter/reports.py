@@ -1,13 +1,24 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, MegaPower automation team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters rendering a compiled site model for people: port matrix and flow diagram."""
+"""Filters rendering a compiled site model for people: port matrix, flow diagram, bundle."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle, reports
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy
+
+
+def bundle_files(model):
+    """Every file of the change bundle, as {relative path: text}."""
+    try:
+        return bundle.bundle_files(model)
+    except policy.FirewallPolicyError as error:
+        raise AnsibleFilterError(str(error)) from None
 
 
 class FilterModule(object):
@@ -15,4 +26,5 @@ class FilterModule(object):
         return {
             "port_matrix_markdown": reports.port_matrix,
             "flow_diagram_mermaid": reports.flow_diagram,
+            "bundle_files": bundle_files,
         }

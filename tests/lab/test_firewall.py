@@ -370,10 +370,10 @@ LOCKOUT_SITE = {
     "name": "molecule-firewall",
     "networks": [
         {"name": "cctv", "cidr": "198.51.100.64/27", "gateway": "198.51.100.65", "kind": "mpcpu"},
-        {"name": "office", "cidr": "203.0.113.64/27", "gateway": "203.0.113.65", "kind": "pc"},
+        {"name": "office", "cidr": "203.0.113.224/27", "gateway": "203.0.113.225", "kind": "pc"},
     ],
     # Not the controller: with input policy drop, this ruleset cuts the controller off.
-    "management_networks": ["203.0.113.93/32"],
+    "management_networks": ["203.0.113.253/32"],
 }
 
 
@@ -428,7 +428,7 @@ def test_a_ruleset_that_locks_the_controller_out_rolls_back_by_itself(fwlab, bac
 def test_bad_input_fails_before_anything_changes(fwlab):
     fwlab.playbook({"pc": {}, "gw": {"firewall_state": "absent"}})
     before = fwlab.sh("pc", "sha256sum /etc/megapower-mpcpu/firewall/mpcpu.nft").stdout
-    shadowing = dict(LOCKOUT_SITE, management_networks=["203.0.113.94/32"])
+    shadowing = dict(LOCKOUT_SITE, management_networks=["203.0.113.254/32"])
     shadowing["port_overrides"] = {"easy_cpu": {"mpcpu_port": TIME_TFTP}}
     failed = fwlab.playbook(
         {"pc": {"mpcpu_site": shadowing}, "gw": {}}, "--limit", "pc", check=False

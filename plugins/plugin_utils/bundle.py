@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The change bundle: everything a site would get, rendered from the model, for review.
+
+No host is contacted. Firewall files are exactly what the firewall role loads; service
+settings are what the model fixes (an interface name, which a host's facts decide, is written
+as the address that interface must carry). Same model in, byte-identical files out.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, services
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy, targets
+
+HOST_TARGETS = ("nftables", "iptables", "firewalld")
+ROUTER_TARGETS = HOST_TARGETS + ("cisco_ios",)  # an IOS ACL is a router's, not a server's
+DHCP_PART = "mpcpu_dhcp_servers"
+NTP_PART = "mpcpu_ntp_servers"
+SMTP_PART = "mpcpu_smtp_relays"
+KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
+
+
+def _json(data):
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def managed_hosts(model):
+    """Every host a firewall is rendered for: the PC parts' hosts and the routers."""
+    names = {host["name"] for hosts in model["parts"].values() for host in hosts}
+    names.update(router["name"] for router in model["routers"])
+    return sorted(names)
+
+
+def _firewall_files(model):
+    files = {}
+    routers = {router["name"] for router in model["routers"]}
+    for host in managed_hosts(model):
+        host_policy = policy.build_host_policy(model, host)
+        for name in ROUTER_TARGETS if host in routers else HOST_TARGETS:
+            for path, text in targets.target(name).render(host_policy).items():
+                files["firewall/%s/%s/%s" % (host, name, path)] = text
+    site_acl = targets.target("cisco_ios").render(policy.build_site_router_policy(model))
+    files["firewall/site-router-acl.ios"] = site_acl[targets.CiscoIos.main_file]
+    return files
+
+
+def _part_hosts(model, part):
+    return model["parts"].get(part) or []
+
+
+def _service_files(model):
+    files = {}
+    for host in _part_hosts(model, DHCP_PART):
+        addresses = [{"device": "<interface with %s>" % host["ip"], "address": host["ip"]}]
+        config = services.kea_dhcp4_config(model, addresses, lease_file=KEA_LEASE_FILE)
+        files["services/%s/kea-dhcp4.conf" % host["name"]] = _json(config)
+    for host in _part_hosts(model, NTP_PART):
+        files["services/%s/chrony.json" % host["name"]] = _json(
+            services.chrony_server_settings(model)
+        )
+    for host in _part_hosts(model, SMTP_PART):
+        settings = services.postfix_relay_settings(model)
+        files["services/%s/postfix.json" % host["name"]] = _json(settings)
+    return files
+
+
+def bundle_files(model):
+    """{relative path: text} of the whole bundle."""
+    files = {
+        "port-matrix.md": reports.port_matrix(model),
+        "flows.mmd": reports.flow_diagram(model),
+        "site-model.json": _json(model),
+    }
+    files.update(_firewall_files(model))
+    files.update(_service_files(model))
+    return files

@@ -1,0 +1,39 @@
+"""The change bundle: every firewall target of every managed host, the site router ACL and
+the service settings, byte-identical for the same site."""
+
+import json
+
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle, site_model
+
+
+def lab_like_model(make_inventory):
+    return site_model.build_site(*make_inventory())
+
+
+def test_same_site_gives_identical_files(make_inventory):
+    assert bundle.bundle_files(lab_like_model(make_inventory)) == bundle.bundle_files(
+        lab_like_model(make_inventory)
+    )
+
+
+def test_every_managed_host_gets_every_firewall_target_it_can_load(make_inventory):
+    model = lab_like_model(make_inventory)
+    files = bundle.bundle_files(model)
+    routers = {router["name"] for router in model["routers"]}
+    for host in bundle.managed_hosts(model):
+        targets = {path.split("/")[2] for path in files if path.startswith("firewall/%s/" % host)}
+        expected = set(bundle.ROUTER_TARGETS if host in routers else bundle.HOST_TARGETS)
+        assert targets == expected, host
+    assert "ip access-list extended" in files["firewall/site-router-acl.ios"]
+
+
+def test_kea_reserves_every_mpcpu_by_mac(make_inventory):
+    site, groups, hostvars = make_inventory()
+    groups["mpcpu_dhcp_servers"] = ["router"]  # on the MPCPU network, as Kea must be
+    hostvars["router"]["mpcpu_service_ip"] = "198.51.100.1"
+    model = site_model.build_site(site, groups, hostvars)
+    files = bundle.bundle_files(model)
+    (kea_path,) = [path for path in files if path.endswith("kea-dhcp4.conf")]
+    subnets = json.loads(files[kea_path])["Dhcp4"]["subnet4"]
+    reserved = {(r["hw-address"], r["ip-address"]) for s in subnets for r in s["reservations"]}
+    assert reserved == {(device["mac"], device["ip"]) for device in model["mpcpus"]}
