@@ -34,6 +34,7 @@ LAB_NAME = "fwpy"
 PROBE = "python3 /opt/megapower/tests/lab/test_firewall_probe.py"
 TOPOLOGY = topology.load(SCENARIO / "lab.yml")
 BACKENDS = ["nftables", "iptables"]
+EPHEMERAL_PORTS = (32768, 60999)  # Debian's net.ipv4.ip_local_port_range
 
 ROWS = appendix_d.ROWS_BY_ID
 NTP = ROWS["ntp"].pc_port
@@ -169,8 +170,11 @@ def gateway_mode(request, fwlab):
 # --- the flows, each from the side that starts it -----------------------------------------------
 
 
-def _tftp_transfer(fwlab, client, server, server_address, direction):
-    """A whole TFTP transfer (put or get) of 300 kB; True when the bytes arrive intact."""
+def _tftp_transfer(fwlab, client, server, server_address, direction, *, seconds=15):
+    """A whole TFTP transfer (put or get) of 300 kB; True when the bytes arrive intact.
+
+    A working transfer takes well under a second in the lab: one expected to fail is given
+    a few ``seconds`` only."""
     fwlab.sh(server, "mkdir -p /srv/fwt && chmod 777 /srv/fwt && rm -f /srv/fwt/*")
     fwlab.sh(server, "head -c 300000 /dev/urandom > /srv/fwt/served.bin")
     fwlab.sh(client, "head -c 300000 /dev/urandom > /tmp/fwt-sent.bin; rm -f /tmp/fwt-got.bin")
@@ -184,7 +188,7 @@ def _tftp_transfer(fwlab, client, server, server_address, direction):
             source, target = (server, "/srv/fwt/served.bin"), (client, "/tmp/fwt-got.bin")
         fwlab.sh(
             client,
-            "cd /tmp && timeout 15 tftp -m binary %s -c %s" % (server_address, command),
+            "cd /tmp && timeout %d tftp -m binary %s -c %s" % (seconds, server_address, command),
             check=False,
         )
         sums = [
@@ -268,7 +272,10 @@ def _udp_received(fwlab, target, sender, address, sports):
         fwlab.probe(sender, "send-udp-all", address, "--sport", sport)
     fwlab.sh(target, "for i in $(seq 300); do [ -s %s ] && exit 0; sleep 0.2; done; exit 1" % out)
     result = json.loads(fwlab.sh(target, "cat %s" % out).stdout)
-    assert result["unbindable"] == [], "something else listens: %s" % result["unbindable"]
+    # A local client's socket may hold an ephemeral port for a moment; anything else bound
+    # would be a listener the scan cannot see past.
+    listening = [port for port in result["unbindable"] if port < EPHEMERAL_PORTS[0]]
+    assert listening == [], "something else listens: %s" % listening
     return sorted(int(port) for port in result["received"])
 
 
@@ -288,8 +295,8 @@ class TestHostMode:
         }[host_mode]
         fwlab.sh("pc", strip)
         try:
-            assert not _tftp_transfer(fwlab, "device", "pc", PC, "put")
-            assert not _tftp_transfer(fwlab, "pc", "device", DEVICE, "get")
+            assert not _tftp_transfer(fwlab, "device", "pc", PC, "put", seconds=5)
+            assert not _tftp_transfer(fwlab, "pc", "device", DEVICE, "get", seconds=5)
         finally:
             fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall load")
         assert _tftp_transfer(fwlab, "pc", "device", DEVICE, "get")
