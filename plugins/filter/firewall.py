@@ -45,11 +45,10 @@ def firewall_files(model, host, target="nftables", **options):
 def firewall_export_files(model, host, target_names, **options):
     """The files of several targets at once, as {"<target>/<relative path>": text}."""
     host_policy = _host_policy(model, host, options)
-    files = {}
-    for name in target_names:
-        for path, text in _render(name, host_policy).items():
-            files["%s/%s" % (name, path)] = text
-    return files
+    try:
+        return targets.render_files(host_policy, target_names)
+    except (KeyError, cisco_ios.CiscoRenderError) as error:
+        raise AnsibleFilterError(str(error.args[0])) from None
 
 
 def firewall_ruleset(model, host, target="nftables", **options):

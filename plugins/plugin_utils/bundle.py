@@ -40,10 +40,9 @@ def _firewall_files(model):
     files = {}
     routers = {router["name"] for router in model["routers"]}
     for host in managed_hosts(model):
-        host_policy = policy.build_host_policy(model, host)
-        for name in ROUTER_TARGETS if host in routers else HOST_TARGETS:
-            for path, text in targets.target(name).render(host_policy).items():
-                files["firewall/%s/%s/%s" % (host, name, path)] = text
+        names = ROUTER_TARGETS if host in routers else HOST_TARGETS
+        rendered = targets.render_files(policy.build_host_policy(model, host), names)
+        files.update(("firewall/%s/%s" % (host, path), text) for path, text in rendered.items())
     site_acl = targets.target("cisco_ios").render(policy.build_site_router_policy(model))
     files["firewall/site-router-acl.ios"] = site_acl[targets.CiscoIos.main_file]
     return files

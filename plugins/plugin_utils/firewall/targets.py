@@ -74,3 +74,12 @@ def target(name):
         raise KeyError(
             "unknown firewall target %r (known: %s)" % (name, ", ".join(sorted(TARGETS)))
         ) from None
+
+
+def render_files(host_policy, target_names):
+    """The files of several targets for one host, as {"<target>/<relative path>": text}."""
+    files = {}
+    for name in target_names:
+        for path, text in target(name).render(host_policy).items():
+            files["%s/%s" % (name, path)] = text
+    return files
