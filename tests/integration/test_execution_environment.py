@@ -1,17 +1,23 @@
 """execution-environment.yml is accepted by ansible-builder and installs this collection."""
 
-import os
 import pathlib
 import shutil
 import subprocess
+
+import ansible_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(argv, cwd):
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     result = subprocess.run(
-        argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300, check=False
+        argv,
+        cwd=cwd,
+        env=ansible_cli.environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result

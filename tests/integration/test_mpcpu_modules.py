@@ -24,6 +24,7 @@ import time
 import pytest
 import tftpy
 
+import ansible_cli
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import sntp
 
@@ -122,10 +123,6 @@ def simulator(tmp_path_factory):
 # --- running the modules --------------------------------------------------------------------
 
 
-def ansible_environment():
-    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-
-
 def run_module(tmp_path, module, args, *flags, prefix=()):
     """(return code, result) of one ad-hoc run on the controller (implicit localhost)."""
     tree = tmp_path / ("tree-%d" % time.monotonic_ns())
@@ -134,7 +131,7 @@ def run_module(tmp_path, module, args, *flags, prefix=()):
     completed = subprocess.run(
         argv,
         cwd=ROOT,
-        env=ansible_environment(),
+        env=ansible_cli.environment(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -166,7 +163,7 @@ def run_playbook(tmp_path, playbook, *flags):
     completed = subprocess.run(
         ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(playbook), *flags],
         cwd=ROOT,
-        env=ansible_environment(),
+        env=ansible_cli.environment(),
         capture_output=True,
         text=True,
         timeout=300,

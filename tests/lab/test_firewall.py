@@ -14,7 +14,6 @@ back by itself; bad input changes nothing; the ruleset survives a reload of nfta
 """
 
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -23,6 +22,7 @@ import time
 import pytest
 import yaml
 
+import ansible_cli
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from mpcpu_lab import lab, topology
 
@@ -111,8 +111,7 @@ class FirewallLab:
     def playbook(self, host_vars, *extra, check=True):
         phase = self.workdir / "phase.yml"
         phase.write_text(yaml.safe_dump({"all": {"hosts": host_vars}}), encoding="utf-8")
-        environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-        environment.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        environment = ansible_cli.environment(ANSIBLE_FORCE_COLOR="0")
         result = subprocess.run(
             [
                 "ansible-playbook",
