@@ -2,6 +2,7 @@
 check/diff attributes, and its documented options are exactly its argument spec (names, types,
 defaults, choices), shared options included through the collection's doc fragments."""
 
+import functools
 import importlib
 import json
 import pathlib
@@ -17,6 +18,7 @@ AUTHOR = "MegaPower automation team (@megapower-mpcpu)"
 SPEC_KEYS = ("type", "default", "choices", "elements")
 
 
+@functools.lru_cache(maxsize=None)
 def ansible_doc(name):
     result = ansible_cli.run("ansible-doc", "--json", "megapower.mpcpu.%s" % name, timeout=120)
     assert result.returncode == 0, result.stderr
