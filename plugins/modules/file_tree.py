@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: file_tree
 short_description: Write a tree of text files under one directory in one task
 version_added: 0.1.0
-author: MegaPower automation team
+author: MegaPower automation team (@megapower-mpcpu)
 description:
   - Takes a mapping of relative paths to text (as the C(megapower.mpcpu.bundle_files) filter
     returns it) and writes every file whose content differs, creating directories as needed.
@@ -31,16 +31,22 @@ options:
     description: Mode of the files written, in octal.
     type: str
     default: "0644"
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - megapower.mpcpu.attributes
 attributes:
   check_mode:
     support: full
-    description: Reports which files would be written and writes none.
+    details:
+      - Reports which files would be written and writes none.
   diff_mode:
     support: partial
-    description: Lists the paths that change, not their content.
+    details:
+      - Lists the paths that change, not their content.
   idempotent:
     support: full
-    description: Writes only files whose content differs.
+    details:
+      - Writes only files whose content differs.
 """
 
 EXAMPLES = r"""

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: mpcpu_firmware
 short_description: Push a firmware image to a MegaPower CPU over TFTP
 version_added: 0.1.0
-author: MegaPower automation team
+author: MegaPower automation team (@megapower-mpcpu)
 description:
   - Sends a firmware image to an American Dynamics MegaPower CPU (MPCPU) with a TFTP write
     (Appendix D row C(time_firmware), where the PC is the TFTP client of the MPCPU).
@@ -29,16 +29,6 @@ description:
     that read the report are parameters (O(remote_file), O(version_file), O(version_regex),
     O(sha256_regex)).
 options:
-  host:
-    description: IPv4 or IPv6 address of the MPCPU.
-    type: str
-    required: true
-  port:
-    description:
-      - UDP port of the MPCPU's TFTP server.
-      - Defaults to the MPCPU port of Appendix D row C(time_firmware), read from the
-        collection's table.
-    type: int
   src:
     description: Path of the firmware image on the host the module runs on.
     type: path
@@ -91,14 +81,6 @@ options:
   windowsize:
     description: TFTP window size to ask for (RFC 7440); unset sends one block per acknowledgement.
     type: int
-  timeout:
-    description: Seconds to wait for each TFTP packet.
-    type: float
-    default: 1.0
-  retries:
-    description: How many times a TFTP packet is sent again after a timeout.
-    type: int
-    default: 5
   total_timeout:
     description: Upper bound in seconds for one upload.
     type: float
@@ -109,18 +91,26 @@ options:
         error). An ERROR packet from the device is not retried.
     type: int
     default: 2
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - megapower.mpcpu.attributes
+  - megapower.mpcpu.attributes.actiongroup_tftp
+  - megapower.mpcpu.mpcpu
+  - megapower.mpcpu.mpcpu.tftp
 attributes:
   check_mode:
     support: full
-    description:
+    details:
       - Checks the image and reads the device's report; says what would be sent (name, bytes,
         sha256) and sends nothing.
   diff_mode:
     support: full
-    description: Shows the version and sha256 the device reports before and after.
+    details:
+      - Shows the version and sha256 the device reports before and after.
   idempotent:
     support: full
-    description: A second run finds the device reporting the image's sha256 and sends nothing.
+    details:
+      - A second run finds the device reporting the image's sha256 and sends nothing.
 seealso:
   - module: megapower.mpcpu.mpcpu_time
   - module: megapower.mpcpu.mpcpu_status

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: mpcpu_probe
 short_description: Probe Appendix D flows for real, from the side that starts them
 version_added: 0.1.0
-author: MegaPower automation team
+author: MegaPower automation team (@megapower-mpcpu)
 description:
   - Takes flows of the site model (the C(flows) of C(megapower.mpcpu.site_model)) and tries each
     one over the network; a TCP 514 connection that receives a log line, a UDP 4001 request that
@@ -34,16 +34,6 @@ options:
     description: Seconds each probe waits for an answer.
     type: float
     default: 3.0
-  time_file:
-    description:
-      - Name of the MPCPU's calendar-time file.
-      - An assumption, as in M(megapower.mpcpu.mpcpu_time).
-    type: str
-    default: mpcpu_time.txt
-  time_format:
-    description: strftime pattern of the time file's content (UTC).
-    type: str
-    default: "%Y-%m-%dT%H:%M:%S"
   easy_cpu_payload:
     description: The EASY CPU request.
     type: str
@@ -55,17 +45,21 @@ options:
   dhcp_interface:
     description: Interface facing the MPCPU network, for the DHCP probe.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - megapower.mpcpu.attributes
+  - megapower.mpcpu.attributes.read_only
+  - megapower.mpcpu.mpcpu.time_file
 attributes:
   check_mode:
     support: partial
-    description: Probes that leave something behind (a snapshot file, a mail, a lease) are not
-      run and report C(not probed in check mode).
-  diff_mode:
-    support: none
-    description: Nothing is configured.
+    details:
+      - Probes that leave something behind (a snapshot file, a mail, a lease) are not run and
+        report C(not probed in check mode); the others run as usual.
   idempotent:
     support: full
-    description: Never changes configuration.
+    details:
+      - Never changes configuration; a probe may leave a snapshot file, a mail or a lease behind.
 seealso:
   - module: megapower.mpcpu.mpcpu_status
 """

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: mpcpu_status
 short_description: Probe a MegaPower CPU's EASY CPU status port and activity-log port
 version_added: 0.1.0
-author: MegaPower automation team
+author: MegaPower automation team (@megapower-mpcpu)
 description:
   - Sends one EASY CPU style request to the MPCPU's status port (Appendix D row C(easy_cpu),
     UDP) and collects the replies that come back within O(timeout); the guide says each request
@@ -22,10 +22,6 @@ description:
   - Never changes anything; the task always reports C(changed=false).
   - Runs on the host that plays the PC side (usually through C(delegate_to)).
 options:
-  host:
-    description: IPv4 or IPv6 address of the MPCPU.
-    type: str
-    required: true
   easy_cpu_port:
     description:
       - UDP status port of the MPCPU; defaults to the MPCPU port of Appendix D row C(easy_cpu).
@@ -66,16 +62,12 @@ options:
     description: Read one line from the activity-log port and fail if none comes within O(timeout).
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: The probe changes nothing, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: There is nothing to compare.
-  idempotent:
-    support: full
-    description: Never changes anything.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - megapower.mpcpu.attributes
+  - megapower.mpcpu.attributes.read_only
+  - megapower.mpcpu.attributes.actiongroup_mpcpu
+  - megapower.mpcpu.mpcpu
 seealso:
   - module: megapower.mpcpu.mpcpu_time
 """
@@ -94,6 +86,20 @@ EXAMPLES = r"""
     activity_log_read_line: true
   register: mpcpu_probe
   delegate_to: localhost
+
+- name: One address for every module that talks to this MPCPU
+  module_defaults:
+    group/megapower.mpcpu.mpcpu:
+      host: 198.51.100.10
+  delegate_to: localhost
+  block:
+    - name: The MPCPU answers status requests
+      megapower.mpcpu.mpcpu_status:
+        check_activity_log: false
+
+    - name: Read its clock
+      megapower.mpcpu.mpcpu_time:
+        state: read
 """
 
 RETURN = r"""

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: mpcpu_time
 short_description: Read or set the calendar time of a MegaPower CPU over TFTP
 version_added: 0.1.0
-author: MegaPower automation team
+author: MegaPower automation team (@megapower-mpcpu)
 description:
   - Reads the calendar time of an American Dynamics MegaPower CPU (MPCPU) with a TFTP read of
     its time file and, when O(state=set) and the device is off by more than O(tolerance)
@@ -29,26 +29,6 @@ description:
     Both are parameters (O(time_file), O(time_format)) so a site can program what its firmware
     really uses.
 options:
-  host:
-    description: IPv4 or IPv6 address of the MPCPU.
-    type: str
-    required: true
-  port:
-    description:
-      - UDP port of the MPCPU's TFTP server.
-      - Defaults to the MPCPU port of Appendix D row C(time_firmware), read from the
-        collection's table. The guide says the port must be programmed, so a site may change it.
-    type: int
-  time_file:
-    description: Name of the time file on the device (an assumption, see the description).
-    type: str
-    default: mpcpu_time.txt
-  time_format:
-    description:
-      - C(strftime)/C(strptime) pattern of the time file's content, in UTC, without the newline.
-      - It must carry the time down to the second; C(%f) adds microseconds.
-    type: str
-    default: '%Y-%m-%dT%H:%M:%S'
   state:
     description:
       - V(set) sets the device when it is off by more than O(tolerance); V(read) only reports.
@@ -73,7 +53,9 @@ options:
         accepted).
     type: str
   ntp_server:
-    description: IPv4 or IPv6 address of the NTP server for O(source=ntp).
+    description:
+      - IPv4 or IPv6 address of the NTP server for O(source=ntp).
+      - Its reply is awaited for O(timeout) seconds.
     type: str
   ntp_port:
     description: UDP port of the NTP server; defaults to the PC port of Appendix D row C(ntp).
@@ -88,29 +70,29 @@ options:
     description: After setting, read the time back and fail if the device is still off.
     type: bool
     default: true
-  timeout:
-    description: Seconds to wait for each TFTP packet (and for the SNTP reply).
-    type: float
-    default: 1.0
-  retries:
-    description: How many times a TFTP packet is sent again after a timeout.
-    type: int
-    default: 5
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - megapower.mpcpu.attributes
+  - megapower.mpcpu.attributes.actiongroup_tftp
+  - megapower.mpcpu.mpcpu
+  - megapower.mpcpu.mpcpu.tftp
+  - megapower.mpcpu.mpcpu.time_file
 attributes:
   check_mode:
     support: full
-    description:
+    details:
       - Reads the device time, reports the drift and what would be written; writes nothing.
   diff_mode:
     support: full
-    description: Shows the device time before and after (expected after, in check mode).
+    details:
+      - Shows the device time before and after (the time that would be written, in check mode).
   idempotent:
     support: partial
     details:
       - With O(source=controller) or O(source=ntp), a second run finds the drift within
         O(tolerance) and changes nothing.
-      - O(source=explicit) names a fixed moment, so the running device clock drifts away from it.
-    description: Running the task again with the same options changes nothing.
+      - O(source=explicit) names a fixed moment, so the running device clock drifts away from it
+        and a second run sets the device again.
 notes:
   - The time file holds whole seconds by default, so the written time is rounded to the nearest
     second and the drift is measured against the middle of the read's round trip.
@@ -148,6 +130,23 @@ EXAMPLES = r"""
     time_file: clock.txt
     time_format: "%d.%m.%Y %H:%M:%S"
   delegate_to: localhost
+
+- name: Address and TFTP settings given once for the TFTP modules
+  module_defaults:
+    group/megapower.mpcpu.mpcpu_tftp:
+      host: 198.51.100.10
+      timeout: 2.0
+      retries: 3
+  delegate_to: localhost
+  block:
+    - name: Read the device time
+      megapower.mpcpu.mpcpu_time:
+        state: read
+      register: mpcpu_clock
+
+    - name: Push the firmware
+      megapower.mpcpu.mpcpu_firmware:
+        src: /srv/firmware/mpcpu-4.2.bin
 """
 
 RETURN = r"""

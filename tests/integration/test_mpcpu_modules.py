@@ -46,6 +46,7 @@ DEVICES = {
     "ntp": ("127.77.0.18", 0, {}),
     "explicit": ("127.77.0.19", 0, {}),
     "plain": ("127.77.0.20", 0, {"ignore_options": "all"}),  # an old TFTP server: no OACK
+    "defaults": ("127.77.0.21", 0, {}),
 }
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 FIRMWARE_VERSION = "5.1"
@@ -443,3 +444,68 @@ def test_status_with_too_few_replies_fails_naming_expect_replies(simulator, tmp_
         appendix_d.row("easy_cpu").mpcpu_port
     )
     assert result["changed"] is False
+
+
+# --- module_defaults through the action groups ------------------------------------------------
+
+MODULE_DEFAULTS_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/megapower.mpcpu.mpcpu:
+      host: %(host)s
+  tasks:
+    - name: Status of the MPCPU named only in module_defaults
+      megapower.mpcpu.mpcpu_status:
+        check_activity_log: false
+      register: status
+    - name: Its clock, read over TFTP
+      megapower.mpcpu.mpcpu_time:
+        state: read
+      register: clock
+    # A task's entry for a group replaces the play's entry for that group; the host still
+    # comes from the play's entry for group mpcpu.
+    - name: TFTP port, timeout and retries given for the group reach the module
+      megapower.mpcpu.mpcpu_time:
+        state: read
+      module_defaults:
+        group/megapower.mpcpu.mpcpu_tftp:
+          port: %(silent_port)d
+          timeout: 0.5
+          retries: 1
+      register: silent
+      ignore_errors: true
+    - name: Keep what the modules returned
+      ansible.builtin.copy:
+        content: "{{ {'status': status, 'clock': clock, 'silent': silent} | to_json }}"
+        dest: %(results)s
+        mode: "0644"
+"""
+
+
+def test_module_defaults_set_host_port_timeout_and_retries_once(simulator, tmp_path):
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    results = tmp_path / "results.json"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent_device:
+        silent_device.bind((address("defaults"), 0))
+        playbook = tmp_path / "defaults.yml"
+        playbook.write_text(
+            MODULE_DEFAULTS_PLAY
+            % {
+                "host": address("defaults"),
+                "silent_port": silent_device.getsockname()[1],
+                "results": results,
+            }
+        )
+        run_playbook(tmp_path, playbook)
+        silent_port = silent_device.getsockname()[1]
+    seen = json.loads(results.read_text())
+    assert seen["status"]["reply_count"] >= 1
+    assert all(address("defaults") in reply for reply in seen["status"]["replies"])
+    assert seen["clock"]["device_time_before"].endswith("Z")
+    counters = simulator.device("defaults")["counters"]
+    assert counters["easy_cpu_requests"] == 1
+    assert counters["tftp_rrq"] == 1
+    assert seen["silent"]["failed"] is True
+    assert "%s port %d" % (address("defaults"), silent_port) in seen["silent"]["msg"]
+    assert "timeout=0.5s, retries=1" in seen["silent"]["msg"]
