@@ -469,19 +469,70 @@ def table(target, results, sampled, flow_count):
 # --- entry point ---------------------------------------------------------------------------------
 
 
+def _index(model, summaries):
+    lines = [
+        "# Appliance targets of site %s" % model.get("name", "site"),
+        "",
+        "The Appendix D flows crossing the boundary between MPCPU networks and the PC side, as "
+        "an Aerleon policy (`aerleon/`: run `cd aerleon && aclgen --output_directory out` to "
+        "render it yourself) and as what Aerleon renders for each appliance. Each target's "
+        "`notes.md` says how to attach it and how TFTP data passes; `flow-check.md` proves it "
+        "flow by flow. Loading it is the network team's change, with the vendor's own tools.",
+        "",
+        "| target | file | for | state | checks |",
+        "|---|---|---|---|---|",
+    ]
+    for target, (path, checks) in summaries.items():
+        platform = _export.PLATFORMS[target]
+        lines.append(
+            "| %s | `%s` | %s | %s | %d passed |"
+            % (target, path, platform.label, platform.state, checks)
+        )
+    return "\n".join(lines) + "\n"
+
+
+_VERBS = {"permit": "permits", "deny": "denies"}
+
+
+def _refuse_failed_checks(target, results):
+    failed = [r for r in results if not r["ok"]]
+    if failed:
+        raise ApplianceError(
+            [
+                "%s: the rendered policy %s %s (%s, %s), the site needs %s"
+                % (
+                    target,
+                    _VERBS[r["result"]],
+                    r["packet"],
+                    r["check"],
+                    r["row"],
+                    r["expected"],
+                )
+                for r in failed
+            ]
+        )
+
+
 def render_files(model, host_policy=None, target_names=TARGETS):
-    """{relative path: text}: the Aerleon export, and per target its file, note and flow table."""
+    """{relative path: text}: the Aerleon export, and per target its file, note and flow table.
+
+    A target whose rendering would let a flow of the site down (or let a denied one through)
+    is refused, naming the target and the packet."""
     require_aerleon()
     host_policy = host_policy or _policy.build_site_router_policy(model)
     target_names = list(target_names)
     files = _export.export_files(host_policy, target_names, model)
     names = naming_from(_export.definitions(host_policy, model))
+    summaries = collections.OrderedDict()
     for target in target_names:
         filters = _export.platform_filters(host_policy, target)
         rendered = render_target(filters, names, target)
         results, sampled, count = check_target(model, host_policy, target, filters, names)
-        suffix = _export.PLATFORMS[target].suffix
-        files["%s/%s%s" % (target, _export.POLICY_NAME, suffix)] = rendered
+        _refuse_failed_checks(target, results)
+        path = "%s/%s%s" % (target, _export.POLICY_NAME, _export.PLATFORMS[target].suffix)
+        files[path] = rendered
         files["%s/notes.md" % target] = note(target)
         files["%s/flow-check.md" % target] = table(target, results, sampled, count)
+        summaries[target] = (path, len(results))
+    files["README.md"] = _index(model, summaries)
     return files
