@@ -548,8 +548,23 @@ def _ordered(dumper, data):
 _Dumper.add_representer(collections.OrderedDict, _ordered)
 
 
+def _plain(data):
+    """Plain Python types: under Ansible, strings and numbers of the model carry tags."""
+    if isinstance(data, dict):
+        return collections.OrderedDict((_plain(k), _plain(v)) for k, v in data.items())
+    if isinstance(data, (list, tuple)):
+        return [_plain(item) for item in data]
+    if isinstance(data, bool) or data is None:
+        return data
+    if isinstance(data, int):
+        return int(data)
+    return str(data)
+
+
 def _yaml(data, heading):
-    body = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=100)
+    body = yaml.dump(
+        _plain(data), Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=100
+    )
     return "".join("# %s\n" % line for line in heading) + "---\n" + body
 
 
