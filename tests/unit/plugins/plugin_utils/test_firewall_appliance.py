@@ -56,16 +56,20 @@ def boundary(model):
     return policy.build_site_router_policy(model)
 
 
-def checked(model, boundary, target):
+def compiled(model, boundary, target, drop=()):
     filters = aerleon_export.platform_filters(boundary, target)
+    for one in filters:
+        one["terms"] = [term for term in one["terms"] if term["name"] not in drop]
     names = appliance.naming_from(aerleon_export.definitions(boundary, model))
-    return appliance.check_target(model, boundary, target, filters, names)[0]
+    return filters, appliance.compile_target(filters, names, target)
+
+
+def checked(model, boundary, target):
+    return appliance.check_target(model, boundary, target, *compiled(model, boundary, target))[0]
 
 
 def checker(model, boundary, target):
-    filters = aerleon_export.platform_filters(boundary, target)
-    names = appliance.naming_from(aerleon_export.definitions(boundary, model))
-    return appliance.Checker(boundary, target, filters, names)
+    return appliance.Checker(boundary, target, *compiled(model, boundary, target))
 
 
 def packet(protocol, source, destination):
@@ -202,12 +206,25 @@ def test_hand_picked_packets(model, boundary, target):
         assert check.evaluate(probe)[0] == expected, (target, probe)
 
 
+@pytest.mark.parametrize("target", ["cisco", "srx"])
+def test_the_indexed_address_match_agrees_with_aerleons_own(model, boundary, target):
+    from aerleon.lib import aclcheck  # noqa: PLC0415 - the reference implementation
+
+    check = checker(model, boundary, target)
+    addresses = ["198.51.100.%d" % n for n in (1, 2, 10, 11, 12, 13, 74, 75, 76)]
+    addresses += ["203.0.113.10", "203.0.113.11", "192.0.2.1"]
+    for policy_object in check.filters.values():
+        for src in addresses:
+            for dst in ("203.0.113.10", "198.51.100.11", "198.51.100.1"):
+                args = (policy_object, src, dst, 49152, 69, "udp")
+                ours = [(m.filter, m.term) for m in check.aclcheck(*args).Matches()]
+                theirs = [(m.filter, m.term) for m in aclcheck.AclCheck(*args).Matches()]
+                assert ours == theirs, (src, dst)
+
+
 def test_a_missing_term_fails_the_check_and_names_the_flow(model, boundary):
-    filters = aerleon_export.platform_filters(boundary, "ciscoasa")
-    for one in filters:
-        one["terms"] = [term for term in one["terms"] if term["name"] != "ntp"]
-    names = appliance.naming_from(aerleon_export.definitions(boundary, model))
-    results = appliance.check_target(model, boundary, "ciscoasa", filters, names)[0]
+    filters, without_ntp = compiled(model, boundary, "ciscoasa", drop=("ntp",))
+    results = appliance.check_target(model, boundary, "ciscoasa", filters, without_ntp)[0]
     failed = [r for r in results if not r["ok"]]
     assert failed and {r["row"] for r in failed} == {"ntp"}
     with pytest.raises(appliance.ApplianceError, match=r"ciscoasa: the rendered policy denies udp"):
