@@ -9,6 +9,7 @@ import random
 import shutil
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -103,6 +104,14 @@ def test_every_target_has_its_file_a_note_and_a_flow_table(files):
         assert files["%s/mpcpu-boundary%s" % (target, platform.suffix)].strip()
         assert "TFTP data from ephemeral ports" in files["%s/notes.md" % target]
         assert "| check | row | packet |" in files["%s/flow-check.md" % target]
+
+
+def test_structured_outputs_are_well_formed(files):
+    rules = ElementTree.fromstring(files["paloalto/mpcpu-boundary.xml"]).iter("entry")
+    assert {"snapshot", "time-firmware", "ntp"} <= {entry.get("name") for entry in rules}
+    for name in ("juniper/mpcpu-boundary.jcl", "srx/mpcpu-boundary.srx"):
+        text = files[name]
+        assert text.count("{") == text.count("}") > 0, name
 
 
 def test_same_site_in_any_order_gives_byte_identical_files():
