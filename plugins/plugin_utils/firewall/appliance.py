@@ -221,57 +221,59 @@ def _stranger(model, network):
     return None
 
 
-def _deny_probes(model, rows, sample):
+def _denied(check, row_id, protocol, source, destination):
+    """A probe that must be denied; ends are (address, port)."""
+    return Probe(check, row_id, protocol, *source, *destination, False, "deny")
+
+
+def _reverse_and_neighbour_probes(rows, sample):
+    """The responder starting the flow, and the initiator one port off the flow's port."""
     probes = []
     for row_id, device_ip, pc_ip in sample:
         row = rows[row_id]
         init, resp, _sport, dport = _ends(row, device_ip, pc_ip)
         proto = row["protocol"]
-        probes.append(
-            Probe("reverse", row_id, proto, resp, REVERSE_PORT, init, dport, False, "deny")
-        )
+        probes.append(_denied("reverse", row_id, proto, (resp, REVERSE_PORT), (init, dport)))
         for port in (dport - 1, dport + 1):
             if 1 <= port <= 65535:
                 probes.append(
-                    Probe(
-                        "neighbour port",
-                        row_id,
-                        proto,
-                        init,
-                        CLIENT_PORT,
-                        resp,
-                        port,
-                        False,
-                        "deny",
-                    )
+                    _denied("neighbour port", row_id, proto, (init, CLIENT_PORT), (resp, port))
                 )
+    return probes
+
+
+def _stranger_probes(model, rows, sample):
+    """Every flow again with a non-MPCPU address of each MPCPU network in the MPCPU's place."""
+    probes = []
     for network in model["networks"]:
         stranger = _stranger(model, network) if network["kind"] == "mpcpu" else None
         for row_id, _device_ip, pc_ip in sample if stranger else ():
             row = rows[row_id]
             init, resp, sport, dport = _ends(row, stranger, pc_ip)
-            sport = CLIENT_PORT if sport is None else sport
+            source = (init, CLIENT_PORT if sport is None else sport)
             probes.append(
-                Probe(
-                    "non-MPCPU on MPCPU network",
-                    row_id,
-                    row["protocol"],
-                    init,
-                    sport,
-                    resp,
-                    dport,
-                    False,
-                    "deny",
+                _denied(
+                    "non-MPCPU on MPCPU network", row_id, row["protocol"], source, (resp, dport)
                 )
             )
+    return probes
+
+
+def _ssh_probes(sample):
+    """The first MPCPU towards SSH on every PC host it talks to."""
     pc_hosts = sorted({flow[2] for flow in sample}, key=_key)
-    for device_ip in sorted({flow[1] for flow in sample}, key=_key)[:1]:
-        for pc_ip in pc_hosts:
-            probes.append(
-                Probe(
-                    "MPCPU to SSH", "ssh", "tcp", device_ip, CLIENT_PORT, pc_ip, 22, False, "deny"
-                )
-            )
+    devices = sorted({flow[1] for flow in sample}, key=_key)[:1]
+    return [
+        _denied("MPCPU to SSH", "ssh", "tcp", (device_ip, CLIENT_PORT), (pc_ip, 22))
+        for device_ip in devices
+        for pc_ip in pc_hosts
+    ]
+
+
+def _deny_probes(model, rows, sample):
+    probes = _reverse_and_neighbour_probes(rows, sample)
+    probes += _stranger_probes(model, rows, sample)
+    probes += _ssh_probes(sample)
     return _unique(probes)
 
 
