@@ -446,20 +446,27 @@ def _describe_packet(probe):
     )
 
 
-def check_target(model, host_policy, target, filters, compiled):
-    """Rows of the flow table: one per probe, with the expected and the evaluated verdict."""
-    platform = _export.PLATFORMS[target]
-    stateless = platform.state == _export.STATELESS
+def site_probes(model, host_policy, stateless):
+    """(probes, sampled, flows probed): the site's flows (with answers and TFTP data on a
+    stateless target) that must pass, and the packets that must not."""
     rows = {row["id"]: row for row in model["rows"]}
     sample, sampled = _sampled(_crossing_flows(model, host_policy))
     probes = []
     for row_id, device_ip, pc_ip in sample:
         probes += _flow_probes(rows[row_id], device_ip, pc_ip, stateless)
     probes += _deny_probes(model, rows, sample)
+    return _unique(probes), sampled, len(sample)
+
+
+def check_target(model, host_policy, target, filters, compiled):
+    """Rows of the flow table: one per probe, with the expected and the evaluated verdict."""
+    platform = _export.PLATFORMS[target]
+    stateless = platform.state == _export.STATELESS
+    probes, sampled, count = site_probes(model, host_policy, stateless)
     checker = Checker(host_policy, target, filters, compiled)
     index = flow_index(model)
     results = []
-    for probe in _unique(probes):
+    for probe in probes:
         why = site_allows(index, probe, stateless) if probe.expect == "deny" else None
         expected = "permit" if why else probe.expect
         verdict, seen = checker.evaluate(probe)
@@ -475,7 +482,7 @@ def check_target(model, host_policy, target, filters, compiled):
                 "ok": verdict == expected,
             }
         )
-    return results, sampled, len(sample)
+    return results, sampled, count
 
 
 def table(target, results, sampled, flow_count):

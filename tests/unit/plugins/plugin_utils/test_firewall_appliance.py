@@ -13,11 +13,13 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
+from unit.plugins.plugin_utils import acl_text
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     aerleon_export,
     appliance,
+    cisco_ios,
     policy,
 )
 
@@ -229,6 +231,73 @@ def test_the_indexed_address_match_agrees_with_aerleons_own(model, boundary, tar
                 ours = [(m.filter, m.term) for m in check.aclcheck(*args).Matches()]
                 theirs = [(m.filter, m.term) for m in aclcheck.AclCheck(*args).Matches()]
                 assert ours == theirs, (src, dst)
+
+
+TEXT_TARGETS = ["cisco", "cisconx", "arista", "ciscoasa"]
+
+
+def _text_verdict(acls, platform, networks, probe):
+    """Every ACL the packet meets (from/to MPCPU by its ends' sides) must permit it."""
+    names = aerleon_export.filter_names(platform)
+    sides = [aerleon_export.side_of(address, networks) for address in (probe.src, probe.dst)]
+    keys = aerleon_export.filters_for_sides(platform, *sides)
+    verdicts = [acl_text.decide(acls[names[key]], probe) for key in keys]
+    return "permit" if verdicts and set(verdicts) == {"permit"} else "deny"
+
+
+def _expected(model, probe, stateless):
+    allowed = appliance.site_allows(appliance.flow_index(model), probe, stateless)
+    return "permit" if probe.expect == "permit" or allowed else "deny"
+
+
+@pytest.mark.parametrize("target", TEXT_TARGETS)
+def test_the_rendered_acl_text_decides_every_probe_as_the_site_needs(
+    model, boundary, files, target
+):
+    """A second opinion read from the vendor file itself, not from Aerleon's policy object."""
+    platform = aerleon_export.PLATFORMS[target]
+    acls = acl_text.parse(files["%s/mpcpu-boundary%s" % (target, platform.suffix)])
+    assert sorted(acls) == ["MPCPU-FROM-DEVICES", "MPCPU-TO-DEVICES"]
+    networks = aerleon_export._mpcpu_networks(boundary)
+    stateless = platform.state == aerleon_export.STATELESS
+    check = checker(model, boundary, target)
+    probes = appliance.site_probes(model, boundary, stateless)[0]
+    assert len(probes) > 100
+    for probe in probes:
+        by_text = _text_verdict(acls, platform, networks, probe)
+        assert by_text == check.evaluate(probe)[0] == _expected(model, probe, stateless), probe
+
+
+def _hand_written_disagreements(model, boundary):
+    acls = acl_text.parse(cisco_ios.render(boundary))
+    platform = aerleon_export.PLATFORMS["cisco"]  # same ACL names and placement
+    networks = aerleon_export._mpcpu_networks(boundary)
+    probes = appliance.site_probes(model, boundary, True)[0]
+    return [
+        probe
+        for probe in probes
+        if _text_verdict(acls, platform, networks, probe) != _expected(model, probe, True)
+    ]
+
+
+def _between_mpcpu_networks(boundary, probe):
+    networks = aerleon_export._mpcpu_networks(boundary)
+    sides = {aerleon_export.side_of(address, networks) for address in (probe.src, probe.dst)}
+    return sides == {aerleon_export.MPCPU_ZONE}
+
+
+def test_the_hand_written_ios_acl_passes_the_same_probes_across_the_boundary(model, boundary):
+    disagreements = _hand_written_disagreements(model, boundary)
+    assert [p for p in disagreements if not _between_mpcpu_networks(boundary, p)] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cisco_ios: MPCPU-TO-DEVICES admits only traffic addressed to MPCPUs, so a PC part on "
+    "one MPCPU network (the DHCP server on cctv-a) cannot be reached from MPCPUs on another",
+)
+def test_the_hand_written_ios_acl_passes_flows_between_two_mpcpu_networks(model, boundary):
+    assert _hand_written_disagreements(model, boundary) == []
 
 
 def test_a_missing_term_fails_the_check_and_names_the_flow(model, boundary):
