@@ -398,3 +398,15 @@ def test_the_bundle_holds_every_appliance_target_and_the_aclgen_export(model):
         assert prefix + "flow-check.md" in files
     assert "firewall/appliance/aerleon/policies/pol/mpcpu-boundary.yaml" in files
     assert "firewall/appliance/aerleon/def/networks.yaml" in files
+
+
+def test_a_site_where_nothing_crosses_gets_a_note_instead_of_appliance_files(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["networks"] = site["networks"][:1]  # one MPCPU network, the server on it, no router
+    site["management_networks"] = ["198.51.100.0/26"]
+    hostvars["pc-server"] = {"ansible_host": "198.51.100.20"}
+    del hostvars["router"]
+    groups["mpcpu_routers"] = []
+    files = bundle._appliance_files(site_model.build_site(site, groups, hostvars))
+    assert list(files) == ["firewall/appliance/README.md"]
+    assert "nothing to filter" in files["firewall/appliance/README.md"]
