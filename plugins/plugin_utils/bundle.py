@@ -15,10 +15,15 @@ __metaclass__ = type
 import json
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, services
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy, targets
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    appliance,
+    policy,
+    targets,
+)
 
 HOST_TARGETS = ("nftables", "iptables", "firewalld")
 ROUTER_TARGETS = HOST_TARGETS + ("cisco_ios",)  # an IOS ACL is a router's, not a server's
+APPLIANCE_TARGETS = appliance.TARGETS  # rendered by Aerleon for the site boundary
 DHCP_PART = "mpcpu_dhcp_servers"
 NTP_PART = "mpcpu_ntp_servers"
 SMTP_PART = "mpcpu_smtp_relays"
@@ -46,6 +51,16 @@ def _firewall_files(model):
     site_acl = targets.target("cisco_ios").render(policy.build_site_router_policy(model))
     files["firewall/site-router-acl.ios"] = site_acl[targets.CiscoIos.main_file]
     return files
+
+
+def _appliance_files(model):
+    """The site boundary for appliances, rendered by Aerleon (needs it on the controller)."""
+    boundary = policy.build_site_router_policy(model)
+    if not policy.rules_in(boundary, policy.FORWARD):
+        note = "No Appendix D flow of this site crosses between networks: nothing to filter.\n"
+        return {"firewall/appliance/README.md": note}
+    rendered = appliance.render_files(model, boundary, APPLIANCE_TARGETS)
+    return {"firewall/appliance/%s" % path: text for path, text in rendered.items()}
 
 
 def _part_hosts(model, part):
@@ -76,5 +91,6 @@ def bundle_files(model):
         "site-model.json": _json(model),
     }
     files.update(_firewall_files(model))
+    files.update(_appliance_files(model))
     files.update(_service_files(model))
     return files
