@@ -8,11 +8,12 @@ MPCPU_CACHE=${MPCPU_LAB_CACHE:-$HOME/.cache/megapower-mpcpu}
 export MPCPU_ROOT MPCPU_CACHE MPCPU_LAB_CACHE=$MPCPU_CACHE
 
 # Machine-side tools: the lab (debootstrap, nspawn, iproute2), firewall checks (nftables,
-# iptables) and the independent TFTP implementations the interop tests and benchmarks use.
+# iptables), the independent TFTP implementations the interop tests and benchmarks use, and
+# the shell linter ansible-test sanity runs (its shellcheck test skips itself without it).
 # tftpd-hpa is not here: Debian makes it conflict with atftpd, so it lives in the lab image.
 MPCPU_APT_PACKAGES=(
   debootstrap systemd-container iproute2 nftables iptables python3-venv git openssh-client
-  atftpd atftp tftp-hpa curl
+  atftpd atftp tftp-hpa curl shellcheck
 )
 
 mpcpu_log() { printf '==> %s\n' "$*" >&2; }
@@ -79,11 +80,22 @@ mpcpu_fetch_tools() {
     || { apt-get update -qq && apt-get download -qq tftpd-hpa; }; })
 }
 
+# The checkout is the collection: collections/ansible_collections/megapower/mpcpu links back
+# to it, so megapower.mpcpu.* resolves with no install step. The link is made here, in a
+# git-ignored directory, because a committed self-link breaks ansible-test and collection builds.
+mpcpu_link_collection() {
+  local link=$MPCPU_ROOT/collections/ansible_collections/megapower/mpcpu
+  [ -L "$link" ] && return 0
+  mkdir -p "$(dirname "$link")"
+  ln -sfn ../../.. "$link"
+}
+
 mpcpu_bootstrap() {
   local started=$SECONDS
   mpcpu_require_root
   mpcpu_install_apt
   mpcpu_fetch_tools
   mpcpu_install_venv
+  mpcpu_link_collection
   mpcpu_log "set-up: apt and venv ready in $((SECONDS - started)) s"
 }
