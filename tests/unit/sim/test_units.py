@@ -92,7 +92,7 @@ def test_probability_with_a_seed_repeats_and_times_limits():
 
     def decisions():
         plan = faults.FaultPlan([rule], "cpu001", "127.0.0.2")
-        return [plan.packet_fate("tftp", "out", "data").drop for _ in range(200)]
+        return [plan.packet_fate("tftp", "out", "data").drop for _packet in range(200)]
 
     first = decisions()
     assert first == decisions()
@@ -159,7 +159,7 @@ def test_activity_log_makes_due_lines_on_demand_and_keeps_the_last_ones():
     assert (log.first_seq(), log.last_seq) == (log.last_seq - 99, log.last_seq)
     assert log.last_seq >= 2001
     lines = log.since(log.last_seq - 4)
-    assert [seq for seq, _ in lines] == list(range(log.last_seq - 4, log.last_seq + 1))
+    assert [seq for seq, _text in lines] == list(range(log.last_seq - 4, log.last_seq + 1))
     assert lines[0][1].endswith(b"\r\n") and b" cpu009 " in lines[0][1]
     assert log.seconds_until(log.last_seq + 1) <= 0.001 + 1 / 1000
 
@@ -207,7 +207,7 @@ def _decode_dc_only(data):
                 return found
         raise AssertionError("no Huffman code at bit %d" % index)
 
-    for _ in range((width // 8) * (height // 8)):
+    for _block in range((width // 8) * (height // 8)):
         category = symbol(tables[0x00])
         difference = 0
         if category:
