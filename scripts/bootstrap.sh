@@ -69,6 +69,20 @@ mpcpu_install_venv() {
   export ANSIBLE_CONFIG=$MPCPU_ROOT/ansible.cfg
 }
 
+# galaxy-importer (what Galaxy and Automation Hub run on every upload) pins attrs and
+# ansible-lint below what the main venv has, so it lives in a venv of its own.
+mpcpu_install_importer_venv() {
+  local venv=$MPCPU_CACHE/importer-venv
+  local requirements=$MPCPU_ROOT/tests/tools/galaxy-importer-requirements.txt
+  local wanted
+  wanted=$(sha256sum < "$requirements" | cut -c1-16)
+  [ "$(cat "$venv/.mpcpu-requirements" 2>/dev/null)" = "$wanted" ] && return 0
+  mpcpu_log "venv: installing galaxy-importer into $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r "$requirements" 2> >(grep -v '^WARNING: Location' >&2)
+  echo "$wanted" > "$venv/.mpcpu-requirements"
+}
+
 # tftpd-hpa cannot be installed beside atftpd; the interop tests run its binary unpacked from
 # the .deb, which is fetched here so that no test downloads anything.
 mpcpu_fetch_tools() {
