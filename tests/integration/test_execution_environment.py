@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import tarfile
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -32,14 +33,15 @@ def run(argv, cwd):
     return result
 
 
-def build_context(tmp_path):
-    context = tmp_path / "context"
-    run([ROOT / "ee" / "build.sh", "--context", context], tmp_path)
-    return context
+@pytest.fixture(scope="module")
+def context(tmp_path_factory):
+    """The build context ee/build.sh makes (once for this module: it takes a few seconds)."""
+    work = tmp_path_factory.mktemp("ee")
+    run([ROOT / "ee" / "build.sh", "--context", work / "context"], work)
+    return work / "context"
 
 
-def test_context_holds_the_collection_tarball_named_by_its_galaxy_requirements(tmp_path):
-    context = build_context(tmp_path)
+def test_context_holds_the_collection_tarball_named_by_its_galaxy_requirements(context):
     tarballs = sorted((context / "_build" / "collections").glob("megapower-mpcpu-*.tar.gz"))
     assert len(tarballs) == 1
     with tarfile.open(tarballs[0]) as archive:
@@ -56,8 +58,7 @@ def test_context_holds_the_collection_tarball_named_by_its_galaxy_requirements(t
     assert "ansible-galaxy collection install" in containerfile
 
 
-def test_context_pins_an_ee_base_image_and_names_netaddr(tmp_path):
-    context = build_context(tmp_path)
+def test_context_pins_an_ee_base_image_and_names_netaddr(context):
     containerfile = (context / "Containerfile").read_text()
     base = next(
         line for line in containerfile.splitlines() if line.startswith("ARG EE_BASE_IMAGE=")
@@ -69,8 +70,7 @@ def test_context_pins_an_ee_base_image_and_names_netaddr(tmp_path):
     assert "netaddr" in python_requirements
 
 
-def test_installed_collection_declares_its_dependencies_for_introspection(tmp_path):
-    context = build_context(tmp_path)
+def test_installed_collection_declares_its_dependencies_for_introspection(context, tmp_path):
     tarball = next((context / "_build" / "collections").glob("megapower-mpcpu-*.tar.gz"))
     collections = tmp_path / "collections"
     run(["ansible-galaxy", "collection", "install", "-p", collections, tarball], tmp_path)
