@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Firewall rendering: ours against Aerleon, for 100, 1,000 and 10,000 MPCPUs, in one run.
 
 The site: N MPCPUs on one MPCPU network (198.18.0.0/15, the benchmarking range: nothing is
@@ -164,7 +163,7 @@ def render_aerleon(policy_dict, definitions):
 def median_seconds(function, repeat):
     function()  # warm-up: imports, caches
     samples = []
-    for _ in range(repeat):
+    for _round in range(repeat):
         started = time.perf_counter()
         function()
         samples.append(time.perf_counter() - started)
@@ -185,9 +184,11 @@ def nft_numbers(text, workdir, name, repeat):
     path = workdir / name
     path.write_text(text, encoding="utf-8")
     check = statistics.median(
-        _in_throwaway_netns("nft", "-c", "-f", str(path))[0] for _ in range(repeat)
+        _in_throwaway_netns("nft", "-c", "-f", str(path))[0] for _round in range(repeat)
     )
-    load = statistics.median(_in_throwaway_netns("nft", "-f", str(path))[0] for _ in range(repeat))
+    load = statistics.median(
+        _in_throwaway_netns("nft", "-f", str(path))[0] for _round in range(repeat)
+    )
     listing = _in_throwaway_netns("sh", "-c", 'nft -f "$1" && nft -j list ruleset', "-", str(path))[
         1
     ]

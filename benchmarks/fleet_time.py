@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fleet benchmark: set the time of many simulated MPCPUs in one playbook run.
 
 One simulator process plays every device on its own loopback address (127.77.x.y). The same
@@ -221,7 +220,8 @@ def main():
         simulator = start_simulator(workdir, device_addresses)
         try:
             rounds = [
-                one_round(workdir, args.forks, simulator, args.devices) for _ in range(args.rounds)
+                one_round(workdir, args.forks, simulator, args.devices)
+                for _round in range(args.rounds)
             ]
         finally:
             stop(simulator)

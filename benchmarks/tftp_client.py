@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """TFTP client benchmark: one write of 32 MiB to atftpd on loopback, every client side by side.
 
 Clients: ours (``plugins/module_utils/tftp.py``), atftp, curl, the tftp-hpa client and tftpy,
@@ -290,7 +289,7 @@ def describe_machine(args):
 
 
 def parse_arguments():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per client and setting")
     parser.add_argument("--size-mib", type=int, default=32, help="size of the file written")
     parser.add_argument("--placement", choices=("same", "spread", "free"), default="same")

@@ -8,11 +8,12 @@ MPCPU_CACHE=${MPCPU_LAB_CACHE:-$HOME/.cache/megapower-mpcpu}
 export MPCPU_ROOT MPCPU_CACHE MPCPU_LAB_CACHE=$MPCPU_CACHE
 
 # Machine-side tools: the lab (debootstrap, nspawn, iproute2), firewall checks (nftables,
-# iptables) and the independent TFTP implementations the interop tests and benchmarks use.
+# iptables), the independent TFTP implementations the interop tests and benchmarks use, and
+# the shell linter ansible-test sanity runs (its shellcheck test skips itself without it).
 # tftpd-hpa is not here: Debian makes it conflict with atftpd, so it lives in the lab image.
 MPCPU_APT_PACKAGES=(
   debootstrap systemd-container iproute2 nftables iptables python3-venv git openssh-client
-  atftpd atftp tftp-hpa curl
+  atftpd atftp tftp-hpa curl shellcheck
 )
 
 mpcpu_log() { printf '==> %s\n' "$*" >&2; }
@@ -68,6 +69,20 @@ mpcpu_install_venv() {
   export ANSIBLE_CONFIG=$MPCPU_ROOT/ansible.cfg
 }
 
+# galaxy-importer (what Galaxy and Automation Hub run on every upload) pins attrs and
+# ansible-lint below what the main venv has, so it lives in a venv of its own.
+mpcpu_install_importer_venv() {
+  local venv=$MPCPU_CACHE/importer-venv
+  local requirements=$MPCPU_ROOT/tests/tools/galaxy-importer-requirements.txt
+  local wanted
+  wanted=$(sha256sum < "$requirements" | cut -c1-16)
+  [ "$(cat "$venv/.mpcpu-requirements" 2>/dev/null)" = "$wanted" ] && return 0
+  mpcpu_log "venv: installing galaxy-importer into $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r "$requirements" 2> >(grep -v '^WARNING: Location' >&2)
+  echo "$wanted" > "$venv/.mpcpu-requirements"
+}
+
 # tftpd-hpa cannot be installed beside atftpd; the interop tests run its binary unpacked from
 # the .deb, which is fetched here so that no test downloads anything.
 mpcpu_fetch_tools() {
@@ -79,11 +94,22 @@ mpcpu_fetch_tools() {
     || { apt-get update -qq && apt-get download -qq tftpd-hpa; }; })
 }
 
+# The checkout is the collection: collections/ansible_collections/megapower/mpcpu links back
+# to it, so megapower.mpcpu.* resolves with no install step. The link is made here, in a
+# git-ignored directory, because a committed self-link breaks ansible-test and collection builds.
+mpcpu_link_collection() {
+  local link=$MPCPU_ROOT/collections/ansible_collections/megapower/mpcpu
+  [ -L "$link" ] && return 0
+  mkdir -p "$(dirname "$link")"
+  ln -sfn ../../.. "$link"
+}
+
 mpcpu_bootstrap() {
   local started=$SECONDS
   mpcpu_require_root
   mpcpu_install_apt
   mpcpu_fetch_tools
   mpcpu_install_venv
+  mpcpu_link_collection
   mpcpu_log "set-up: apt and venv ready in $((SECONDS - started)) s"
 }

@@ -1,8 +1,55 @@
-"""Session-wide guard: a run that boots lab hosts must leave none of them behind."""
+"""Session-wide set-up: the collection importable, markers known, no lab host left behind.
 
+The same tests run under plain pytest (pytest.ini: collections/ on the path) and under
+`ansible-test units` (its own pytest config, the collection laid out in a temporary
+.../ansible_collections/megapower/mpcpu tree): what pytest.ini says is repeated here for it.
+"""
+
+import importlib
 import os
+import pathlib
+import sys
 
 import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MARKERS = (
+    "lab: needs root and systemd-nspawn; boots real test hosts",
+    "slow: takes more than a few seconds",
+    "interop: talks to independent implementations (daemons or libraries) on loopback",
+)
+
+
+def _link_collection():
+    """A fresh clone run with plain pytest: the link scripts/bootstrap.sh would make."""
+    link = ROOT / "collections" / "ansible_collections" / "megapower" / "mpcpu"
+    if not link.is_symlink():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(pathlib.Path("..", "..", ".."))
+        importlib.invalidate_caches()
+
+
+def _export_paths():
+    """Under ansible-test: lab/ and tests/ importable, the collection too in started processes."""
+    for directory in (ROOT / "lab", ROOT / "tests"):
+        if str(directory) not in sys.path:
+            sys.path.append(str(directory))
+    present = [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+    wanted = [str(ROOT / "lab"), str(ROOT.parents[2])]
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [path for path in wanted if path not in present] + present
+    )
+
+
+if ROOT.parent.parent.name == "ansible_collections":
+    _export_paths()
+else:
+    _link_collection()
+
+
+def pytest_configure(config):
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
 
 
 def _lab_leftovers():

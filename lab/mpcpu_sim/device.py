@@ -50,7 +50,7 @@ class Clock:
 
 def firmware_version(header):
     """The version named by an image's first line ``MPCPU-FW <version>``, else ``unknown``."""
-    line, newline, _ = header.partition(b"\n")
+    line, newline, _rest = header.partition(b"\n")
     if not newline or not line.startswith(FIRMWARE_MAGIC):
         return "unknown"
     version = line[len(FIRMWARE_MAGIC) :].strip().decode("ascii", "replace")

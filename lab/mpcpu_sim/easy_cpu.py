@@ -56,7 +56,7 @@ def send_later(transport, data, addr, fate):
 
     def send():
         if not transport.is_closing():
-            for _ in range(fate.copies):
+            for _copy in range(fate.copies):
                 transport.sendto(data, addr)
 
     if fate.delay > 0:

@@ -69,7 +69,7 @@ class FaultRule:
 
 def parse_spec(spec):
     """``drop:packet=data:nth=3,5`` -> a FaultRule."""
-    action, _, rest = spec.partition(":")
+    action, _colon, rest = spec.partition(":")
     fields = {"action": action}
     for item in filter(None, rest.split(":")):
         key, sep, value = item.partition("=")

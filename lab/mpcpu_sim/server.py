@@ -51,7 +51,7 @@ class Simulator:
         loop = asyncio.get_running_loop()
         address = device.address
         listener = TftpListener(device)
-        transport, _ = await _bound(
+        transport, _protocol = await _bound(
             "udp",
             address,
             self.ports["time_firmware"],
@@ -62,7 +62,7 @@ class Simulator:
         self._transports.append(transport)
         self._listeners.append(listener)
         device.ports["time_firmware"] = transport.get_extra_info("sockname")[1]
-        transport, _ = await _bound(
+        transport, _protocol = await _bound(
             "udp",
             address,
             self.ports["easy_cpu"],

@@ -167,7 +167,7 @@ class Session:
             return False
         if fate.delay > 0 or fate.copies > 1:
             loop = asyncio.get_running_loop()
-            for _ in range(fate.copies):
+            for _copy in range(fate.copies):
                 loop.call_later(fate.delay, self.endpoint.push, (data, self.peer, True))
             return False
         return True
@@ -287,7 +287,7 @@ class Session:
 
     async def _send_oack(self, raw):
         """Send the OACK until the client acknowledges it with ACK 0."""
-        for _ in range(self.settings.tftp_retries + 1):
+        for _attempt in range(self.settings.tftp_retries + 1):
             self.send("oack", raw)
             if await self._await_ack(0, 0) is not None:
                 return
@@ -299,7 +299,7 @@ class Session:
         Sent again after a timeout, or at once when a windowed peer repeats the ACK of the
         block before the window (it lost the window's first block, RFC 7440).
         """
-        for _ in range(self.settings.tftp_retries + 1):
+        for _attempt in range(self.settings.tftp_retries + 1):
             for number in range(acked + 1, last + 1):
                 chunk = data[(number - 1) * self.blksize : number * self.blksize]
                 self.send("data", tftp.pack_data(self._wire(number), chunk), block=number)

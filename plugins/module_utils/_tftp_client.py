@@ -177,7 +177,7 @@ class _Outbox:
         self.blksize = blksize
         self.windowsize = windowsize
         self.wire = blocks.wire
-        self.packets = [bytearray(4 + blksize) for _ in range(windowsize)]
+        self.packets = [bytearray(4 + blksize) for _slot in range(windowsize)]
         self.payloads = [memoryview(packet)[4:] for packet in self.packets]
         self.outgoing = list(self.packets)  # what to send per slot: the last block is shorter
         self.read = 0  # absolute number of the last block read

@@ -82,10 +82,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_client import (  # noqa: F401
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_client import (
     TftpClient,
 )
-from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (  # noqa: F401
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (
     DEFAULT_BLKSIZE,
     DEFAULT_LIMITS,
     ERR_ACCESS,
@@ -126,8 +126,55 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import
     pack_request,
     parse_packet,
 )
-from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session import (  # noqa: F401
+from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session import (
     BACKOFF_CAP,
     DEFAULT_PORT,
     TransferResult,
 )
+
+# The public surface (re-exported from the private modules that implement it).
+__all__ = [
+    "TftpClient",
+    "DEFAULT_BLKSIZE",
+    "DEFAULT_LIMITS",
+    "ERR_ACCESS",
+    "ERR_DISK_FULL",
+    "ERR_EXISTS",
+    "ERR_ILLEGAL_OP",
+    "ERR_NO_USER",
+    "ERR_NOT_FOUND",
+    "ERR_OPTIONS",
+    "ERR_UNDEFINED",
+    "ERR_UNKNOWN_TID",
+    "ERROR_MESSAGES",
+    "MAX_BLKSIZE",
+    "MAX_BLOCK",
+    "MAX_TIMEOUT",
+    "MAX_WINDOWSIZE",
+    "MIN_BLKSIZE",
+    "MIN_TIMEOUT",
+    "MIN_WINDOWSIZE",
+    "OP_ACK",
+    "OP_DATA",
+    "OP_ERROR",
+    "OP_OACK",
+    "OP_RRQ",
+    "OP_WRQ",
+    "OPCODE_NAMES",
+    "Packet",
+    "TftpError",
+    "TftpProtocolError",
+    "TftpRemoteError",
+    "TftpTimeout",
+    "negotiate_options",
+    "option_int",
+    "pack_ack",
+    "pack_data",
+    "pack_error",
+    "pack_oack",
+    "pack_request",
+    "parse_packet",
+    "BACKOFF_CAP",
+    "DEFAULT_PORT",
+    "TransferResult",
+]

@@ -18,9 +18,8 @@ __metaclass__ = type
 
 import re
 
-import netaddr
-
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
 
 DHCP_ROW = "ip_assignment"
 NTP_ROW = "ntp"

@@ -14,9 +14,8 @@ __metaclass__ = type
 
 import re
 
-import netaddr
-
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
 
 NETWORK_KINDS = ("mpcpu", "pc", "management")
 SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
@@ -362,9 +361,9 @@ def _check_unique(entries, field, errors):
         owners.setdefault(value, []).append((entry_name, entry_field))
     for value in sorted(owners):
         hosts = owners[value]
-        if len(set(name for name, _ in hosts)) > 1:
+        if len(set(name for name, _field in hosts)) > 1:
             for name, entry_field in hosts:
-                others = sorted(set(other for other, _ in hosts if other != name))
+                others = sorted(set(other for other, _field in hosts if other != name))
                 errors.add(
                     name,
                     entry_field,

@@ -56,7 +56,7 @@ def markdown(model, results):
     for device in model["mpcpus"]:
         marks = [
             "pass" if passed else "**FAIL**"
-            for name, _, passed, _ in cells
+            for name, _row, passed, _detail in cells
             if name == device["name"]
         ]
         lines.append("| %s | %s |" % (device["name"], " | ".join(marks)))
@@ -64,7 +64,8 @@ def markdown(model, results):
     if failures:
         lines += ["", "## Failures", ""]
         lines += [
-            "- %s, %s: %s" % (name, row["purpose"], detail) for name, row, _, detail in failures
+            "- %s, %s: %s" % (name, row["purpose"], detail)
+            for name, row, _passed, detail in failures
         ]
     return "\n".join(lines) + "\n"
 

@@ -191,7 +191,7 @@ def _tftp_transfer(fwlab, client, server, server_address, direction, *, seconds=
             check=False,
         )
         sums = [
-            fwlab.sh(host, "sha256sum %s 2>/dev/null || true" % path).stdout.split()[:1]
+            fwlab.sh(host, "sha256sum %s 2>/dev/null || true" % (path,)).stdout.split()[:1]
             for host, path in (source, target)
         ]
         return sums[0] == sums[1]

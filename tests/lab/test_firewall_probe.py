@@ -72,7 +72,7 @@ def serve_udp(port, log, replies=1, offer_to=None):
         _log(log, {"peer": list(peer), "data": data.decode(errors="replace")})
         target = peer
         if peer[0] == "0.0.0.0" and offer_to:
-            host, _, target_port = offer_to.partition(":")
+            host, _colon, target_port = offer_to.partition(":")
             target = (host, int(target_port))
         for number in range(replies):
             sock.sendto(b"reply %d to %s" % (number, data[:40]), target)
@@ -163,13 +163,13 @@ def _scan_batch(host, ports):
         _pace(index)
     deadline = time.monotonic() + SCAN_WAIT
     while pending and time.monotonic() < deadline:
-        for fileno, _ in poller.poll(max(0.0, deadline - time.monotonic())):
+        for fileno, _events in poller.poll(max(0.0, deadline - time.monotonic())):
             sock, port = pending.pop(fileno)
             poller.unregister(fileno)
             error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             result["open" if error == 0 else "closed"].append(port)
             sock.close()
-    for sock, _ in pending.values():
+    for sock, _port in pending.values():
         sock.close()
     poller.close()
     return result, len(pending)
@@ -210,11 +210,11 @@ def _listen_chunk(ports, seconds, out, ready):
     received = {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for fileno, _ in poller.poll(max(0.0, deadline - time.monotonic())):
+        for fileno, _events in poller.poll(max(0.0, deadline - time.monotonic())):
             sock, port = sockets[fileno]
             with contextlib.suppress(BlockingIOError):
                 while True:
-                    _, peer = sock.recvfrom(2048)
+                    _data, peer = sock.recvfrom(2048)
                     received.setdefault(str(port), []).append("%s:%d" % peer)
     with open(out, "w", encoding="utf-8") as handle:
         json.dump({"received": received, "unbindable": unbindable}, handle)
@@ -341,7 +341,7 @@ def test_tcp_scan_tells_open_from_closed_on_loopback():
 
 
 def test_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
-    ports = [_free_port(socket.SOCK_DGRAM) for _ in range(3)]
+    ports = [_free_port(socket.SOCK_DGRAM) for _port in range(3)]
     out, ready = str(tmp_path / "out.json"), str(tmp_path / "ready")
     listener = threading.Thread(target=listen_udp_all, args=(1.5, out, ready, ports))
     listener.start()

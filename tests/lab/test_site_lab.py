@@ -80,7 +80,7 @@ def deployed_site():
 
 
 def test_first_run_deploys_and_second_run_changes_nothing(deployed_site):
-    _, first, second = deployed_site
+    _lab, first, second = deployed_site
     assert sum(changed_counts(first).values()) > 0
     assert changed_counts(second) and set(changed_counts(second).values()) == {0}
 

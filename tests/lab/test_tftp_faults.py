@@ -104,7 +104,7 @@ def faulty_lab():
 
 
 def test_uploads_through_faults_arrive_whole_or_fail_clearly(faulty_lab):
-    state, _ = faulty_lab
+    state, _lab = faulty_lab
     outcomes = [
         driver(state, "manager", "write", DEVICE, UPLOAD_SIZE + seed * 7, seed, *setting)
         for seed, setting in enumerate(SETTINGS, start=1)
@@ -133,7 +133,7 @@ def test_downloads_through_faults_arrive_whole_or_fail_clearly(faulty_lab):
 
 
 def test_the_faults_really_happened(faulty_lab):
-    state, _ = faulty_lab
+    state, _lab = faulty_lab
     counters = on(state, "device", "nft list table netdev faults")
     dropped, duplicated = (
         int(n) for n in __import__("re").findall(r"counter packets (\d+)", counters)

@@ -21,7 +21,7 @@ def huffman_codes(bits, symbols):
     code = 0
     position = 0
     for length, count in enumerate(bits, start=1):
-        for _ in range(count):
+        for _block in range(count):
             codes[symbols[position]] = (code, length)
             position += 1
             code += 1

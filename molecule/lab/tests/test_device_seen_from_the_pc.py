@@ -39,8 +39,8 @@ def test_each_mpcpu_answers_an_easy_cpu_request_from_its_own_address(host):
     for address in ("198.51.100.40", "198.51.100.41"):
         replies = probe(host, "udp", address, EASY_CPU)
         assert replies, "no EASY CPU reply from %s" % address
-        assert all(peer == address for _, peer in replies)
-        assert all(text.startswith("MPCPU ") for text, _ in replies)
+        assert all(peer == address for _text, peer in replies)
+        assert all(text.startswith("MPCPU ") for text, _peer in replies)
 
 
 def test_the_activity_log_streams_a_sequence_numbered_line(host):

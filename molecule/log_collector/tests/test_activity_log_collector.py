@@ -127,7 +127,7 @@ def streamed(host, collector, log_file_of):
             count = int(host.check_output("wc -l < %s", reference))
             digest = host.check_output("sha256sum < %s", reference).split()[0]
             references[ip] = (count, digest)
-        for ip, (count, _) in references.items():
+        for ip, (count, _digest) in references.items():
             wait_until(
                 lambda ip=ip, count=count: len(written_seqs(collector, log_file_of(ip))) >= count,
                 30,

@@ -71,7 +71,7 @@ def test_second_mpcpu_address_writes_only_to_its_own_directory(host, receiver):
 
 def test_snapshots_are_owned_by_tftp_and_unreadable_to_others(receiver):
     listing = receiver.check_output("stat -c '%%U %%a %%n' %s/%s/cam01_a.jpg", ROOT, MPCPU_A)
-    owner, mode, _ = listing.split()
+    owner, mode, _name = listing.split()
     assert owner == "tftp"
     assert int(mode, 8) & 0o004 == 0, listing  # tftpd-hpa reads only world-readable files
     directory = receiver.file("%s/%s" % (ROOT, MPCPU_A))

@@ -138,7 +138,7 @@ class _Exchange:
 
     def ask(self, packet, xid, mac, wanted):
         """Send ``packet`` (again after each timeout) until a reply of a ``wanted`` type."""
-        for _ in range(self.retries + 1):
+        for _attempt in range(self.retries + 1):
             self.sock.sendto(packet, self.destination)
             deadline = time.monotonic() + self.timeout
             while (remaining := deadline - time.monotonic()) > 0:

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, MegaPower automation team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """MPCPU activity-log collector: each MPCPU's log stream, once and in order, in monthly files.
@@ -253,7 +252,7 @@ class DeviceFiles:
             parsed = parse_log_file_name(name)
             if parsed and parsed[0] == self.ip:
                 found.append(((parsed[1], parsed[2]), name))
-        return [name for _, name in sorted(found)]
+        return [name for _stamp, name in sorted(found)]
 
     def _saved_seq(self):
         try:

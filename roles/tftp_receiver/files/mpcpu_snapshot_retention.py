@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, MegaPower automation team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Snapshot retention: delete what is older than the age limit, then the oldest beyond the size.
@@ -37,7 +36,7 @@ def plan(files, now, max_age_days, max_bytes):
     cutoff = now - max_age_days * SECONDS_PER_DAY
     too_old = [item for item in files if item[0] < cutoff]
     young = [item for item in files if item[0] >= cutoff]
-    total = sum(size for _, size, _ in young)
+    total = sum(size for _mtime, size, _path in young)
     over_size = []
     while young and total > max_bytes:
         oldest = young.pop(0)
@@ -48,7 +47,7 @@ def plan(files, now, max_age_days, max_bytes):
 
 def remove(items):
     removed_bytes = 0
-    for _, size, path in items:
+    for _mtime, size, path in items:
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -84,7 +83,7 @@ def main(argv=None):
             args.max_bytes,
             remove(over_size),
             len(kept),
-            sum(size for _, size, _ in kept),
+            sum(size for _mtime, size, _path in kept),
         )
     )
     return 0

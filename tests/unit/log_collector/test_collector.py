@@ -103,9 +103,9 @@ def test_split_lines_keeps_the_incomplete_rest():
 
 def test_backoff_doubles_up_to_the_cap_and_jitters_in_the_upper_half():
     low = collector.Backoff(1.0, 8.0, rng=lambda: 0.0)
-    assert [low.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert [low.next_delay() for _attempt in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     high = collector.Backoff(1.0, 8.0, rng=lambda: 0.999999)
-    assert max(high.next_delay() for _ in range(50)) < 8.0
+    assert max(high.next_delay() for _attempt in range(50)) < 8.0
     high.reset()
     assert high.next_delay() < 1.0
 
@@ -153,7 +153,7 @@ def test_recover_keeps_the_state_when_the_files_are_gone(dirs):
 
 
 def test_prune_deletes_only_vendor_files_beyond_the_retention(dirs):
-    log_dir, _ = dirs
+    log_dir, _state_dir = dirs
     names = [
         "ADUltraCPU_198.51.100.10_October_2026.log",
         "ADUltraCPU_198.51.100.10_September_2026.log",

@@ -21,7 +21,7 @@ class Collector:
             self.sock.sendall(request)
 
     def lines(self, count):
-        return [self.stream.readline() for _ in range(count)]
+        return [self.stream.readline() for _line in range(count)]
 
     def close(self):
         self.stream.close()
@@ -71,7 +71,7 @@ def test_without_a_request_the_stream_starts_with_live_lines(simulator):
 
 
 def test_collectors_at_the_same_time_get_the_same_lines(simulator):
-    collectors = [Collector(simulator, "cpu001", b"LOG 5\r\n") for _ in range(3)]
+    collectors = [Collector(simulator, "cpu001", b"LOG 5\r\n") for _collector in range(3)]
     received = [collector.lines(40) for collector in collectors]
     for collector in collectors:
         collector.close()

@@ -85,7 +85,7 @@ def test_snapshot_refused_by_the_server_exits_non_zero(start_simulator):
     # The simulator's own TFTP server stores no snapshots: it answers "file not found".
     simulator = start_simulator("--address", "cpu001=127.0.7.8")
     port = simulator.port("cpu001", "time_firmware")
-    status, _, stderr = run_client(
+    status, _stdout, stderr = run_client(
         "snapshot", "--source", "127.0.7.3", "--server", "127.0.7.8", "--port", str(port)
     )
     assert status == 1
@@ -110,7 +110,7 @@ def test_alarm_email_reaches_the_relay_from_the_device_address():
 
 def test_alarm_email_refused_recipient_exits_non_zero():
     with SmtpSink(("127.0.7.2", 0), refuse={"nobody@site.example"}) as sink:
-        status, _, stderr = run_client(
+        status, _stdout, stderr = run_client(
             "email", "--source", "127.0.7.4", "--relay", "127.0.7.2",
             "--port", str(sink.server_address[1]), "--recipient", "nobody@site.example",
         )  # fmt: skip
@@ -137,7 +137,7 @@ def test_ntp_query_leaves_from_port_123_and_reports_offset_and_stratum():
 )
 def test_ntp_without_a_usable_answer_exits_non_zero(server_options, message):
     with SntpServer(("127.0.7.5", 0), **server_options) as server:
-        status, _, stderr = run_client(
+        status, _stdout, stderr = run_client(
             "ntp", "--source", "127.0.7.6", "--server", "127.0.7.5",
             "--port", str(server.address[1]), "--timeout", "0.5",
         )  # fmt: skip

@@ -34,7 +34,7 @@ def raw_request(simulator, name, packet, timeout=5.0):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         sock.sendto(packet, (simulator.address(name), simulator.port(name, "time_firmware")))
-        data, _ = sock.recvfrom(65536)
+        data, _peer = sock.recvfrom(65536)
     return tftp.parse_packet(data)
 
 

@@ -7,7 +7,8 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils import file_tree
 FILES = {"a.md": "one\n", "firewall/gw/nftables/mpcpu.nft": "table inet mpcpu {}\n"}
 
 
-def run(tmp_path, files=FILES, check_mode=False):
+def run(tmp_path, files=None, check_mode=False):
+    files = FILES if files is None else files
     return file_tree.run({"dest": str(tmp_path), "files": files, "mode": "0644"}, check_mode)
 
 

@@ -47,10 +47,14 @@ def flow(row_id, **changes):
     return base
 
 
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory):
-    status_file = tmp_path_factory.mktemp("sim") / "status.json"
-    environment = dict(os.environ, PYTHONPATH="%s/lab:%s/collections" % (ROOT, ROOT))
+# One simulator per test: ansible-test runs each test in a forked process, where a wider
+# fixture would be started again for every test and never stopped.
+@pytest.fixture
+def simulator(tmp_path):
+    status_file = tmp_path / "status.json"
+    # The caller's path too: under ansible-test it holds the collection's ansible_collections.
+    python_path = [str(ROOT / "lab"), str(ROOT / "collections"), os.environ.get("PYTHONPATH", "")]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path))
     argv = [sys.executable, "-m", "mpcpu_sim", "serve", "--address", "cpu-a=" + DEVICE]
     argv += ["--status-file", str(status_file)]
     process = subprocess.Popen(argv, env=environment, stderr=subprocess.DEVNULL)
