@@ -12,11 +12,11 @@ def environment(**extra):
     return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **extra)
 
 
-def run(*argv, timeout=300, **extra_environment):
-    """CompletedProcess of ``argv`` run in the checkout; never raises on a non-zero exit."""
+def run(*argv, timeout=300, cwd=ROOT, **extra_environment):
+    """CompletedProcess of ``argv`` run in ``cwd`` (default: the checkout); never raises."""
     return subprocess.run(
         [str(arg) for arg in argv],
-        cwd=ROOT,
+        cwd=cwd,
         env=environment(**extra_environment),
         capture_output=True,
         text=True,

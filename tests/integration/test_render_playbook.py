@@ -22,6 +22,18 @@ def render(inventory_dir, bundle_dir):
     return result.stdout
 
 
+def render_from(run_dir, *extra):
+    result = ansible_cli.run(
+        "ansible-playbook",
+        "-i",
+        ROOT / "inventories" / "example",
+        ROOT / "playbooks" / "render.yml",
+        *extra,
+        cwd=run_dir,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _identical_trees(first, second):
     comparison = filecmp.dircmp(first, second)
     mismatched = filecmp.cmpfiles(first, second, comparison.common_files, shallow=False)[1]
@@ -56,3 +68,16 @@ def test_diff_after_an_inventory_change_shows_only_that_change(tmp_path):
     )
     assert any(line.startswith("-") and "198.51.100.12" in line for line in changed_lines)
     assert any(line.startswith("+") and "198.51.100.13" in line for line in changed_lines)
+
+
+def test_the_bundle_goes_to_the_directory_the_playbook_runs_from(tmp_path):
+    render_from(tmp_path)
+    assert (tmp_path / "mpcpu-bundle" / "port-matrix.md").read_text().startswith("# Port matrix")
+    assert (tmp_path / "mpcpu-bundle.diff").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["mpcpu-bundle", "mpcpu-bundle.diff"]
+
+
+def test_a_relative_output_dir_is_taken_from_the_directory_the_playbook_runs_from(tmp_path):
+    render_from(tmp_path, "-e", "mpcpu_output_dir=out")
+    assert (tmp_path / "out" / "mpcpu-bundle" / "port-matrix.md").is_file()
+    assert (tmp_path / "out" / "mpcpu-bundle.diff").is_file()
