@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Appliance targets through Aerleon: render time and output growth for 100, 1,000, 10,000 MPCPUs.
 
 The site: N MPCPUs on one MPCPU network (198.18.0.0/15, the benchmarking range: nothing is
@@ -81,7 +80,7 @@ def inventory(devices):
 def median_seconds(function, repeat):
     function()  # warm-up: imports, caches
     samples = []
-    for _ in range(repeat):
+    for _round in range(repeat):
         started = time.perf_counter()
         function()
         samples.append(time.perf_counter() - started)

@@ -191,13 +191,7 @@ PLATFORMS = collections.OrderedDict(
 class ExportError(_policy.FirewallPolicyError):
     """The boundary cannot be written for a target; ``errors`` names the target and flow."""
 
-    def __init__(self, errors):
-        self.errors = list(errors)
-        Exception.__init__(
-            self,
-            "cannot render the MPCPU boundary for appliances (%d problem%s):\n- %s"
-            % (len(self.errors), "" if len(self.errors) == 1 else "s", "\n- ".join(self.errors)),
-        )
+    summary = "cannot render the MPCPU boundary for appliances"
 
 
 # --- names ---------------------------------------------------------------------------------------

@@ -75,11 +75,18 @@ AddressSet = collections.namedtuple("AddressSet", ["name", "kind", "elements", "
 class FirewallPolicyError(Exception):
     """The model cannot be turned into a firewall; ``errors`` lists every problem."""
 
+    summary = "cannot build the MPCPU firewall"
+
     def __init__(self, errors):
         self.errors = list(errors)
         super(FirewallPolicyError, self).__init__(
-            "cannot build the MPCPU firewall (%d problem%s):\n- %s"
-            % (len(self.errors), "" if len(self.errors) == 1 else "s", "\n- ".join(self.errors))
+            "%s (%d problem%s):\n- %s"
+            % (
+                self.summary,
+                len(self.errors),
+                "" if len(self.errors) == 1 else "s",
+                "\n- ".join(self.errors),
+            )
         )
 
 
