@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 
 
@@ -64,9 +65,22 @@ def test_programmed_port_reaches_the_flows(make_inventory):
 def test_dropped_row_needs_no_host_and_yields_no_flow(make_inventory):
     site, groups, hostvars = make_inventory()
     site["rows"] = ["activity_logging", "easy_cpu"]
-    del groups["mpcpu_smtp_relays"]
+    for part in ("mpcpu_snapshot_receivers", "mpcpu_managers", "mpcpu_ntp_servers"):
+        groups[part] = []
+    for part in ("mpcpu_smtp_relays", "mpcpu_dhcp_servers"):
+        del groups[part]
     model = build((site, groups, hostvars))
     assert {flow["row"] for flow in model["flows"]} == {"activity_logging", "easy_cpu"}
+
+
+def test_a_host_left_in_the_group_of_a_dropped_row_is_refused(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["rows"] = [row for row in appendix_d.ROWS_BY_ID if row != "alarm_email"]
+    assert site_model.site_errors(site, groups, hostvars) == [
+        "groups: mpcpu_smtp_relays: pc-server plays the PC side of row alarm_email (Alarm Email), "
+        "which is not in mpcpu_site.rows: the role for it would refuse it; enable the row or "
+        "empty the group"
+    ]
 
 
 def test_service_ip_overrides_ansible_host(make_inventory):
@@ -121,7 +135,7 @@ BAD_INVENTORIES = [
     (
         "mpcpu ip used by server",
         _set("hostvars/pc-server/ansible_host", "198.51.100.10"),
-        "pc-server: mpcpu_service_ip",
+        "pc-server: ansible_host",
     ),
     ("invalid mac", _set("hostvars/mpcpu-a/mpcpu_mac", "02:00:00:00:00:zz"), "mpcpu-a: mpcpu_mac"),
     ("missing mac", _set("hostvars/mpcpu-a/mpcpu_mac", DELETE), "mpcpu-a: mpcpu_mac: missing"),
