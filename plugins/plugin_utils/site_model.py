@@ -734,6 +734,11 @@ def _flow(table_row, device, pc_host):
 
 def compile_flows(rows, devices, parts):
     """Every concrete flow: each enabled row, for each MPCPU, with each host of its PC part."""
+    return _compile_flows(rows, devices, parts)
+
+
+def _compile_flows(rows, devices, parts):
+    """Every concrete flow: each enabled row, for each MPCPU, with each host of its PC part."""
     return [
         _flow(table_row, device, pc_host)
         for table_row in rows
@@ -850,6 +855,19 @@ def _host_vars(hostvars, name):
     return host_vars if isinstance(host_vars, Mapping) else {}
 
 
+class _HostVarsOnce(object):
+    """Each host's variables looked up once: Ansible's hostvars works them out at every lookup."""
+
+    def __init__(self, hostvars):
+        self._hostvars = hostvars
+        self._seen = {}
+
+    def __getitem__(self, name):
+        if name not in self._seen:
+            self._seen[name] = _host_vars(self._hostvars, name)
+        return self._seen[name]
+
+
 def _clean_groups(groups):
     clean = {}
     for group, names in (groups or {}).items() if _mapping(groups) is not None else ():
@@ -951,8 +969,12 @@ def _validate(site, groups, hostvars, problems):
     return networks, management, rows, devices, parts, routers
 
 
-def build_site(site, groups, hostvars):
-    """Validate the inventory and compile the site; raise SiteModelError listing every problem."""
+def build_site(site, groups, hostvars, compile_flows=True):
+    """Validate the inventory and compile the site; raise SiteModelError listing every problem.
+
+    With ``compile_flows=False`` the model stops before its flows and host views (what a
+    check and the port matrix need; the flows of a large site are most of the work).
+    """
     if _mapping(site) is None:
         raise SiteModelError(
             [
@@ -964,7 +986,7 @@ def build_site(site, groups, hostvars):
             ]
         )
     problems = Problems()
-    found = _validate(site, _clean_groups(groups), hostvars, problems)
+    found = _validate(site, _clean_groups(groups), _HostVarsOnce(hostvars), problems)
     if problems:
         raise SiteModelError(problems)
     networks, management, rows, devices, parts, routers = found
@@ -978,16 +1000,17 @@ def build_site(site, groups, hostvars):
             (part, [_public_part_host(h) for h in hosts]) for part, hosts in parts.items()
         ),
         "routers": routers,
-        "flows": compile_flows(rows, devices, parts),
     }
-    model["hosts"] = _host_views(model)
+    if compile_flows:
+        model["flows"] = _compile_flows(rows, devices, parts)
+        model["hosts"] = _host_views(model)
     return model
 
 
-def check_site(site, groups, hostvars):
+def check_site(site, groups, hostvars, compile_flows=True):
     """``(model, problems)``: the model and no problems, or None and every problem."""
     try:
-        return build_site(site, groups, hostvars), []
+        return build_site(site, groups, hostvars, compile_flows), []
     except SiteModelError as error:
         return None, error.errors
 
@@ -998,10 +1021,7 @@ def site_errors(site, groups, hostvars):
 
 
 def port_matrix(model):
-    """The effective port matrix, one line per row in use, as one text."""
-    counts = {}
-    for flow in model["flows"]:
-        counts[flow["row"]] = counts.get(flow["row"], 0) + 1
+    """The effective port matrix, one line per row in use (flows: MPCPUs times PC hosts)."""
     lines = []
     for row in model["rows"]:
         lines.append(
@@ -1012,7 +1032,7 @@ def port_matrix(model):
                 row["mpcpu_port"] or "any",
                 row["pc_port"] or "any",
                 row["initiator"],
-                counts.get(row["id"], 0),
+                len(model["mpcpus"]) * len(model["parts"].get(row["pc_part"], ())),
             )
         )
     return lines
