@@ -99,11 +99,13 @@ def port_problem(value):
     """Why ``value`` is not a port number (None when it is one): the one port check."""
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
         return None
-    return "%r is not a port number from 1 to 65535" % (value,)
+    return "%s is not a port number from 1 to 65535" % _text(value)
 
 
 def _text(value):
     """A short, printable form of any YAML value for a message."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -143,16 +145,26 @@ def _mapping(value):
 # --- site-wide settings --------------------------------------------------------------------
 
 
+class _Networks(list):
+    """The site's networks. ``complete`` is false when some network could not be read at all:
+    an address outside the others is then not reported (it may be in the unreadable one)."""
+
+    complete = True
+
+
 def _check_networks(site, problems):
     networks = site.get("networks")
+    parsed = _Networks()
     if not isinstance(networks, list) or not networks:
         problems.add("mpcpu_site", "networks", "give at least one network (name, cidr, kind)")
-        return []
-    parsed = []
+        parsed.complete = False
+        return parsed
     for index, network in enumerate(networks):
         parsed_network = _check_network(index, network, problems)
         if parsed_network:
             parsed.append(parsed_network)
+        else:
+            parsed.complete = False
     _check_network_clashes(parsed, problems)
     return parsed
 
@@ -187,9 +199,18 @@ def _check_network(index, network, problems):
             "network is a /%d or larger" % (cidr, MAX_MPCPU_PREFIX),
         )
     gateway_ip = _check_gateway(where, network, cidr, problems)
-    if cidr is None or not isinstance(name, str) or kind not in NETWORK_KINDS:
+    if cidr is None:
         return None
-    return {"name": name, "cidr": cidr, "gateway": gateway_ip, "kind": kind}
+    # A network refused for its name or kind still holds its addresses: hosts in it are not
+    # reported again as outside every network.
+    broken = not isinstance(name, str) or not NAME_PATTERN.match(name) or kind not in NETWORK_KINDS
+    return {
+        "name": name if isinstance(name, str) else "networks[%d]" % index,
+        "cidr": cidr,
+        "gateway": gateway_ip,
+        "kind": None if broken else kind,
+        "broken": broken,
+    }
 
 
 def _check_gateway(where, network, cidr, problems):
@@ -245,12 +266,21 @@ def _check_management(site, problems):
     return parsed
 
 
+class _Rows(list):
+    """The rows in use. ``complete`` is false when some entry of ``rows`` could not be read:
+    which rows the site meant is then unknown, so no host is refused for playing one."""
+
+    complete = True
+
+
 def _check_rows(site, problems):
     """The rows in use, in table order, each with the ports the site programmed."""
     row_ids = site.get("rows", list(appendix_d.ROWS_BY_ID))
+    rows = _Rows()
     if not isinstance(row_ids, list) or not row_ids:
         problems.add("mpcpu_site", "rows", "give a non-empty list of Appendix D row ids")
         row_ids = []
+        rows.complete = False
     known = set()
     for row_id in row_ids:
         if not isinstance(row_id, str) or row_id not in appendix_d.ROWS_BY_ID:
@@ -260,10 +290,12 @@ def _check_rows(site, problems):
                 "unknown Appendix D row %s (known: %s)"
                 % (_text(row_id), ", ".join(appendix_d.ROWS_BY_ID)),
             )
+            rows.complete = False
         else:
             known.add(row_id)
     programmed = _check_overrides(site, problems)
-    return [programmed[row_id] for row_id in appendix_d.ROWS_BY_ID if row_id in known]
+    rows.extend(programmed[row_id] for row_id in appendix_d.ROWS_BY_ID if row_id in known)
+    return rows
 
 
 def _check_overrides(site, problems):
@@ -370,6 +402,8 @@ def _host_address(name, field, text, networks, problems, *, kinds=None):
         problems.add(name, field, "%s is not a valid IPv4 address" % _text(text))
         return None, None
     network = _network_of(address, networks)
+    if (network is None and not networks.complete) or (network and network["broken"]):
+        return None, None
     if network is None or (kinds and network["kind"] not in kinds):
         where = "every network of kind %s" % " or ".join(kinds) if kinds else "every network"
         problems.add(name, field, "%s is outside %s in mpcpu_site.networks" % (address, where))
@@ -556,19 +590,24 @@ def _check_router(name, host_vars, networks, problems):
         address, network = _host_address(name, field, text, networks, problems)
         if address is None:
             continue
-        if network["name"] in joined:
+        if str(network["cidr"]) in joined:
             problems.add(
                 name,
                 field,
                 "%s is a second address in network %s (as %s): give one address on each "
-                "network the router joins" % (address, network["name"], joined[network["name"]]),
+                "network the router joins"
+                % (address, network["name"], joined[str(network["cidr"])][1]),
             )
             continue
-        joined[network["name"]] = address
+        joined[str(network["cidr"])] = (network["name"], address)
         parsed.append(str(address))
     if len(parsed) != len(addresses):
         return None
-    return {"name": name, "addresses": parsed, "networks": sorted(joined)}
+    return {
+        "name": name,
+        "addresses": parsed,
+        "networks": sorted(network for network, _address in joined.values()),
+    }
 
 
 # --- cross-host checks -----------------------------------------------------------------------
@@ -607,7 +646,7 @@ def _check_parts_played(rows, parts, groups, problems):
                 "nobody plays the PC side of row %s (%s): add a host to the group or drop the row "
                 "from mpcpu_site.rows" % (table_row.id, table_row.purpose),
             )
-    for table_row in appendix_d.ROWS:
+    for table_row in appendix_d.ROWS if rows.complete else ():
         if table_row.pc_part not in in_use and groups.get(table_row.pc_part):
             problems.add(
                 "groups",
@@ -637,7 +676,8 @@ def _check_pc_ports(rows, parts, problems):
             problems.add(
                 name,
                 "port_overrides",
-                "rows %s would all use %s/%d on this host" % (", ".join(row_ids), protocol, port),
+                "rows %s would all use %s/%d on this host"
+                % (", ".join(row_ids), protocol.upper(), port),
             )
 
 
