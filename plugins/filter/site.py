@@ -39,7 +39,7 @@ def site_check(site, groups, hostvars):
 def site_host_view(model, host):
     """What one host plays: rows with programmed ports, addresses, flows, networks of the ends."""
     try:
-        return model["hosts"][host]
+        return _site_model.host_view(model, host)
     except (KeyError, TypeError):
         raise AnsibleFilterError(
             "site_host_view: %r is not a host of the compiled site model" % (host,)

@@ -405,8 +405,12 @@ def _host_address(name, field, text, networks, problems, *, kinds=None):
     if (network is None and not networks.complete) or (network and network["broken"]):
         return None, None
     if network is None or (kinds and network["kind"] not in kinds):
-        where = "every network of kind %s" % " or ".join(kinds) if kinds else "every network"
-        problems.add(name, field, "%s is outside %s in mpcpu_site.networks" % (address, where))
+        where = (
+            "every network of kind %s" % " or ".join(kinds)
+            if kinds
+            else "every network in mpcpu_site.networks"
+        )
+        problems.add(name, field, "%s is outside %s" % (address, where))
         return None, None
     if not _usable_in(address, network["cidr"]):
         problems.add(
@@ -476,9 +480,15 @@ def _check_mac(name, text, problems):
 
 
 def firmware_path(file_name, inventory_dir):
-    """Where site.yml's firmware play reads the image: relative paths from the inventory."""
-    if os.path.isabs(file_name) or not inventory_dir:
+    """Where site.yml's firmware play reads the image: relative paths from the inventory.
+
+    None for a relative path with no inventory directory (a caller outside Ansible): there is
+    nothing to resolve it against, so the file is not checked.
+    """
+    if os.path.isabs(file_name):
         return file_name
+    if not inventory_dir:
+        return None
     return os.path.join(str(inventory_dir), file_name)
 
 
@@ -511,6 +521,22 @@ def _read_image(path):
     return None, digest.hexdigest()
 
 
+def _check_version(name, version, problems):
+    if version is not None and not isinstance(version, str):
+        problems.add(name, "mpcpu_firmware.version", "quote the version so YAML keeps it a string")
+    elif version is not None and not version.strip():
+        problems.add(name, "mpcpu_firmware.version", "must not be empty")
+
+
+def _checked_sha256(name, sha256, problems):
+    if sha256 is not None and not (isinstance(sha256, str) and SHA256_PATTERN.match(sha256)):
+        problems.add(
+            name, "mpcpu_firmware.sha256", "%s is not 64 hexadecimal digits" % _text(sha256)
+        )
+        return None
+    return sha256
+
+
 def _check_firmware(name, host_vars, problems, images):
     """The image each device names, read once per path (``images``) the way site.yml does."""
     firmware = host_vars.get("mpcpu_firmware")
@@ -525,22 +551,20 @@ def _check_firmware(name, host_vars, problems, images):
             "mpcpu_firmware.%s" % key,
             "unknown key (known: %s)" % ", ".join(FIRMWARE_KEYS),
         )
-    version = firmware.get("version")
-    if version is not None and not isinstance(version, str):
-        problems.add(name, "mpcpu_firmware.version", "quote the version so YAML keeps it a string")
-    elif version is not None and not version.strip():
-        problems.add(name, "mpcpu_firmware.version", "must not be empty")
-    sha256 = firmware.get("sha256")
-    if sha256 is not None and not (isinstance(sha256, str) and SHA256_PATTERN.match(sha256)):
-        problems.add(
-            name, "mpcpu_firmware.sha256", "%s is not 64 hexadecimal digits" % _text(sha256)
-        )
-        sha256 = None
+    _check_version(name, firmware.get("version"), problems)
+    sha256 = _checked_sha256(name, firmware.get("sha256"), problems)
     file_name = firmware.get("file")
     if not isinstance(file_name, str) or not file_name.strip():
         problems.add(name, "mpcpu_firmware.file", "give the path of the firmware image")
         return dict(firmware)
     path = firmware_path(file_name, host_vars.get("inventory_dir"))
+    if path is None:
+        return dict(firmware)
+    _check_image(name, path, sha256, problems, images)
+    return dict(firmware, path=path)
+
+
+def _check_image(name, path, sha256, problems, images):
     failure, digest = _image_facts(path, images)
     if failure:
         problems.add(name, "mpcpu_firmware.file", failure)
@@ -551,7 +575,6 @@ def _check_firmware(name, host_vars, problems, images):
             "%s has sha256 %s, not the %s given: mpcpu_firmware would refuse to send it"
             % (path, digest, sha256.lower()),
         )
-    return dict(firmware, path=path)
 
 
 # --- PC hosts and routers ----------------------------------------------------------------------
@@ -790,98 +813,87 @@ def _compile_flows(rows, devices, parts):
 # --- the per-host view -----------------------------------------------------------------------
 
 
-def _view_rows(model, name, part_names):
-    rows = []
-    for row in model["rows"]:
-        if row["pc_part"] in part_names:
-            rows.append(dict(row, side=appendix_d.PC))
-    return rows
+def _device_view(device, rows):
+    return {
+        "name": device["name"],
+        "kind": appendix_d.DEVICE_GROUP,
+        "router": False,
+        "addresses": [device["ip"]],
+        "networks": {device["ip"]: device["network"]},
+        "parts": [],
+        "rows": rows,
+        "flows": [],
+        "crossing": [],
+    }
 
 
-def host_view(model, host):
-    """What ``host`` plays, worked out once from the compiled model.
-
-    ``{"name", "kind"` (mpcpu, pc, router or none)`, "addresses", "networks" {address: network},
-    "parts", "rows" (programmed, with the side the host plays), "flows" (each with the network
-    of both ends), "crossing" (for a router: the flows between two networks it joins, whose PC
-    end is not itself)}``.
-    """
-    device = next((d for d in model["mpcpus"] if d["name"] == host), None)
-    if device is not None:
-        return {
-            "name": host,
-            "kind": appendix_d.DEVICE_GROUP,
-            "addresses": [device["ip"]],
-            "networks": {device["ip"]: device["network"]},
-            "parts": [],
-            "rows": [dict(row, side=appendix_d.MPCPU) for row in model["rows"]],
-            "flows": [flow for flow in model["flows"] if flow["mpcpu"] == host],
-            "crossing": [],
-        }
-    return _pc_side_view(model, host)
-
-
-def _pc_side_view(model, host):
+def _pc_side_view(model, host, cidrs):
     part_names = [
         part for part, hosts in model["parts"].items() if any(h["name"] == host for h in hosts)
     ]
     router = next((r for r in model["routers"] if r["name"] == host), None)
     addresses = []
     for part in part_names:
-        for entry in model["parts"][part]:
-            if entry["name"] == host and entry["ip"] not in addresses:
-                addresses.append(entry["ip"])
+        addresses += [h["ip"] for h in model["parts"][part] if h["name"] == host]
     if router is not None:
-        addresses += [ip for ip in router["addresses"] if ip not in addresses]
-    cidrs = [(n["name"], netaddr.IPNetwork(n["cidr"])) for n in model["networks"]]
-    networks = dict(
-        (ip, next((n for n, cidr in cidrs if netaddr.IPAddress(ip) in cidr), None))
-        for ip in addresses
-    )
-    joined = set(router["networks"]) if router is not None else set()
+        addresses += router["addresses"]
+    addresses = sorted(set(addresses), key=netaddr.IPAddress)
     return {
         "name": host,
-        "kind": appendix_d.PC if part_names else ("router" if router else "none"),
+        "kind": appendix_d.PC if part_names else "router",
         "router": router is not None,
         "addresses": addresses,
-        "networks": networks,
+        "networks": dict(
+            (ip, next(name for name, cidr in cidrs if netaddr.IPAddress(ip) in cidr))
+            for ip in addresses
+        ),
         "parts": part_names,
-        "rows": _view_rows(model, host, part_names),
-        "flows": [flow for flow in model["flows"] if flow["pc_host"] == host],
-        "crossing": [
-            flow
-            for flow in model["flows"]
-            if flow["pc_host"] != host
-            and flow["mpcpu_network"] in joined
-            and flow["pc_network"] in joined
-            and flow["mpcpu_network"] != flow["pc_network"]
-        ]
-        if joined
-        else [],
+        "rows": [
+            dict(row, side=appendix_d.PC) for row in model["rows"] if row["pc_part"] in part_names
+        ],
+        "flows": [],
+        "crossing": [],
     }
 
 
 def _host_views(model):
-    """Every host's view in one pass over the flows (host_view per host would be quadratic)."""
-    views = {}
+    """Every host's view, in one pass over the flows."""
+    cidrs = [(n["name"], netaddr.IPNetwork(n["cidr"])) for n in model["networks"]]
     pc_side = set(r["name"] for r in model["routers"])
     for hosts in model["parts"].values():
         pc_side.update(host["name"] for host in hosts)
-    empty = dict(model, flows=[])
-    for name in sorted(pc_side):
-        views[name] = _pc_side_view(empty, name)
+    views = dict((name, _pc_side_view(model, name, cidrs)) for name in sorted(pc_side))
+    # Every MPCPU plays every row in use: one list of rows shared by all their views.
+    device_rows = [dict(row, side=appendix_d.MPCPU) for row in model["rows"]]
     for device in model["mpcpus"]:
-        views[device["name"]] = host_view(dict(empty, mpcpus=[device]), device["name"])
-    joined = dict((r["name"], set(r["networks"])) for r in model["routers"])
+        views[device["name"]] = _device_view(device, device_rows)
+    joined = [(r["name"], set(r["networks"])) for r in model["routers"]]
     for flow in model["flows"]:
         views[flow["mpcpu"]]["flows"].append(flow)
         views[flow["pc_host"]]["flows"].append(flow)
         ends = (flow["mpcpu_network"], flow["pc_network"])
-        if ends[0] != ends[1]:
-            for router, networks in joined.items():
-                if router != flow["pc_host"] and ends[0] in networks and ends[1] in networks:
-                    views[router]["crossing"].append(flow)
+        if ends[0] == ends[1]:
+            continue
+        for router, networks in joined:
+            if router != flow["pc_host"] and ends[0] in networks and ends[1] in networks:
+                views[router]["crossing"].append(flow)
     return views
+
+
+def host_view(model, host):
+    """What ``host`` plays, worked out once when the model was built.
+
+    A dict: ``name``; ``kind`` (mpcpu, pc or router); ``router`` (whether it is in
+    mpcpu_routers); ``addresses`` and ``networks`` (address to network name); ``parts`` (the
+    PC-part groups it plays); ``rows`` (the rows it plays with their programmed ports and the
+    ``side`` it plays); ``flows`` (its flows, each with ``mpcpu_network`` and ``pc_network``);
+    ``crossing`` (for a router, the flows between two networks it joins whose PC end is
+    another host). KeyError names a host the site does not have.
+    """
+    try:
+        return model["hosts"][host]
+    except KeyError:
+        raise KeyError("%r is not a host of the MPCPU site" % (host,)) from None
 
 
 # --- entry point -------------------------------------------------------------------------
