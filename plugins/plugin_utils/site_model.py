@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - Python 2 only
 import netaddr
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
 
 NETWORK_KINDS = ("mpcpu", "pc", "management")
 SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
@@ -1021,6 +1022,31 @@ def _validate(site, groups, hostvars, problems):
     return networks, management, rows, devices, parts, routers
 
 
+# Options of the server roles that an inventory may set per host, with the roles' defaults:
+# the roles re-check them before they change anything, but only after the plays before them
+# have changed hosts, so the model checks what the inventory sets first.
+NTP_OPTIONS = (("ntp_upstream_servers", []), ("ntp_local_stratum", 10))
+SMTP_OPTIONS = (("smtp_relayhost", ""), ("smtp_message_size_limit", 10240000))
+
+
+def _options(host_vars, options):
+    return [host_vars.get(name, default) for name, default in options]
+
+
+def _check_role_options(model, hostvars, problems):
+    """The NTP and SMTP roles' own checks, on the options the inventory sets."""
+    for part, options, check in (
+        ("mpcpu_ntp_servers", NTP_OPTIONS, services.ntp_server_errors),
+        ("mpcpu_smtp_relays", SMTP_OPTIONS, services.smtp_relay_errors),
+    ):
+        for host in model["parts"].get(part, ()):
+            host_vars = hostvars[host["name"]]
+            if not any(name in host_vars for name, _default in options):
+                continue
+            for text in check(model, host["name"], *_options(host_vars, options)):
+                problems.append(text)
+
+
 def build_site(site, groups, hostvars, compile_flows=True):
     """Validate the inventory and compile the site; raise SiteModelError listing every problem.
 
@@ -1038,7 +1064,8 @@ def build_site(site, groups, hostvars, compile_flows=True):
             ]
         )
     problems = Problems()
-    found = _validate(site, _clean_groups(groups), _HostVarsOnce(hostvars), problems)
+    hostvars = _HostVarsOnce(hostvars)
+    found = _validate(site, _clean_groups(groups), hostvars, problems)
     if problems:
         raise SiteModelError(problems)
     networks, management, rows, devices, parts, routers = found
@@ -1053,6 +1080,9 @@ def build_site(site, groups, hostvars, compile_flows=True):
         ),
         "routers": routers,
     }
+    _check_role_options(model, hostvars, problems)
+    if problems:
+        raise SiteModelError(problems)
     if compile_flows:
         model["flows"] = _compile_flows(rows, devices, parts)
         model["hosts"] = _host_views(model)
