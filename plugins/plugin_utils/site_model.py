@@ -21,11 +21,8 @@ __metaclass__ = type
 import hashlib
 import os
 import re
-
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover - Python 2 only
-    from collections import Mapping
+import stat
+from collections.abc import Mapping
 
 import netaddr
 
@@ -504,7 +501,7 @@ def _read_image(path):
     try:
         with open(path, "rb") as image:
             info = os.fstat(image.fileno())
-            if not os.path.stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):
                 return "%s is not a regular file" % path, None
             if info.st_size == 0:
                 return "%s is empty" % path, None
@@ -517,7 +514,7 @@ def _read_image(path):
             digest = hashlib.sha256()
             for chunk in iter(lambda: image.read(1 << 20), b""):
                 digest.update(chunk)
-    except (OSError, IOError) as error:
+    except OSError as error:
         return "cannot read %s: %s" % (path, error.strerror or error), None
     return None, digest.hexdigest()
 
