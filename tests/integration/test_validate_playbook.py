@@ -130,11 +130,12 @@ def test_shapes_that_used_to_crash_and_settings_later_plays_refuse_are_all_liste
     assert "Invalid MPCPU site: %d problem(s)" % len(expected) in problems
 
 
-def test_a_firmware_image_beside_the_inventory_validates(tmp_path):
+def test_a_firmware_image_beside_the_inventory_validates_through_jinja_too(tmp_path):
     inventory = write_inventory(
         tmp_path / "inventory",
-        firmware=", mpcpu_firmware: {file: files/fw.bin, version: '4.3', sha256: %s}"
+        firmware=", mpcpu_firmware: {file: '{{ image_dir }}/fw.bin', version: '4.3', sha256: %s}"
         % hashlib.sha256(IMAGE).hexdigest(),
+        extra="image_dir: files\n",
     )
     (inventory / "files").mkdir()
     (inventory / "files" / "fw.bin").write_bytes(IMAGE)
