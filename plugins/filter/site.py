@@ -14,7 +14,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model 
 
 
 def site_model(site, groups, hostvars):
-    """Validated site: networks, MPCPUs, PC parts, routers, rows and concrete flows."""
+    """Validated site: networks, MPCPUs, PC parts, routers, rows, flows and per-host views."""
     try:
         return _site_model.build_site(site, groups, hostvars)
     except _site_model.SiteModelError as error:
@@ -24,6 +24,26 @@ def site_model(site, groups, hostvars):
 def site_errors(site, groups, hostvars):
     """Every problem with the inventory, one message per problem naming host and field."""
     return _site_model.site_errors(site, groups, hostvars)
+
+
+def site_check(site, groups, hostvars):
+    """The problems and the port matrix, from one pass over the inventory.
+
+    The model itself is left out: handing 10,000s of flows to Ansible as a task result costs
+    seconds per thousand MPCPUs; publish it with ``site_model`` only where plays read it.
+    """
+    model, errors = _site_model.check_site(site, groups, hostvars, compile_flows=False)
+    return {"errors": errors, "matrix": _site_model.port_matrix(model) if model else []}
+
+
+def site_host_view(model, host):
+    """What one host plays: rows with programmed ports, addresses, flows, networks of the ends."""
+    try:
+        return _site_model.host_view(model, host)
+    except (KeyError, TypeError):
+        raise AnsibleFilterError(
+            "site_host_view: %r is not a host of the compiled site model" % (host,)
+        ) from None
 
 
 def appendix_d_rows(_ignored=None):
@@ -36,5 +56,7 @@ class FilterModule(object):
         return {
             "site_model": site_model,
             "site_errors": site_errors,
+            "site_check": site_check,
+            "site_host_view": site_host_view,
             "appendix_d_rows": appendix_d_rows,
         }

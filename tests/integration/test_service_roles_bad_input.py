@@ -94,12 +94,14 @@ def test_dhcp_role_refuses_bad_reservations_before_any_change(tmp_path, inventor
 def test_smtp_role_refuses_a_malformed_smarthost_on_every_relay_before_any_change(tmp_path):
     result = run_role(tmp_path, "services_bad_smarthost", "smtp", "mpcpu_smtp_relays")
     assert_stopped_before_any_change(result, ["relay-a", "relay-b"])
-    assert failure_messages(result.stdout) == [
-        [
-            "Invalid alarm relay: 1 problem(s)",
-            "relay-a: smtp_relayhost: 'mail.example.com:25' is not of the form [host]:port "
-            "(for example [mail.example.com]:587)",
-        ]
+    # The site model, which the role compiles on each relay, refuses the option first (it
+    # checks what the inventory sets for the smtp role), with the role's own message.
+    refusal = [
+        "Invalid MPCPU site: 1 problem(s)",
+        "relay-a: smtp_relayhost: 'mail.example.com:25' is not of the form [host]:port "
+        "(for example [mail.example.com]:587)",
     ]
-    # relay-b is fine, yet it stops too: no relay is changed while another one is wrong.
-    assert recap(result.stdout)["relay-b"][2] == 0
+    assert failure_messages(result.stdout) == [refusal, refusal]
+    # The site is invalid as a whole, so relay-b, fine itself, is refused too: no relay is
+    # changed while another one is wrong.
+    assert [recap(result.stdout)[relay][2] for relay in ("relay-a", "relay-b")] == [1, 1]

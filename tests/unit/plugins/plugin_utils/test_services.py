@@ -92,8 +92,11 @@ def test_options_are_the_gateway_and_the_ntp_part(site):
 
 
 def test_no_routers_option_without_a_gateway_and_no_ntp_option_without_the_ntp_row(
-    make_inventory,
+    make_inventory, monkeypatch
 ):
+    # The site model refuses this first; the role's own re-check is what is tested here.
+    monkeypatch.setattr(site_model, "_check_parts_played", lambda *args: None)
+
     def change(site, groups, hostvars):
         del site["networks"][0]["gateway"]
         site["rows"] = ["ip_assignment"]
@@ -156,7 +159,10 @@ def test_a_host_outside_the_dhcp_part_is_refused(site):
     ]
 
 
-def test_a_dhcp_server_when_the_site_does_not_use_the_row_is_refused(make_inventory):
+def test_a_dhcp_server_when_the_site_does_not_use_the_row_is_refused(make_inventory, monkeypatch):
+    # The site model refuses this first; the role's own re-check is what is tested here.
+    monkeypatch.setattr(site_model, "_check_parts_played", lambda *args: None)
+
     def change(site, groups, hostvars):
         site["rows"] = ["ntp"]
 
@@ -168,8 +174,11 @@ def test_a_dhcp_server_when_the_site_does_not_use_the_row_is_refused(make_invent
 
 
 def test_a_programmed_dhcp_port_is_refused_because_kea_takes_it_from_its_command_line(
-    make_inventory,
+    make_inventory, monkeypatch
 ):
+    # The site model refuses this first; the role's own re-check is what is tested here.
+    monkeypatch.setattr(site_model, "_check_dhcp_ports", lambda rows, problems: None)
+
     def change(site, groups, hostvars):
         site["port_overrides"] = {"ip_assignment": {"pc_port": 1067}}
 

@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 
 
@@ -64,9 +65,22 @@ def test_programmed_port_reaches_the_flows(make_inventory):
 def test_dropped_row_needs_no_host_and_yields_no_flow(make_inventory):
     site, groups, hostvars = make_inventory()
     site["rows"] = ["activity_logging", "easy_cpu"]
-    del groups["mpcpu_smtp_relays"]
+    for part in ("mpcpu_snapshot_receivers", "mpcpu_managers", "mpcpu_ntp_servers"):
+        groups[part] = []
+    for part in ("mpcpu_smtp_relays", "mpcpu_dhcp_servers"):
+        del groups[part]
     model = build((site, groups, hostvars))
     assert {flow["row"] for flow in model["flows"]} == {"activity_logging", "easy_cpu"}
+
+
+def test_a_host_left_in_the_group_of_a_dropped_row_is_refused(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["rows"] = [row for row in appendix_d.ROWS_BY_ID if row != "alarm_email"]
+    assert site_model.site_errors(site, groups, hostvars) == [
+        "groups: mpcpu_smtp_relays: pc-server plays the PC side of row alarm_email (Alarm Email), "
+        "which is not in mpcpu_site.rows: the role for it would refuse it; enable the row or "
+        "empty the group"
+    ]
 
 
 def test_service_ip_overrides_ansible_host(make_inventory):
@@ -121,7 +135,7 @@ BAD_INVENTORIES = [
     (
         "mpcpu ip used by server",
         _set("hostvars/pc-server/ansible_host", "198.51.100.10"),
-        "pc-server: mpcpu_service_ip",
+        "pc-server: ansible_host",
     ),
     ("invalid mac", _set("hostvars/mpcpu-a/mpcpu_mac", "02:00:00:00:00:zz"), "mpcpu-a: mpcpu_mac"),
     ("missing mac", _set("hostvars/mpcpu-a/mpcpu_mac", DELETE), "mpcpu-a: mpcpu_mac: missing"),
@@ -279,3 +293,93 @@ def test_missing_site_variable_points_at_group_vars():
 
 def test_at_least_25_bad_inventories_are_pinned():
     assert len(BAD_INVENTORIES) >= 25
+
+
+# --- the per-host view -------------------------------------------------------------------
+
+
+def test_an_mpcpu_sees_every_row_it_plays_with_its_programmed_port(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["port_overrides"] = {"easy_cpu": {"mpcpu_port": 4002}}
+    view = site_model.host_view(build((site, groups, hostvars)), "mpcpu-a")
+    assert (view["kind"], view["addresses"], view["networks"]) == (
+        "mpcpu",
+        ["198.51.100.10"],
+        {"198.51.100.10": "cctv"},
+    )
+    assert [(row["id"], row["side"]) for row in view["rows"]][:2] == [
+        ("activity_logging", "mpcpu"),
+        ("easy_cpu", "mpcpu"),
+    ]
+    assert next(row for row in view["rows"] if row["id"] == "easy_cpu")["mpcpu_port"] == 4002
+    assert {flow["row"] for flow in view["flows"]} == set(appendix_d.ROWS_BY_ID)
+    assert {flow["mpcpu"] for flow in view["flows"]} == {"mpcpu-a"}
+
+
+def test_a_server_sees_its_parts_its_flows_and_the_network_of_each_end(make_inventory):
+    view = site_model.host_view(build(make_inventory()), "pc-server")
+    assert (view["kind"], view["router"], view["addresses"]) == ("pc", False, ["203.0.113.10"])
+    assert view["networks"] == {"203.0.113.10": "office"}
+    assert len(view["parts"]) == 7
+    assert {row["side"] for row in view["rows"]} == {"pc"}
+    assert len(view["flows"]) == 7 * 2
+    assert {(f["mpcpu_network"], f["pc_network"]) for f in view["flows"]} == {("cctv", "office")}
+    assert view["crossing"] == []
+
+
+def test_a_router_sees_the_flows_that_cross_it_between_the_networks_it_joins(make_inventory):
+    view = site_model.host_view(build(make_inventory()), "router")
+    assert (view["kind"], view["router"], view["parts"], view["flows"]) == ("router", True, [], [])
+    assert view["networks"] == {"198.51.100.1": "cctv", "203.0.113.1": "office"}
+    assert len(view["crossing"]) == 7 * 2
+    assert {flow["pc_host"] for flow in view["crossing"]} == {"pc-server"}
+
+
+def test_a_router_serving_dhcp_plays_those_flows_itself_and_forwards_the_rest(make_inventory):
+    site, groups, hostvars = make_inventory()
+    groups["mpcpu_dhcp_servers"] = ["router"]
+    hostvars["router"]["mpcpu_service_ip"] = "198.51.100.1"
+    view = site_model.host_view(build((site, groups, hostvars)), "router")
+    assert view["kind"] == "pc"
+    assert {flow["row"] for flow in view["flows"]} == {"ip_assignment"}
+    assert "ip_assignment" not in {flow["row"] for flow in view["crossing"]}
+    assert len(view["crossing"]) == 6 * 2
+
+
+def test_every_host_has_a_view_and_the_views_share_out_the_flows(make_inventory):
+    model = build(make_inventory())
+    assert sorted(model["hosts"]) == ["mpcpu-a", "mpcpu-b", "pc-server", "router"]
+    for name, view in model["hosts"].items():
+        own = [f for f in model["flows"] if name in (f["mpcpu"], f["pc_host"])]
+        assert view["flows"] == own, name
+
+
+def test_a_host_outside_the_site_has_no_view(make_inventory):
+    with pytest.raises(KeyError, match="'ghost' is not a host of the MPCPU site"):
+        site_model.host_view(build(make_inventory()), "ghost")
+
+
+def test_the_checking_build_stops_before_the_flows_and_the_matrix_counts_them(make_inventory):
+    model, errors = site_model.check_site(*make_inventory(), compile_flows=False)
+    assert errors == [] and "flows" not in model and "hosts" not in model
+    assert site_model.port_matrix(model)[0] == (
+        "Activity Logging: TCP MPCPU 514 / PC any, pc starts, 2 flow(s)"
+    )
+
+
+def test_one_port_check_for_every_port():
+    assert site_model.port_problem(69) is None
+    assert [site_model.port_problem(v) for v in (0, 65536, "69", True, None)] == [
+        "0 is not a port number from 1 to 65535",
+        "65536 is not a port number from 1 to 65535",
+        "'69' is not a port number from 1 to 65535",
+        "true is not a port number from 1 to 65535",
+        "null is not a port number from 1 to 65535",
+    ]
+
+
+def test_a_problem_found_twice_is_listed_once():
+    problems = site_model.Problems()
+    problems.add("mpcpu-a", "mpcpu_ip", "bad")
+    problems.add("mpcpu-a", "mpcpu_ip", "bad")
+    assert problems == ["mpcpu-a: mpcpu_ip: bad"]

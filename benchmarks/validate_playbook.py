@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""validate.yml against Ansible's own floor, for 1,000 and 10,000 MPCPUs, side by side.
+
+For each size one inventory is written (N MPCPUs on 198.18.0.0/15, the benchmarking range:
+nothing is sent to it; one CCTV server playing every PC part but DHCP; a router that serves
+DHCP), then, round after round, the same ansible-playbook is timed on it:
+
+- floor: a play on localhost with one ``ansible.builtin.debug`` task: what Ansible itself
+  costs for this inventory (parsing it, building the variables, one task);
+- validate: ``playbooks/validate.yml`` (validation, the compiled model, the port matrix).
+
+The script fails instead of printing a ratio when a run fails or validate.yml does not print
+the matrix. Target: validate/floor at most 1.5 at each size.
+
+    . ~/.cache/megapower-mpcpu/venv/bin/activate
+    python3 benchmarks/validate_playbook.py [--sizes 1000 10000] [--rounds 3]
+"""
+
+import argparse
+import ipaddress
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MPCPU_NETWORK = ipaddress.ip_network("198.18.0.0/15")
+PC_PARTS = (
+    "mpcpu_log_collectors",
+    "mpcpu_easy_consoles",
+    "mpcpu_snapshot_receivers",
+    "mpcpu_managers",
+    "mpcpu_ntp_servers",
+    "mpcpu_smtp_relays",
+)
+FLOOR_PLAY = """---
+- name: Ansible's floor for this inventory
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: One task
+      ansible.builtin.debug:
+        msg: floor
+"""
+
+
+def group_vars():
+    return (
+        "---\nmpcpu_site:\n  name: bench\n  networks:\n"
+        "    - {name: cctv, cidr: %s, gateway: %s, kind: mpcpu}\n"
+        "    - {name: office, cidr: 203.0.113.0/24, gateway: 203.0.113.1, kind: pc}\n"
+        "  management_networks: [203.0.113.0/28]\n"
+    ) % (MPCPU_NETWORK, MPCPU_NETWORK[1])
+
+
+def hosts_yml(devices):
+    lines = ["---", "all:", "  children:", "    mpcpu:", "      hosts:"]
+    for index in range(devices):
+        address = MPCPU_NETWORK[index + 10]
+        mac = "02:00:%02x:%02x:%02x:%02x" % tuple(address.packed)
+        lines.append("        cpu-%05d: {mpcpu_ip: %s, mpcpu_mac: '%s'}" % (index, address, mac))
+    lines.append("    mpcpu_routers:")
+    lines.append("      hosts:")
+    lines.append(
+        "        gw: {ansible_host: 203.0.113.1, mpcpu_router_addresses: [%s, 203.0.113.1]}"
+        % MPCPU_NETWORK[1]
+    )
+    lines.append("    mpcpu_dhcp_servers:")
+    lines.append("      hosts: {gw: {mpcpu_service_ip: %s}}" % MPCPU_NETWORK[1])
+    for part in PC_PARTS:
+        lines.append("    %s:" % part)
+        lines.append("      hosts: {srv: {ansible_host: 203.0.113.10}}")
+    return "\n".join(lines) + "\n"
+
+
+def write_inventory(directory, devices):
+    inventory = pathlib.Path(directory) / ("site-%d" % devices)
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "group_vars" / "all.yml").write_text(group_vars())
+    (inventory / "hosts.yml").write_text(hosts_yml(devices))
+    return inventory
+
+
+def timed_run(playbook, inventory, expect):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    start = time.monotonic()
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(playbook)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    if result.returncode != 0 or expect not in result.stdout:
+        output = result.stdout + result.stderr
+        sys.exit("%s failed or printed no %r:\n%s" % (playbook, expect, output))
+    return elapsed
+
+
+def measure(size, rounds, scratch):
+    inventory = write_inventory(scratch, size)
+    floor_play = pathlib.Path(scratch) / "floor.yml"
+    floor_play.write_text(FLOOR_PLAY)
+    validate = ROOT / "playbooks" / "validate.yml"
+    floors, validates = [], []
+    for _round in range(rounds):
+        floors.append(timed_run(floor_play, inventory, "msg: floor"))
+        validates.append(timed_run(validate, inventory, "Activity Logging: TCP MPCPU 514"))
+    floor, valid = statistics.median(floors), statistics.median(validates)
+    print(
+        "%6d MPCPUs: floor %6.2f s, validate %6.2f s, validate/floor %.3f"
+        "  (runs: floor %s; validate %s)"
+        % (
+            size,
+            floor,
+            valid,
+            valid / floor,
+            " ".join("%.2f" % t for t in floors),
+            " ".join("%.2f" % t for t in validates),
+        ),
+        flush=True,
+    )
+    return valid / floor
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mpcpu-validate-bench-") as scratch:
+        ratios = [measure(size, args.rounds, scratch) for size in args.sizes]
+    return 0 if all(ratio <= 1.5 for ratio in ratios) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
