@@ -223,11 +223,11 @@ class _Flight:
     out-of-order packet. So an ACK inside the flight is not by itself a loss: the writer
     slides its window on it and sends only new blocks. A loss is reported by an ACK short
     of the flight that is off the receiver's cadence (not ``windowsize`` or its last stride
-    after the previous ACK, not a multiple of ``windowsize``) or by a repeated ACK; then
-    the blocks in flight go once more. Not for an ACK up to ``recover``, the last block in
-    flight at the last repair: on a path that keeps order, such an ACK may answer a copy
-    the writer itself sent again, and the repair already covers that loss. The timer does
-    the rest.
+    after the previous ACK, not a multiple of ``windowsize``); then the blocks in flight go
+    once more. Not for an ACK up to ``recover``, the last block in flight at the last
+    repair: on a path that keeps order, such an ACK may answer a copy the writer itself
+    sent again, and the repair already covers that loss. A repeated ACK never sends
+    anything (RFC 1123: it may be the network's copy); the timer does the rest.
     """
 
     def __init__(self, windowsize):
@@ -238,10 +238,8 @@ class _Flight:
         self.stride = windowsize  # the receiver's last step between two ACKs
 
     def acknowledge(self, block):
-        """Take an ACK of ``block`` (base <= block <= sent); True when it reports a loss."""
+        """Take a new ACK of ``block`` (base < block <= sent); True when it reports a loss."""
         step = block - self.base
-        if not step:
-            return self.base > self.recover  # repeated: the receiver got a block past a gap
         self.base = block
         if block == self.sent or block <= self.recover:
             self.stride = step
@@ -410,9 +408,10 @@ class _Writer(Transfer):
         flight.recover = flight.sent
 
     def wait_ack(self, flight):
-        """The block of the next ACK that moves ``flight`` or repeats its base past the last
-        repair; None when the timer ran out. Older ACKs move nothing and send nothing
-        (Sorcerer's Apprentice, RFC 1123)."""
+        """The block of the next ACK that moves ``flight``; None when the timer ran out.
+
+        A duplicate ACK moves nothing and sends nothing (Sorcerer's Apprentice, RFC 1123).
+        """
         buffer = self.channel.buffer
         receive = self.channel.connected.recv_into
         sent_wire = self.blocks.wire(flight.sent)
@@ -429,7 +428,7 @@ class _Writer(Transfer):
             ):
                 return flight.sent
             block = self.acknowledged(length)
-            if flight.base < block <= flight.sent or block == flight.base > flight.recover:
+            if flight.base < block <= flight.sent:
                 return block
             self.rearm()
 

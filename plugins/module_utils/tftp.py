@@ -50,9 +50,9 @@ Behaviour choices of the client
     Windows (RFC 7440): the writer keeps up to a window of blocks in flight and slides it
     on each new ACK, sending only blocks not sent yet: receivers acknowledge on their own
     cadence (every window from the start or from the sender's restart, or more often). A
-    block goes again only for a loss: a timeout, an ACK off the receiver's cadence, or a
-    repeated ACK; then the blocks in flight are sent once more, and ACKs that a copy sent
-    again may have drawn report no further loss. The ACK of the final block ends a write,
+    block goes again only for a loss: a timeout, or a new ACK short of the flight and off
+    the receiver's cadence; then the blocks in flight are sent once more, and ACKs that a
+    copy sent again may have drawn report no further loss. The ACK of the final block ends a write,
     even when the kernel reports an ICMP error (a late copy reaching the closed port) first.
     The reader acknowledges every ``windowsize`` blocks, the final block and the first
     packet past a gap.

@@ -573,6 +573,17 @@ def test_duplicate_acks_never_send_a_block_twice():
     assert result.retransmissions == 0
 
 
+def test_duplicate_acks_never_send_a_block_twice_in_windows_either():
+    data = payload(512 * 40 + 7)
+    with Peer(duplicate_acks=True) as peer:
+        result = write(peer, data, windowsize=4, timeout=5)
+    assert bytes(peer.received) == data
+    assert collections.Counter(e[2].block for e in peer.sent("in", tftp.OP_DATA)) == dict.fromkeys(
+        range(1, 42), 1
+    )
+    assert result.retransmissions == 0
+
+
 def test_late_ack_after_a_retransmission_does_not_double_the_next_blocks():
     # ACK 2 is lost; the client sends DATA 2 again; the server acknowledges that copy twice.
     data = payload(512 * 6)
