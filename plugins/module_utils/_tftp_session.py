@@ -80,6 +80,11 @@ TransferResult = collections.namedtuple(
 TransferResult.__doc__ = "What one transfer did."
 
 
+def backoff_wait(first_wait, retransmission):
+    """Seconds to wait after the ``retransmission``-th retransmission in a row (0: none yet)."""
+    return first_wait * min(2**retransmission, BACKOFF_CAP)
+
+
 class Blocks:
     """Block numbers on the wire (16 bits, wrapping to 0 or 1) against absolute counts."""
 
@@ -330,7 +335,7 @@ class Transfer:
         if self.attempt >= self.client.retries:
             raise TftpTimeout(self.retries_message(now))
         self.attempt += 1
-        self.wait = self.base_wait * min(2**self.attempt, BACKOFF_CAP)
+        self.wait = backoff_wait(self.base_wait, self.attempt)
         return now
 
     # Messages ------------------------------------------------------------------------------
