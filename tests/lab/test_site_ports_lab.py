@@ -55,6 +55,7 @@ def test_time_and_firmware_use_the_programmed_port(tmp_path):
         assert TIME_FIRMWARE_PORT in served and 69 not in served, served
         output = playbook("site.yml", override, "--tags", "time,firmware")
     recap = output[output.rindex("PLAY RECAP") :]
+    print(recap)
     counts = {
         host: (int(ok), int(changed))
         for host, ok, changed in re.findall(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)", recap, re.M)

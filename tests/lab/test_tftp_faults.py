@@ -183,6 +183,7 @@ def test_one_lost_block_of_a_windowed_upload_is_sent_again_once(faulty_lab):
     outcome = driver(state, "manager", "write", CLEAN_DEVICE, size, 11, 1428, 8)
     counted = on(state, "device", "nft list table netdev oneloss")
     data_packets, dropped = (int(n) for n in re.findall(r"counter packets (\d+)", counted))
+    print("one loss: %d DATA packets for %d blocks" % (data_packets, ISSUE_BLOCKS))
     assert outcome["ok"], outcome
     assert outcome["device_sha256"] == outcome["sent_sha256"]
     assert dropped == 1, counted
