@@ -156,6 +156,10 @@ class _Reader(Transfer):
             self.acked = behind
         self.rearm()
 
+    def done(self):
+        """(bytes, blocks) received and written so far."""
+        return self.transferred, self.expected - 1
+
     def resend_ack(self):
         now = self.timed_out()
         self.channel.answer_strangers(self.peer)
@@ -184,20 +188,19 @@ class _Outbox:
         self.last = None  # absolute number of the final (short) block, once read
         self.transferred = 0
 
-    def send(self, first, base, send):
-        """Send ``first`` .. the end of the window after ``base``; the last block sent."""
+    def send(self, first, last, send):
+        """Send blocks ``first`` .. ``last`` (not past the final block); the last block sent."""
         windowsize, outgoing = self.windowsize, self.outgoing
-        end = base + windowsize
-        if self.last is not None and end > self.last:
-            end = self.last
-        for block in range(first, end + 1):
+        if self.last is not None and last > self.last:
+            last = self.last
+        for block in range(first, last + 1):
             slot = block % windowsize
             if block > self.read:
                 self.load(block, slot)
             send(outgoing[slot])
             if block == self.last:
                 return block
-        return end
+        return last
 
     def load(self, block, slot):
         size = self.fileobj.readinto(self.payloads[slot])
@@ -211,6 +214,41 @@ class _Outbox:
         self.transferred += size
 
 
+class _Flight:
+    """The blocks of a windowed write in flight, and which ACKs report a loss.
+
+    RFC 7440 lets receivers acknowledge on their own cadence: at the end of each window
+    counted from where the sender restarted, every ``windowsize`` blocks counted from the
+    start, or at a smaller stride of their own; after a loss once, or once per
+    out-of-order packet. So an ACK inside the flight is not by itself a loss: the writer
+    slides its window on it and sends only new blocks. A loss is reported by an ACK short
+    of the flight that is off the receiver's cadence (not ``windowsize`` or its last stride
+    after the previous ACK, not a multiple of ``windowsize``); then the blocks in flight go
+    once more. Not for an ACK up to ``recover``, the last block in flight at the last
+    repair: on a path that keeps order, such an ACK may answer a copy the writer itself
+    sent again, and the repair already covers that loss. A repeated ACK never sends
+    anything (RFC 1123: it may be the network's copy); the timer does the rest.
+    """
+
+    def __init__(self, windowsize):
+        self.windowsize = windowsize
+        self.base = 0  # the last block acknowledged
+        self.sent = 0  # the last block sent
+        self.recover = 0  # the last block in flight when blocks were last sent again
+        self.stride = windowsize  # the receiver's last step between two ACKs
+
+    def acknowledge(self, block):
+        """Take a new ACK of ``block`` (base < block <= sent); True when it reports a loss."""
+        step = block - self.base
+        self.base = block
+        if block == self.sent or block <= self.recover:
+            self.stride = step
+            return False
+        on_cadence = step in (self.windowsize, self.stride) or not block % self.windowsize
+        self.stride = step
+        return not on_cadence
+
+
 class _Writer(Transfer):
     """WRQ: send DATA in windows (RFC 7440), advance on new ACKs, never on duplicates."""
 
@@ -222,6 +260,8 @@ class _Writer(Transfer):
         self.size = size
         self.awaited = 0
         self.outbox = None
+        self.flight = None
+        self.final = None  # lockstep: the final block, once read
 
     def request_size(self):
         return self.size if self.size is not None else _file_size(self.fileobj)
@@ -237,10 +277,41 @@ class _Writer(Transfer):
             raise TftpProtocolError("server answered a write request with ACK of a block > 0")
         if opcode not in (OP_ACK, OP_OACK):
             raise TftpProtocolError("server answered a write request with %s" % name(opcode))
-        if self.settings.windowsize == 1:
-            self.lockstep()
-        else:
-            self.windows()
+        try:
+            if self.settings.windowsize == 1:
+                self.lockstep()
+            else:
+                self.windows()
+        except ConnectionRefusedError:
+            # ICMP port unreachable: a copy sent after the peer closed its port, which it does
+            # once it has the whole file. The kernel reports the error before the packets
+            # already queued, so the final ACK may be waiting behind it: then we are done.
+            if not self.final_ack_waiting():
+                raise
+            self.block_count = self.final_block()
+            if self.outbox is not None:
+                self.transferred = self.outbox.transferred
+
+    def final_block(self):
+        """The absolute number of the final (short) block, once it has been read."""
+        return self.outbox.last if self.outbox is not None else self.final
+
+    def final_ack_waiting(self):
+        """True if an ACK of the final block is among the packets already received."""
+        final = self.final_block()
+        if final is None:
+            return False
+        final_wire, buffer = self.blocks.wire(final), self.channel.buffer
+        while True:
+            try:
+                length = self.channel.connected.recv_into(buffer, 0, socket.MSG_DONTWAIT)
+            except ConnectionRefusedError:
+                continue  # one more ICMP error for another late copy
+            except (BlockingIOError, TimeoutError):
+                return False
+            ack = length == 4 and not buffer[0] and buffer[1] == OP_ACK
+            if ack and (buffer[2] << 8 | buffer[3]) == final_wire:
+                return True
 
     def lockstep(self):
         """Window size 1 (RFC 1350): send a block, wait for its ACK; the common case, kept tight."""
@@ -258,8 +329,7 @@ class _Writer(Transfer):
             size = readinto(payload)
             outgoing = packet
             if size != blksize:
-                size = _fill(self.fileobj, payload, size or 0)
-                outgoing = memoryview(packet)[: 4 + size]
+                outgoing, size = self.short_read(packet, size, block)
             packet[2], packet[3] = wire >> 8, wire & 0xFF
             self.transferred += size
             self.awaited = block
@@ -290,6 +360,13 @@ class _Writer(Transfer):
                 channel.answer_strangers(self.peer)
         self.block_count = block
 
+    def short_read(self, packet, size, block):
+        """(packet to send, payload size) after a short read: read on; the final block?"""
+        size = _fill(self.fileobj, memoryview(packet)[4:], size or 0)
+        if size < self.settings.blksize:
+            self.final = block
+        return memoryview(packet)[: 4 + size], size
+
     def resend(self, outgoing):
         """The timer ran out (backing off, or giving up): send the block again."""
         now = self.timed_out()
@@ -299,54 +376,59 @@ class _Writer(Transfer):
         self.arm(now)
 
     def windows(self):
-        """RFC 7440: send a window, wait for an ACK; restart after the block it names."""
+        """RFC 7440, sliding: a window in flight; blocks go again only as ``_Flight`` says."""
         blksize, windowsize = self.settings.blksize, self.settings.windowsize
         self.outbox = outbox = _Outbox(self.fileobj, blksize, windowsize, self.blocks)
-        send_window, send = outbox.send, self.channel.connected.send
+        self.flight = flight = _Flight(windowsize)
+        send_blocks, send = outbox.send, self.channel.connected.send
         monotonic = time.monotonic
-        base = 0  # the last block acknowledged
-        first = 1  # the first block to send in this window
-        while base != outbox.last:
-            if first <= outbox.read:
-                self.retransmissions += min(base + windowsize, outbox.read) - first + 1
-            end = send_window(first, base, send)
-            self.awaited = end
+        while flight.base != outbox.last:
+            if flight.sent != outbox.last and flight.sent < flight.base + windowsize:
+                flight.sent = send_blocks(flight.sent + 1, flight.base + windowsize, send)
+                self.awaited = flight.sent
             self.restart_timer(monotonic())
-            acked = self.wait_ack(base, end)
+            acked = self.wait_ack(flight)
             self.channel.answer_strangers(self.peer)
             if acked is None:
                 self.timed_out()
-                first = base + 1
-            else:
-                base = acked
-                first = acked + 1
-                if self.attempt:
-                    self.progress()
+                self.send_again(flight)
+                continue
+            if self.attempt and acked > flight.base:
+                self.progress()
+            if flight.acknowledge(acked):
+                self.send_again(flight)
         self.transferred = outbox.transferred
         self.block_count = outbox.last
 
-    def wait_ack(self, base, end):
-        """The block a new ACK acknowledges (base < block <= end); None when the timer ran out.
+    def send_again(self, flight):
+        """A loss: every block in flight once more (a strict receiver dropped those after it)."""
+        if flight.sent > flight.base:
+            self.retransmissions += flight.sent - flight.base
+            self.outbox.send(flight.base + 1, flight.sent, self.channel.connected.send)
+        flight.recover = flight.sent
+
+    def wait_ack(self, flight):
+        """The block of the next ACK that moves ``flight``; None when the timer ran out.
 
         A duplicate ACK moves nothing and sends nothing (Sorcerer's Apprentice, RFC 1123).
         """
         buffer = self.channel.buffer
         receive = self.channel.connected.recv_into
-        end_wire = self.blocks.wire(end)
+        sent_wire = self.blocks.wire(flight.sent)
         while True:
             try:
                 length = receive(buffer)
             except (BlockingIOError, TimeoutError):
                 return None
             if (
-                (buffer[2] << 8 | buffer[3]) == end_wire
+                (buffer[2] << 8 | buffer[3]) == sent_wire
                 and length == 4
                 and buffer[1] == OP_ACK
                 and not buffer[0]
             ):
-                return end
+                return flight.sent
             block = self.acknowledged(length)
-            if base < block <= end:
+            if flight.base < block <= flight.sent:
                 return block
             self.rearm()
 
@@ -360,10 +442,12 @@ class _Writer(Transfer):
             raise TftpProtocolError("unexpected %s during a write" % describe(buffer, length))
         return self.blocks.absolute(buffer[2] << 8 | buffer[3], self.awaited)
 
-    def counts(self):
-        if self.outbox is not None:
-            self.transferred = self.outbox.transferred
-        return super().counts()
+    def done(self):
+        """(bytes, blocks) the peer has acknowledged: every block before the last is full."""
+        if self.settings is None:
+            return 0, 0
+        acknowledged = self.flight.base if self.flight is not None else max(self.awaited - 1, 0)
+        return acknowledged * self.settings.blksize, acknowledged
 
 
 def _fill(fileobj, view, got):

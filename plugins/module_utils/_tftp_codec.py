@@ -81,15 +81,34 @@ OPCODE = struct.Struct("!H")
 
 
 class TftpError(Exception):
-    """Base of every TFTP failure; ``str()`` is a message for a person."""
+    """Base of every TFTP failure; ``str()`` is a message for a person.
+
+    ``retryable``: whether the same transfer, started again, may succeed (the path or the
+    peer broke it), as opposed to a failure that will repeat (a refusal, a local file).
+    """
+
+    retryable = False
+
+    def __init__(self, *args, retryable=None):
+        super().__init__(*args)
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class TftpTimeout(TftpError):
     """The peer stopped answering, or the transfer ran past its total time."""
 
+    retryable = True
+
 
 class TftpProtocolError(TftpError):
-    """A packet that does not follow the protocol (malformed, unexpected, bad option)."""
+    """A packet that does not follow the protocol (malformed, unexpected, bad option).
+
+    Retryable unless raised with ``retryable=False``: a stray packet mid-transfer may not
+    come again, a server's bad OACK will.
+    """
+
+    retryable = True
 
 
 class TftpRemoteError(TftpError):
@@ -99,7 +118,11 @@ class TftpRemoteError(TftpError):
         self.code = code
         self.message = message
         name = ERROR_MESSAGES.get(code, "unknown error code")
-        super().__init__("peer sent ERROR %d (%s): %s" % (code, name, message or "no message"))
+        super().__init__(
+            "peer sent ERROR %d (%s): %s" % (code, name, message or "no message"),
+            # the server refused: it will again, except when it lost track of our transfer
+            retryable=code == ERR_UNKNOWN_TID,
+        )
 
 
 Packet = collections.namedtuple(

@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import collections
 import contextlib
+import errno
 import socket
 import struct
 import sys
@@ -47,6 +48,19 @@ RECEIVE_BUFFER = 4 + MAX_BLKSIZE + 1  # one byte more than any legal packet: ove
 MIN_WAIT = 0.001  # SO_RCVTIMEO of 0 would mean "forever"
 TIMEVAL = struct.Struct("@ll")
 UNKNOWN_TID = pack_error(ERR_UNKNOWN_TID)
+# Socket errors a later attempt may not meet (the path or the peer); others (a local file,
+# an address we cannot bind) will repeat.
+NETWORK_ERRNOS = frozenset(
+    (
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.EHOSTDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENETDOWN,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+    )
+)
 
 
 # collections.namedtuple rather than typing.NamedTuple: a module process imports this, and
@@ -64,6 +78,11 @@ TransferResult = collections.namedtuple(
     ],
 )
 TransferResult.__doc__ = "What one transfer did."
+
+
+def backoff_wait(first_wait, retransmission):
+    """Seconds to wait after the ``retransmission``-th retransmission in a row (0: none yet)."""
+    return first_wait * min(2**retransmission, BACKOFF_CAP)
 
 
 class Blocks:
@@ -253,9 +272,13 @@ class Transfer:
             raise
         except OSError as error:  # the socket or the local file
             self.abort(ERR_UNDEFINED, "transfer aborted: %s" % (error,))
-            raise TftpError(
-                "TFTP %s of %r with %s failed: %s" % (self.verb, self.filename, self.where(), error)
-            ) from error
+            message = "TFTP %s of %r with %s failed: %s" % (
+                self.verb,
+                self.filename,
+                self.where(),
+                error,
+            )
+            raise TftpError(message, retryable=error.errno in NETWORK_ERRNOS) from error
         except BaseException as error:
             self.abort(ERR_UNDEFINED, "transfer aborted: %s" % (error,))
             raise
@@ -312,7 +335,7 @@ class Transfer:
         if self.attempt >= self.client.retries:
             raise TftpTimeout(self.retries_message(now))
         self.attempt += 1
-        self.wait = self.base_wait * min(2**self.attempt, BACKOFF_CAP)
+        self.wait = backoff_wait(self.base_wait, self.attempt)
         return now
 
     # Messages ------------------------------------------------------------------------------
@@ -338,17 +361,23 @@ class Transfer:
         )
 
     def counts(self):
+        done_bytes, done_blocks = self.done()
         return "%d bytes in %d blocks done, %d retransmissions" % (
-            self.transferred,
-            self.block_count,
+            done_bytes,
+            done_blocks,
             self.retransmissions,
         )
+
+    def done(self):
+        """(bytes, blocks) of the file that the transfer has moved so far."""
+        return self.transferred, self.block_count
 
     def waiting_for(self):
         return "answer to the %s of %r" % (name(self.request_opcode), self.filename)
 
     def where(self):
-        host, port = (self.peer or self.server)[:2]
+        """The server as the user named it: its port, not the transfer's (the peer's TID)."""
+        host, port = self.client.host, self.client.port
         return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
 
     # Packets -------------------------------------------------------------------------------
@@ -460,7 +489,7 @@ class Transfer:
         self.abort(ERR_OPTIONS, "bad OACK: %s" % reason)
         where = self.where()
         self.peer = None  # told already: run() must not send a second ERROR
-        raise TftpProtocolError("server %s sent a bad OACK: %s" % (where, reason))
+        raise TftpProtocolError("server %s sent a bad OACK: %s" % (where, reason), retryable=False)
 
 
 UNASKED_DEFAULTS = {"blksize": str(DEFAULT_BLKSIZE), "windowsize": "1"}

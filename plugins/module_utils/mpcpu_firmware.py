@@ -36,8 +36,6 @@ MAX_WINDOWSIZE = 65535  # RFC 7440
 SHA256_PATTERN = re.compile(r"^[0-9A-Fa-f]{64}$")
 CHUNK = 1024 * 1024
 MAX_REPORT = 4096
-# Worth sending again: the transfer broke. A refusal by the device (ERROR packet) is not.
-RETRYABLE = (tftp.TftpTimeout, tftp.TftpProtocolError)
 
 
 class Image:
@@ -219,11 +217,10 @@ class Device:
             image.fileobj.seek(0)
             try:
                 return attempt, client.write(params["remote_file"], image.fileobj, size=image.size)
-            except RETRYABLE as error:
-                failure = error
             except tftp.TftpError as error:
                 failure = error
-                break
+                if not error.retryable:  # a refusal or a local failure: it would repeat
+                    break
         raise MpcpuError(
             "host: writing %s (%d bytes) to %s failed after %d attempt(s): %s"
             % (params["remote_file"], image.size, self.where(), attempt, failure)

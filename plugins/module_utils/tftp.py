@@ -47,10 +47,21 @@ Behaviour choices of the client
     anything; only its timer does. The reader answers a copy of the last block it has
     (its ACK was lost) and the first packet past a gap, not every stray packet.
 
-    Windows (RFC 7440): the writer sends a window, waits for an ACK and restarts after the
-    block it names (a server reports a gap by acknowledging the block before it). The
-    reader acknowledges every ``windowsize`` blocks, the final block and the first packet
-    past a gap.
+    Windows (RFC 7440): the writer keeps up to a window of blocks in flight and slides it
+    on each new ACK, sending only blocks not sent yet: receivers acknowledge on their own
+    cadence (every window from the start or from the sender's restart, or more often). A
+    block goes again only for a loss: a timeout, or a new ACK short of the flight and off
+    the receiver's cadence; then the blocks in flight are sent once more, and ACKs that a
+    copy sent again may have drawn report no further loss. The ACK of the final block ends a write,
+    even when the kernel reports an ICMP error (a late copy reaching the closed port) first.
+    The reader acknowledges every ``windowsize`` blocks, the final block and the first
+    packet past a gap.
+
+    Failures say what is done (bytes and blocks acknowledged or received) and name the
+    server by the host and port given, not its transfer port. ``TftpError.retryable`` says
+    whether starting the transfer again may help: yes for timeouts, broken transfers and
+    network errors; no for an ERROR from the server (but ERROR 5), a bad OACK, or a local
+    file error.
 
     Block numbers: after block 65535 comes block 0 (``rollover=0``: atftpd, tftpd-hpa and
     tftpy do this) or block 1 (``rollover=1``). Both sides must agree; nothing on the wire

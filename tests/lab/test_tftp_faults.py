@@ -4,12 +4,15 @@ error, never with silent corruption.
 The kernel here has no netem, so the faults are made with what it has: nftables inside the
 device host drops (numgen) and duplicates (netdev dup) UDP packets at random, and the MPCPU
 simulator itself duplicates and delays packets, which reorders them. Bounded: 6 transfers of
-at most 256 KiB, each with a 90 s limit.
+at most 256 KiB, each with a 90 s limit. A second simulated device, left out of those
+faults, loses exactly one DATA packet of a 2,101-block windowed upload, and nftables counts
+what the client sent.
 """
 
 import hashlib
 import json
 import random
+import re
 import subprocess
 
 import pytest
@@ -19,6 +22,7 @@ from mpcpu_lab import lab, topology
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 DEVICE = "203.0.113.170"
+CLEAN_DEVICE = "203.0.113.171"  # no random faults: one loss, counted
 MANAGER = "203.0.113.163"
 DRIVER = "/opt/megapower/tests/lab/tftp_fault_driver.py"
 TOPOLOGY = {
@@ -27,7 +31,12 @@ TOPOLOGY = {
     "hosts": [
         {
             "name": "device",
-            "links": [{"bridge": "net", "addresses": ["203.0.113.162/28", DEVICE + "/28"]}],
+            "links": [
+                {
+                    "bridge": "net",
+                    "addresses": ["203.0.113.162/28", DEVICE + "/28", CLEAN_DEVICE + "/28"],
+                }
+            ],
         },
         {"name": "manager", "links": [{"bridge": "net", "addresses": [MANAGER + "/28"]}]},
     ],
@@ -37,18 +46,38 @@ NETWORK_FAULTS = """
 table netdev faults {
   chain ingress {
     type filter hook ingress device "eth0" priority 0;
-    meta l4proto udp numgen random mod 100 < 5 counter drop
+    ip daddr != %(clean)s meta l4proto udp numgen random mod 100 < 5 counter drop
   }
   chain egress {
     type filter hook egress device "eth0" priority 0;
-    meta l4proto udp numgen random mod 100 < 5 counter dup to "eth0"
+    ip saddr != %(clean)s meta l4proto udp numgen random mod 100 < 5 counter dup to "eth0"
   }
 }
-"""
+""" % {"clean": CLEAN_DEVICE}
+# Every TFTP DATA packet (opcode 3 after the UDP header) to the clean device is counted; the
+# 700th is dropped.
+ONE_LOSS = """
+table netdev oneloss {
+  chain ingress {
+    type filter hook ingress device "eth0" priority -10;
+    ip daddr %(clean)s meta l4proto udp @th,64,16 3 counter
+    ip daddr %(clean)s meta l4proto udp @th,64,16 3 numgen inc mod 1000000 == 699 counter drop
+  }
+}
+""" % {"clean": CLEAN_DEVICE}
+ISSUE_BLOCKS = 2101  # blksize 1428, windowsize 8: the upload of issue 11
 SIMULATOR_FAULTS = [
-    {"action": "duplicate", "probability": 0.05, "seed": 3},
-    {"action": "delay", "packet": "ack", "probability": 0.05, "seed": 5, "seconds": 0.3},
+    {"action": "duplicate", "probability": 0.05, "seed": 3, "device": "cpu-f"},
     {
+        "action": "delay",
+        "packet": "ack",
+        "probability": 0.05,
+        "seed": 5,
+        "seconds": 0.3,
+        "device": "cpu-f",
+    },
+    {
+        "device": "cpu-f",
         "action": "delay",
         "packet": "data",
         "direction": "in",
@@ -85,7 +114,13 @@ def driver(state, host, *arguments):
 @pytest.fixture(scope="module")
 def faulty_lab():
     config = json.dumps(
-        {"faults": SIMULATOR_FAULTS, "devices": [{"name": "cpu-f", "address": DEVICE}]}
+        {
+            "faults": SIMULATOR_FAULTS,
+            "devices": [
+                {"name": "cpu-f", "address": DEVICE},
+                {"name": "cpu-c", "address": CLEAN_DEVICE},
+            ],
+        }
     )
     download = random.Random(1).randbytes(DOWNLOAD_SIZE)
     with lab.running(topology.parse(TOPOLOGY)) as state:
@@ -135,9 +170,23 @@ def test_downloads_through_faults_arrive_whole_or_fail_clearly(faulty_lab):
 def test_the_faults_really_happened(faulty_lab):
     state, _lab = faulty_lab
     counters = on(state, "device", "nft list table netdev faults")
-    dropped, duplicated = (
-        int(n) for n in __import__("re").findall(r"counter packets (\d+)", counters)
-    )
+    dropped, duplicated = (int(n) for n in re.findall(r"counter packets (\d+)", counters))
     assert dropped > 0 and duplicated > 0, counters
     status = json.loads(on(state, "device", "cat /run/sim.json"))
     assert status["devices"]["cpu-f"]["faults_injected"], status["devices"]["cpu-f"]
+
+
+def test_one_lost_block_of_a_windowed_upload_is_sent_again_once(faulty_lab):
+    state, _ = faulty_lab
+    on(state, "device", "nft -f - <<'EOF'\n%s\nEOF" % ONE_LOSS)
+    size = 1428 * (ISSUE_BLOCKS - 1) + 100
+    outcome = driver(state, "manager", "write", CLEAN_DEVICE, size, 11, 1428, 8)
+    counted = on(state, "device", "nft list table netdev oneloss")
+    data_packets, dropped = (int(n) for n in re.findall(r"counter packets (\d+)", counted))
+    print("one loss: %d DATA packets for %d blocks" % (data_packets, ISSUE_BLOCKS))
+    assert outcome["ok"], outcome
+    assert outcome["device_sha256"] == outcome["sent_sha256"]
+    assert dropped == 1, counted
+    # the lost block and at most the window in flight after it go again: never 2x the file
+    assert ISSUE_BLOCKS < data_packets <= 1.10 * ISSUE_BLOCKS, (data_packets, outcome)
+    assert outcome["retransmissions"] == data_packets - ISSUE_BLOCKS

@@ -81,8 +81,10 @@ def ntp_server():
 
 def test_query_measures_the_offset_of_a_real_server(ntp_server):
     offset, delay = mpcpu_time.ntp_offset("127.0.0.1", ntp_server, 2.0, time.time)
-    assert offset == pytest.approx(100.0, abs=0.05)
-    assert 0 <= delay < 0.5
+    # NTP's own bound: the error of the offset is at most half the round-trip delay, however
+    # long a loaded machine makes that
+    assert 0 <= delay < 2.0
+    assert offset == pytest.approx(100.0, abs=delay / 2 + 0.001)
 
 
 def test_silent_server_is_a_clear_error():

@@ -358,6 +358,21 @@ def test_device_refusal_is_not_retried(image):
     )
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        tftp.TftpProtocolError("server 127.77.0.1:69 sent a bad OACK: raised", retryable=False),
+        tftp.TftpError("TFTP write of 'firmware.bin' failed: [Errno 5] I/O error"),
+    ],
+    ids=["refused OACK", "local file error"],
+)
+def test_failure_that_would_repeat_is_not_retried(image, failure):
+    device = FakeMpcpu(write_failures=[failure])
+    with pytest.raises(MpcpuError, match=r"failed after 1 attempt\(s\)"):
+        push(device, image, attempts=3)
+    assert len(writes(device)) == 1
+
+
 def test_transfer_that_keeps_breaking_fails_after_the_attempts(image):
     broken = [tftp.TftpProtocolError("bad"), tftp.TftpTimeout("gone"), tftp.TftpTimeout("gone")]
     device = FakeMpcpu(write_failures=broken)
