@@ -54,11 +54,11 @@ def _parse_ipv4(text):
     return None
 
 
-def _parse_cidr(text):
+def _parse_cidr(text, version=4):
     if not isinstance(text, str):
         return None
     try:
-        network = netaddr.IPNetwork(text.strip(), version=4)
+        network = netaddr.IPNetwork(text.strip(), version=version)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
     if "/" not in text or network.ip != network.network:
@@ -145,12 +145,14 @@ def _check_management(site, errors):
         return []
     parsed = []
     for index, text in enumerate(management):
-        cidr = _parse_cidr(text)
+        # IPv6 too: firewalls keep SSH open to IPv6 management networks (never from an
+        # MPCPU-facing interface); MPCPUs and their networks stay IPv4.
+        cidr = _parse_cidr(text) or _parse_cidr(text, version=6)
         if cidr is None:
             errors.add(
                 "mpcpu_site.management_networks[%d]" % index,
                 "cidr",
-                "%r is not an IPv4 network in CIDR form" % (text,),
+                "%r is not an IPv4 or IPv6 network in CIDR form" % (text,),
             )
         else:
             parsed.append(cidr)

@@ -279,3 +279,10 @@ def test_missing_site_variable_points_at_group_vars():
 
 def test_at_least_25_bad_inventories_are_pinned():
     assert len(BAD_INVENTORIES) >= 25
+
+
+def test_management_networks_may_be_ipv6(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["management_networks"] = ["203.0.113.0/26", "2001:db8:b::/64"]
+    model = site_model.build_site(site, groups, hostvars)
+    assert model["management_networks"] == ["203.0.113.0/26", "2001:db8:b::/64"]
