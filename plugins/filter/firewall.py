@@ -52,7 +52,8 @@ def firewall_export_files(model, host, target_names, **options):
 
 
 def firewall_ruleset(model, host, target="nftables", **options):
-    """The one file a host loads (nftables or iptables-restore)."""
+    """The main file a host loads: nftables' one file, or iptables' IPv4 file (``firewall_files``
+    also gives ``mpcpu6.rules`` for ip6tables-restore)."""
     chosen = targets.TARGETS.get(target)
     if chosen is None or chosen.main_file is None:
         raise AnsibleFilterError(

@@ -42,7 +42,9 @@ SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
 PC_KEYS = ("mpcpu_service_ip",)
 ROUTER_KEYS = ("mpcpu_router_addresses",)
-HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS
+# Where the playbooks write their reports and bundles: often given with -e, so every host has it.
+RUN_KEYS = ("mpcpu_output_dir",)
+HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS + RUN_KEYS
 OTHER_NAMESPACES = ("mpcpu_simulator_",)
 NAMESPACE = "mpcpu_"
 
@@ -120,14 +122,14 @@ def _parse_ipv4(text):
     return None
 
 
-def _parse_cidr(text):
+def _parse_cidr(text, version=4):
     if not isinstance(text, str) or "/" not in text:
         return None
     address, _slash, prefix = text.strip().partition("/")
-    if not prefix.isdigit() or _parse_ipv4(address) is None:
+    if not prefix.isdigit() or (version == 4 and _parse_ipv4(address) is None):
         return None
     try:
-        network = netaddr.IPNetwork(text.strip(), version=4)
+        network = netaddr.IPNetwork(text.strip(), version=version)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
     if network.ip != network.network:
@@ -251,12 +253,14 @@ def _check_management(site, problems):
         return []
     parsed = []
     for index, text in enumerate(management):
-        cidr = _parse_cidr(text)
+        # IPv6 too: firewalls keep SSH open to IPv6 management networks (never from an
+        # MPCPU-facing interface); MPCPUs and their networks stay IPv4.
+        cidr = _parse_cidr(text) or _parse_cidr(text, version=6)
         if cidr is None:
             problems.add(
                 "mpcpu_site.management_networks[%d]" % index,
                 "cidr",
-                "%s is not an IPv4 network in CIDR form" % _text(text),
+                "%s is not an IPv4 or IPv6 network in CIDR form" % _text(text),
             )
         else:
             parsed.append(cidr)

@@ -9,8 +9,13 @@ plays every PC part but DHCP, which ``gw`` serves. Two phases per backend:
 
 In each: every flow the table names passes, TFTP in both directions through the conntrack
 helper; a scan of every TCP and UDP port from the MPCPU reaches only the named ones; the
-intruder gets none of the MPCPU flows. Then: a ruleset that locks the controller out rolls
-back by itself; bad input changes nothing; the ruleset survives a reload of nftables.service.
+intruder gets none of the MPCPU flows. IPv6 (2001:db8:a::/64 on the MPCPU network,
+2001:db8:b::/64 on the office, link-local on both, the router forwarding): without a firewall
+on the router the MPCPU reaches its SSH over IPv6; with one, a scan of every TCP port of its
+link-local and global address and every free UDP port finds nothing, nothing is forwarded,
+and SSH over IPv6 from the management side still logs in. Then: a ruleset that locks the
+controller out rolls back by itself; bad input changes nothing; the ruleset survives a reload
+of nftables.service.
 """
 
 import json
@@ -24,7 +29,7 @@ import yaml
 
 import ansible_cli
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from mpcpu_lab import lab, topology
+from mpcpu_lab import lab, net, topology
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -60,6 +65,25 @@ DEVICE = _address("device")
 INTRUDER = _address("intruder")
 PC = _address("pc")
 GW_ON_CCTV = _address("gw", 1)
+
+# IPv6 the test adds (molecule/firewall/inventory/group_vars names the controller's as an IPv6
+# management network). MPCPUs speak IPv4 only: the device's address stands for any IPv6 a
+# device on the MPCPU network could use.
+CCTV6, OFFICE6 = "2001:db8:a::", "2001:db8:b::"
+GW6_ON_CCTV, GW6_ON_OFFICE = CCTV6 + "1", OFFICE6 + "1"
+DEVICE6, PC6, CONTROLLER6 = CCTV6 + "70", OFFICE6 + "10", OFFICE6 + "fe"
+IPV6_SETUP = {
+    "device": [("eth0", DEVICE6), ("route", "default via %s" % GW6_ON_CCTV)],
+    "pc": [("eth0", PC6), ("route", "%s/64 via %s" % (CCTV6, GW6_ON_OFFICE))],
+    "gw": [("eth0", GW6_ON_OFFICE), ("eth1", GW6_ON_CCTV)],
+}
+# What a device would try through the router: SSH and every port Appendix D names.
+FORWARD_PROBE_PORTS = ",".join(
+    str(port)
+    for port in sorted(
+        {22} | {p for row in ROWS.values() for p in (row.pc_port, row.mpcpu_port) if p}
+    )
+)
 
 
 class FirewallLab:
@@ -278,6 +302,97 @@ def _udp_received(fwlab, target, sender, address, sports):
     return sorted(int(port) for port in result["received"])
 
 
+# --- IPv6 ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ipv6(fwlab):
+    """Global IPv6 on both networks, the router forwarding IPv6, the controller on the office.
+
+    Returns the router's link-local address on the MPCPU network as the device names it."""
+    for host, steps in IPV6_SETUP.items():
+        for device, value in steps:
+            if device == "route":
+                fwlab.sh(host, "ip -6 route replace %s" % value)
+            else:
+                fwlab.sh(host, "ip -6 addr replace %s/64 dev %s nodad" % (value, device))
+    net.in_netns(
+        fwlab.state["hosts"]["gw"]["netns"], "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"
+    )
+    bridge = fwlab.state["bridges"]["office"]
+    net.run("ip", "-6", "addr", "replace", CONTROLLER6 + "/64", "dev", bridge, "nodad")
+    try:
+        links = json.loads(fwlab.sh("gw", "ip -6 -json addr show dev eth1").stdout)
+        local = [
+            entry["local"]
+            for link in links
+            for entry in link.get("addr_info", [])
+            if entry.get("local", "").startswith("fe80:")
+        ]
+        yield "%s%%eth0" % local[0]
+    finally:
+        net.run("ip", "-6", "addr", "del", CONTROLLER6 + "/64", "dev", bridge, check=False)
+
+
+def _ssh_over_ipv6(fwlab, host, address):
+    """A real SSH login from the controller to ``host`` at its IPv6 ``address``."""
+    hosts = dict(fwlab.state["hosts"], **{host: dict(fwlab.state["hosts"][host], address=address)})
+    result = subprocess.run(
+        lab.ssh_argv(dict(fwlab.state, hosts=hosts), host, "echo logged-in"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout.strip() == "logged-in"
+
+
+def _tcp_reached_in_parallel(fwlab, source, targets):
+    """``_tcp_reached`` of several targets at once: a scan mostly waits for answers."""
+    outputs = ["/run/fwt-scan%d.json" % index for index in range(len(targets))]
+    command = " & ".join(
+        "%s scan-tcp %s > %s" % (PROBE, target, out)
+        for target, out in zip(targets, outputs, strict=True)
+    )
+    fwlab.sh(source, "%s; wait" % command, timeout=300)
+    results = [json.loads(fwlab.sh(source, "cat %s" % out).stdout) for out in outputs]
+    return [sorted(result["open"] + result["closed"]) for result in results]
+
+
+def _connects(fwlab, source, address, port):
+    """Whether a SYN from ``source`` gets an answer from a listener (a scan of one port)."""
+    return fwlab.probe(source, "scan-tcp", address, "--ports", port)["open"] == [port]
+
+
+def _udp6_received(fwlab, target, sender, addresses):
+    """The UDP ports of ``target`` that got a datagram over IPv6 when ``sender`` sent to every
+    port of each of its ``addresses``."""
+    out, ready = "/run/fwt-udp6.json", "/run/fwt-udp6.ready"
+    fwlab.sh(target, "rm -f %s %s" % (out, ready))
+    fwlab.start(
+        target,
+        "udp6",
+        "%s listen-udp-all --ipv6 --seconds %d --out %s --ready %s"
+        % (PROBE, 6 * len(addresses), out, ready),
+    )
+    fwlab.sh(target, "for i in $(seq 100); do [ -e %s ] && exit 0; sleep 0.1; done; exit 1" % ready)
+    for address in addresses:
+        fwlab.probe(sender, "send-udp-all", address)
+    fwlab.sh(target, "for i in $(seq 300); do [ -s %s ] && exit 0; sleep 0.2; done; exit 1" % out)
+    result = json.loads(fwlab.sh(target, "cat %s" % out).stdout)
+    listening = [port for port in result["unbindable"] if port < EPHEMERAL_PORTS[0]]
+    assert listening == [], "something else listens on IPv6: %s" % listening
+    return sorted(int(port) for port in result["received"])
+
+
+def _neighbour_answered(fwlab, host, address):
+    """Whether ``host`` resolved ``address`` (fe80::x%dev) by neighbour discovery."""
+    target, _, device = address.partition("%")
+    entry = fwlab.sh(host, "ip -6 neigh show %s dev %s" % (target, device)).stdout
+    return "lladdr" in entry
+
+
 # --- host mode: the PC's own firewall -----------------------------------------------------------
 
 
@@ -314,6 +429,16 @@ class TestHostMode:
         _intruder_gets_nothing(fwlab)
         _fake_answers_are_dropped(fwlab, "intruder")
         assert _tcp_reached(fwlab, "intruder", PC) == []
+
+    def test_without_a_router_firewall_ipv6_reaches_its_ssh_and_crosses_it(self, fwlab, ipv6):
+        # What the issue found, and the control for the gateway-mode IPv6 tests: the
+        # addresses, routes and probes work when nothing filters IPv6 on the router.
+        assert _connects(fwlab, "device", ipv6, 22)
+        assert _connects(fwlab, "device", GW6_ON_CCTV, 22)
+        assert _connects(fwlab, "pc", DEVICE6, 22)
+
+    def test_ssh_over_ipv6_from_the_management_side_still_logs_in(self, fwlab, ipv6):
+        assert _ssh_over_ipv6(fwlab, "pc", PC6)
 
 
 # --- gateway mode: the router's forward chain ----------------------------------------------------
@@ -369,6 +494,21 @@ class TestGatewayMode:
         _intruder_gets_nothing(fwlab)
         assert _tcp_reached(fwlab, "intruder", PC) == []
 
+    def test_an_ipv6_tcp_scan_from_the_mpcpu_network_reaches_no_port(self, fwlab, ipv6):
+        reached = _tcp_reached_in_parallel(fwlab, "device", [ipv6, GW6_ON_CCTV])
+        assert reached == [[], []], "link-local, global"
+        assert _neighbour_answered(fwlab, "device", ipv6), "the SYNs were sent to the router"
+        passing = fwlab.probe("device", "scan-tcp", PC6, "--ports", FORWARD_PROBE_PORTS)
+        assert passing["open"] + passing["closed"] == [], "nothing forwarded to the office"
+        assert not _connects(fwlab, "pc", DEVICE6, 22), "nothing forwarded to the MPCPU network"
+
+    def test_ipv6_udp_from_the_mpcpu_network_reaches_no_port(self, fwlab, ipv6):
+        assert _udp6_received(fwlab, "gw", "device", [ipv6, GW6_ON_CCTV]) == []
+
+    def test_ssh_over_ipv6_from_the_management_side_still_logs_in(self, fwlab, ipv6):
+        assert _ssh_over_ipv6(fwlab, "gw", GW6_ON_OFFICE)
+        assert _ssh_over_ipv6(fwlab, "pc", PC6)
+
 
 # --- applying safely ----------------------------------------------------------------------------
 
@@ -396,7 +536,7 @@ def _changed(output, host):
 def _live_rules(fwlab, backend):
     command = {
         "nftables": "nft -s list table inet mpcpu",
-        "iptables": "iptables -S; iptables -t raw -S",
+        "iptables": "iptables -S; iptables -t raw -S; ip6tables -S",
     }
     return fwlab.sh("pc", command[backend]).stdout
 

@@ -9,14 +9,18 @@ Run inside the lab hosts (standard library only; the checkout is mounted at /opt
     udp-ask HOST PORT [--sport P]                  one request; prints the replies (JSON)
     tcp-ask HOST PORT                              connect and read; prints what came (JSON)
     dhcp-broadcast IFACE SPORT DPORT               a frame from 0.0.0.0 to 255.255.255.255
-    scan-tcp HOST                                  every TCP port: open, closed or no answer
-    listen-udp-all --seconds S --out FILE --ready FILE   bind every free UDP port, log arrivals
-    send-udp-all HOST [--sport P]                  one datagram to every UDP port
+    scan-tcp HOST [--ports A-B,C]                  every TCP port: open, closed or no answer
+    listen-udp-all --seconds S --out FILE --ready FILE [--ipv6]   bind every free UDP port, log
+    send-udp-all HOST [--sport P] [--ports A-B,C]  one datagram to every UDP port
+
+HOST may be IPv4 or IPv6, link-local with its interface (``fe80::1%eth0``).
 
 A port scan through a firewall that drops proves little when nothing listens, so the TCP scan
 sorts ports by what came back: a SYN that reached the host gets an answer (SYN-ACK: open,
 RST: closed); a dropped one gets none. The UDP check binds every free port on the target and
-records which datagrams arrived. The loopback tests below show both tell the cases apart.
+records which datagrams arrived. A SYN answered by an ICMP error (no route, no neighbour,
+prohibited) did not reach a listener either: it counts as no answer. The loopback tests below
+show both tell the cases apart.
 """
 
 import argparse
@@ -49,6 +53,27 @@ def _raise_file_limit():
 def _pace(index):
     if index % PACE_EVERY == PACE_EVERY - 1:
         time.sleep(PACE_SECONDS)
+
+
+def _address(host, port, kind):
+    """(family, socket address) of ``host``; getaddrinfo reads an IPv6 scope (``%eth0``)."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=kind)[0]
+    return family, sockaddr
+
+
+def _with_port(sockaddr, port):
+    return (sockaddr[0], port) + tuple(sockaddr[2:])
+
+
+def _ports(text):
+    """'1-1024,5000' as a list of ports; None for all of them."""
+    if not text:
+        return ALL_PORTS
+    ports = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        ports += range(int(first), int(last or first) + 1)
+    return ports
 
 
 def _log(path, record):
@@ -151,10 +176,12 @@ def _scan_batch(host, ports):
     poller = select.epoll()
     pending = {}
     result = {"open": [], "closed": []}
+    family, sockaddr = _address(host, 0, socket.SOCK_STREAM)
+    unreachable = 0
     for index, port in enumerate(ports):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
-        code = sock.connect_ex((host, port))
+        code = sock.connect_ex(_with_port(sockaddr, port))
         if code not in (0, errno.EINPROGRESS):
             sock.close()
             raise OSError(code, "connect to %s:%d: %s" % (host, port, os.strerror(code)))
@@ -167,12 +194,15 @@ def _scan_batch(host, ports):
             sock, port = pending.pop(fileno)
             poller.unregister(fileno)
             error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            result["open" if error == 0 else "closed"].append(port)
+            if error in (0, errno.ECONNREFUSED):
+                result["open" if error == 0 else "closed"].append(port)
+            else:
+                unreachable += 1
             sock.close()
     for sock, _port in pending.values():
         sock.close()
     poller.close()
-    return result, len(pending)
+    return result, len(pending) + unreachable
 
 
 def scan_tcp(host, ports=ALL_PORTS):
@@ -190,13 +220,21 @@ def scan_tcp(host, ports=ALL_PORTS):
     return summary
 
 
-def _listen_chunk(ports, seconds, out, ready):
+def _udp_socket(ipv6):
+    if not ipv6:
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    return sock
+
+
+def _listen_chunk(ports, seconds, out, ready, ipv6=False):
     sockets = {}
     unbindable = []
     for port in ports:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = _udp_socket(ipv6)
         try:
-            sock.bind(("0.0.0.0", port))
+            sock.bind(("::" if ipv6 else "0.0.0.0", port))
         except OSError:
             unbindable.append(port)
             sock.close()
@@ -215,12 +253,12 @@ def _listen_chunk(ports, seconds, out, ready):
             with contextlib.suppress(BlockingIOError):
                 while True:
                     _data, peer = sock.recvfrom(2048)
-                    received.setdefault(str(port), []).append("%s:%d" % peer)
+                    received.setdefault(str(port), []).append("%s:%d" % peer[:2])
     with open(out, "w", encoding="utf-8") as handle:
         json.dump({"received": received, "unbindable": unbindable}, handle)
 
 
-def listen_udp_all(seconds, out, ready, ports=ALL_PORTS):
+def listen_udp_all(seconds, out, ready, ports=ALL_PORTS, ipv6=False):
     """Bind every free UDP port (a few processes, for the file limit) and log what arrives."""
     _raise_file_limit()
     ports = list(ports)
@@ -232,7 +270,7 @@ def listen_udp_all(seconds, out, ready, ports=ALL_PORTS):
         pid = os.fork()
         if pid == 0:
             try:
-                _listen_chunk(ports[start : start + UDP_CHUNK], seconds, *part)
+                _listen_chunk(ports[start : start + UDP_CHUNK], seconds, *part, ipv6=ipv6)
             finally:
                 os._exit(0)
         children.append(pid)
@@ -254,11 +292,13 @@ def listen_udp_all(seconds, out, ready, ports=ALL_PORTS):
 
 
 def send_udp_all(host, sport=0, ports=ALL_PORTS):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family, sockaddr = _address(host, 0, socket.SOCK_DGRAM)
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", sport))
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", sport))
         for index, port in enumerate(ports):
-            sock.sendto(b"fw-scan", (host, port))
+            with contextlib.suppress(ConnectionRefusedError):
+                sock.sendto(b"fw-scan", _with_port(sockaddr, port))
             _pace(index)
 
 
@@ -290,13 +330,16 @@ def _parser():
     command.add_argument("dport", type=int)
     command = commands.add_parser("scan-tcp")
     command.add_argument("host")
+    command.add_argument("--ports")
     command = commands.add_parser("listen-udp-all")
     command.add_argument("--seconds", type=float, required=True)
     command.add_argument("--out", required=True)
     command.add_argument("--ready", required=True)
+    command.add_argument("--ipv6", action="store_true")
     command = commands.add_parser("send-udp-all")
     command.add_argument("host")
     command.add_argument("--sport", type=int, default=0)
+    command.add_argument("--ports")
     return parser
 
 
@@ -308,9 +351,11 @@ def main(argv=None):
         "udp-ask": lambda: udp_ask(args.host, args.port, args.sport),
         "tcp-ask": lambda: tcp_ask(args.host, args.port),
         "dhcp-broadcast": lambda: dhcp_broadcast(args.interface, args.sport, args.dport),
-        "scan-tcp": lambda: scan_tcp(args.host),
-        "listen-udp-all": lambda: listen_udp_all(args.seconds, args.out, args.ready),
-        "send-udp-all": lambda: send_udp_all(args.host, args.sport),
+        "scan-tcp": lambda: scan_tcp(args.host, _ports(args.ports)),
+        "listen-udp-all": lambda: listen_udp_all(
+            args.seconds, args.out, args.ready, ipv6=args.ipv6
+        ),
+        "send-udp-all": lambda: send_udp_all(args.host, args.sport, _ports(args.ports)),
     }
     result = handlers[args.command]()
     if result is not None:
@@ -352,6 +397,44 @@ def test_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
     with open(out, encoding="utf-8") as handle:
         received = json.load(handle)["received"]
     assert sorted(int(port) for port in received) == sorted(ports[:2])
+
+
+def test_tcp_scan_tells_open_from_closed_over_ipv6_loopback():
+    server = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    server.bind(("::1", 0))
+    server.listen(4)
+    listening = server.getsockname()[1]
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as free:
+        free.bind(("::1", 0))
+        closed = free.getsockname()[1]
+    try:
+        result = scan_tcp("::1", [listening, closed])
+    finally:
+        server.close()
+    assert result == {"open": [listening], "closed": [closed], "no_answer": 0}
+
+
+def test_ipv6_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
+    ports = []
+    for _ in range(3):
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+            ports.append(sock.getsockname()[1])
+    out, ready = str(tmp_path / "out.json"), str(tmp_path / "ready")
+    listener = threading.Thread(target=listen_udp_all, args=(1.5, out, ready, ports, True))
+    listener.start()
+    while not os.path.exists(ready):
+        time.sleep(0.05)
+    send_udp_all("::1", ports=ports[:2])
+    listener.join()
+    with open(out, encoding="utf-8") as handle:
+        received = json.load(handle)["received"]
+    assert sorted(int(port) for port in received) == sorted(ports[:2])
+
+
+def test_port_lists_read_ranges_and_single_ports():
+    assert _ports("20-22,514") == [20, 21, 22, 514]
+    assert _ports(None) is ALL_PORTS
 
 
 def test_udp_server_answers_as_many_times_as_asked(tmp_path):

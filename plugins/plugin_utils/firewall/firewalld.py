@@ -12,6 +12,12 @@ firewalld attaches conntrack helpers through services, so every row is a service
 (``mpcpu-<row>``) whose TFTP rows carry ``<helper name="tftp"/>``. A rich rule matches one
 destination port: the MPCPU's source port of NTP and DHCP is not enforced here, unlike nftables.
 Names stay within firewalld's 17 characters for zones and policies.
+
+IPv6: the MPCPU-facing interfaces are interfaces of zone ``mpcpu`` too, so what arrives on
+them from no MPCPU-network source (all IPv6) lands in that zone and its DROP target; the zone
+and the host's outgoing policy keep neighbour discovery, the forward policies (DROP) forward no
+IPv6 from or to the zone. The management rules of the zone are IPv4: never SSH over IPv6 from an
+MPCPU network.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,6 +36,11 @@ IPSET_TYPES = {
     _policy.ADDRESSES: "hash:ip",
     _policy.NETWORKS: "hash:net",
     _policy.MACS: "hash:mac",
+}
+# firewalld's names of the ICMPv6 types the policy keeps
+ICMP_TYPES = {
+    "neighbor-solicit": "neighbour-solicitation",
+    "neighbor-advert": "neighbour-advertisement",
 }
 DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 
@@ -86,6 +97,18 @@ def _rich_rule(rule, source=None, destination=None):
     return lines
 
 
+def _neighbour_discovery_rules():
+    lines = []
+    for kind in _policy.IPV6_NEIGHBOUR_DISCOVERY:
+        lines += [
+            '  <rule family="ipv6">',
+            "    <icmp-type name=%s/>" % quoteattr(ICMP_TYPES[kind]),
+            "    <accept/>",
+            "  </rule>",
+        ]
+    return lines
+
+
 def _management_rules(policy):
     """SSH from the management networks; an MPCPU inside one is refused first."""
     lines = []
@@ -113,7 +136,10 @@ def _zone(policy):
     lines.append("  <source ipset=%s/>" % quoteattr(ipset_name(_policy.MPCPU_NETWORKS)))
     if _policy.MPCPU_MACS in policy["sets"]:
         lines.append("  <source ipset=%s/>" % quoteattr(ipset_name(_policy.MPCPU_MACS)))
+    lines += ["  <interface name=%s/>" % quoteattr(name) for name in policy["mpcpu_interfaces"]]
     lines += _management_rules(policy)
+    if policy["mpcpu_interfaces"]:
+        lines += _neighbour_discovery_rules()
     for rule in _policy.rules_in(policy, _policy.INPUT, kinds=(_policy.DHCP_DISCOVER,)):
         lines += _rich_rule(rule, source=_policy.MPCPU_MACS)
     for rule in _policy.rules_in(policy, _policy.INPUT):
@@ -121,12 +147,13 @@ def _zone(policy):
     return _document(policy, lines + ["</zone>"])
 
 
-def _policy_file(policy, zones, short, rules):
+def _policy_file(policy, zones, short, rules, extra=()):
     lines = ['<policy target="DROP" priority="-1">', "  <short>%s</short>" % escape(short)]
     lines += [
         '  <ingress-zone name="%s"/>' % zones[0],
         '  <egress-zone name="%s"/>' % zones[1],
     ]
+    lines += list(extra)
     for rule in rules:
         lines += _rich_rule(rule, source=rule.src, destination=rule.dst)
     return _document(policy, lines + ["</policy>"])
@@ -144,6 +171,9 @@ def render_files(policy):
     """Every file, by its path under /etc/firewalld."""
     files = {}
     for address_set in _policy.used_sets(policy):
+        if address_set.kind in (_policy.INTERFACES, _policy.IPV6_NETWORKS):
+            # Interfaces belong to the zone; IPv6 management is the other zones' business.
+            continue
         files["ipsets/%s.xml" % ipset_name(address_set.name)] = _ipset(policy, address_set)
     files.update(_services(policy))
     files["zones/%s.xml" % ZONE] = _zone(policy)
@@ -152,6 +182,7 @@ def render_files(policy):
         ("HOST", ZONE),
         "Flows this host starts towards the MPCPUs",
         _policy.rules_in(policy, _policy.OUTPUT),
+        _neighbour_discovery_rules() if policy["mpcpu_interfaces"] else (),
     )
     if policy["router"]:
         forward = _policy.rules_in(policy, _policy.FORWARD)

@@ -10,6 +10,10 @@ the table does not exist yet).
 
 In nftables an ``accept`` only ends this table's chain: other tables still see the packet. So
 this table can only take traffic away, never open what another firewall drops.
+
+The ``inet`` table sees both address families. IPv6 on an MPCPU-facing interface jumps, before
+anything else is accepted, to chains that keep neighbour discovery only; a router forwards no
+IPv6 from or to such an interface.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,10 +29,14 @@ SET_TYPES = {
     _policy.ADDRESSES: ("ipv4_addr", False),
     _policy.NETWORKS: ("ipv4_addr", True),
     _policy.MACS: ("ether_addr", False),
+    _policy.IPV6_NETWORKS: ("ipv6_addr", True),
+    _policy.INTERFACES: ("ifname", False),
 }
 FROM_MPCPU_NETWORKS = "from_mpcpu_networks"
 TO_MPCPU_NETWORKS = "to_mpcpu_networks"
 MPCPU_FORWARD = "mpcpu_forward"
+IPV6_FROM_MPCPU_NETWORKS = "ipv6_from_mpcpu_networks"
+IPV6_TO_MPCPU_NETWORKS = "ipv6_to_mpcpu_networks"
 
 
 def _quote(text):
@@ -43,7 +51,11 @@ def _set_block(address_set):
     lines.append("\t\tcomment %s" % _quote(address_set.description))
     if address_set.elements:
         lines.append("\t\telements = {")
-        lines += ["\t\t\t%s," % element for element in address_set.elements]
+        quoted = address_set.kind == _policy.INTERFACES
+        lines += [
+            "\t\t\t%s," % (_quote(element) if quoted else element)
+            for element in address_set.elements
+        ]
         lines.append("\t\t}")
     lines.append("\t}")
     return lines
@@ -77,10 +89,27 @@ def rule_line(rule):
     return " ".join(words)
 
 
-def _drop(policy, where):
+def _drop(policy, where, comment="MPCPU traffic the table does not name"):
     if policy["log_drops"]:
         return 'log prefix "mpcpu drop %s: " counter drop' % where
-    return "counter drop comment %s" % _quote("MPCPU traffic the table does not name")
+    return "counter drop comment %s" % _quote(comment)
+
+
+def _ipv6_jump(policy, direction, chain):
+    """IPv6 on an MPCPU-facing interface goes to ``chain`` before anything is accepted."""
+    if not policy["mpcpu_interfaces"]:
+        return []
+    return ["meta nfproto ipv6 %sname @%s jump %s" % (direction, _policy.MPCPU_INTERFACES, chain)]
+
+
+def _ipv6_mpcpu_chain(policy, name, where):
+    types = ", ".join("nd-%s" % kind for kind in _policy.IPV6_NEIGHBOUR_DISCOVERY)
+    body = [
+        "icmpv6 type { %s } ip6 hoplimit 255 accept comment %s"
+        % (types, _quote("neighbour discovery of the link, no service")),
+        _drop(policy, where, "IPv6 on an MPCPU network: MPCPUs speak IPv4 only"),
+    ]
+    return _chain(name, None, None, body)
 
 
 def _chain(name, hook, policy_verdict, body):
@@ -100,8 +129,9 @@ def _management_ports(policy):
 
 
 def _input_chain(policy):
-    body = [
-        'iif "lo" accept',
+    body = ['iif "lo" accept']
+    body += _ipv6_jump(policy, "iif", IPV6_FROM_MPCPU_NETWORKS)
+    body += [
         "ct state established,related accept",
         "ip saddr @%s ip saddr != @%s %s accept comment %s"
         % (
@@ -111,6 +141,11 @@ def _input_chain(policy):
             _quote("management access"),
         ),
     ]
+    if _policy.MANAGEMENT6 in policy["sets"]:
+        body.append(
+            "ip6 saddr @%s %s accept comment %s"
+            % (_policy.MANAGEMENT6, _management_ports(policy), _quote("management access"))
+        )
     body += [
         rule_line(rule)
         for rule in _policy.rules_in(policy, _policy.INPUT, kinds=(_policy.DHCP_DISCOVER,))
@@ -124,21 +159,30 @@ def _input_chain(policy):
     return _chain("input", "input", policy["input_policy"], body)
 
 
-def _output_chain():
-    body = [
-        'oif "lo" accept',
+def _output_chain(policy):
+    body = ['oif "lo" accept']
+    body += _ipv6_jump(policy, "oif", IPV6_TO_MPCPU_NETWORKS)
+    body += [
         "ct state established,related accept",
         "ip daddr @%s jump %s" % (_policy.MPCPU_NETWORKS, TO_MPCPU_NETWORKS),
     ]
     return _chain("output", "output", "accept", body)
 
 
-def _forward_chain():
-    body = [
-        "ct state established,related accept",
-        "ip saddr @%s jump %s" % (_policy.MPCPU_NETWORKS, MPCPU_FORWARD),
-        "ip daddr @%s jump %s" % (_policy.MPCPU_NETWORKS, MPCPU_FORWARD),
-    ]
+def _forward_chain(policy):
+    body = []
+    if policy["mpcpu_interfaces"]:
+        for direction, way in (("iif", "from"), ("oif", "to")):
+            verdict = _drop(policy, "fwd6", "no IPv6 forwarded %s an MPCPU network" % way)
+            body.append(
+                "meta nfproto ipv6 %sname @%s %s" % (direction, _policy.MPCPU_INTERFACES, verdict)
+            )
+    if policy["router"]:
+        body += [
+            "ct state established,related accept",
+            "ip saddr @%s jump %s" % (_policy.MPCPU_NETWORKS, MPCPU_FORWARD),
+            "ip daddr @%s jump %s" % (_policy.MPCPU_NETWORKS, MPCPU_FORWARD),
+        ]
     return _chain("forward", "forward", "accept", body)
 
 
@@ -178,10 +222,14 @@ def render(policy):
     table += [_set_block(address_set) for address_set in _policy.used_sets(policy)]
     table.append(_input_chain(policy))
     table.append(_mpcpu_chain(policy, FROM_MPCPU_NETWORKS, _policy.INPUT, "in"))
-    table.append(_output_chain())
+    table.append(_output_chain(policy))
     table.append(_mpcpu_chain(policy, TO_MPCPU_NETWORKS, _policy.OUTPUT, "out"))
+    if policy["mpcpu_interfaces"]:
+        table.append(_ipv6_mpcpu_chain(policy, IPV6_FROM_MPCPU_NETWORKS, "in6"))
+        table.append(_ipv6_mpcpu_chain(policy, IPV6_TO_MPCPU_NETWORKS, "out6"))
+    if policy["router"] or policy["mpcpu_interfaces"]:
+        table.append(_forward_chain(policy))
     if policy["router"]:
-        table.append(_forward_chain())
         table.append(_mpcpu_chain(policy, MPCPU_FORWARD, _policy.FORWARD, "fwd"))
     body = []
     for block in table:

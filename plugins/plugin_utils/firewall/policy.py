@@ -15,6 +15,13 @@ Addresses live in named sets (all MPCPUs, the MPCPU networks, the management net
 hosts of each part a router forwards to), so the number of rules depends on the rows in use,
 never on the number of devices. Every problem is collected and raised before any target
 renders, so bad input never reaches a host.
+
+IPv6: MPCPUs speak IPv4 only, and an IPv6 packet carries nothing that says which IPv4 network
+it came from. What comes from an MPCPU network over IPv6 is recognised by the interface it
+arrives on: the host's interfaces that carry an address inside an MPCPU network (read from the
+host, as the dhcp role finds its MPCPU-facing interface). On those, every target drops all IPv6
+in, out and forwarded, but neighbour discovery (solicitations and advertisements, hop limit 255).
+IPv6 management networks (``management_networks`` may name them) keep SSH from other interfaces.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +31,7 @@ __metaclass__ = type
 import collections
 import ipaddress
 import operator
+import re
 import socket
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
@@ -49,7 +57,14 @@ DEFAULT_MANAGEMENT_PORTS = (22,)
 ALL_MPCPUS = "mpcpus"
 MPCPU_NETWORKS = "mpcpu_networks"
 MANAGEMENT = "management"
+MANAGEMENT6 = "management6"
 MPCPU_MACS = "mpcpu_macs"
+MPCPU_INTERFACES = "mpcpu_interfaces"
+IPV6_NETWORKS = "ipv6_networks"
+INTERFACES = "interfaces"
+# The only IPv6 an MPCPU-facing interface keeps, both ways: the link's neighbour discovery.
+IPV6_NEIGHBOUR_DISCOVERY = ("neighbor-solicit", "neighbor-advert")
+_INTERFACE_NAME = re.compile(r"^[A-Za-z0-9_.@:-]{1,15}$")
 
 Rule = collections.namedtuple(
     "Rule",
@@ -121,6 +136,27 @@ def _check_management(model, errors):
             "no management network given: without one the firewall would lock the controller "
             "out; give the networks the controller manages hosts from",
         )
+
+
+def _check_interface_addresses(interface_addresses, errors):
+    """``interface_addresses`` is None (not read) or [{device, address}] of the host."""
+    if interface_addresses is None:
+        return
+    if not isinstance(interface_addresses, (list, tuple)):
+        errors.add("options", "interface_addresses", "give a list of {device, address}")
+        return
+    for index, entry in enumerate(interface_addresses):
+        where = "options", "interface_addresses[%d]" % index
+        if not isinstance(entry, dict):
+            errors.add(*where, message="%r is not a {device, address} mapping" % (entry,))
+            continue
+        device = entry.get("device")
+        if not isinstance(device, str) or not _INTERFACE_NAME.match(device):
+            errors.add(*where, message="%r is not an interface name" % (device,))
+        try:
+            ipaddress.ip_address(entry.get("address"))
+        except ValueError:
+            errors.add(*where, message="%r is not an IP address" % (entry.get("address"),))
 
 
 # A flow as a tuple: the model of a large site holds 10,000s of flows, and these few fields,
@@ -209,8 +245,9 @@ def _address_number(text):
     return int.from_bytes(socket.inet_aton(text), "big")
 
 
-def _sorted_networks(cidrs):
-    return [str(n) for n in sorted(set(ipaddress.ip_network(text) for text in cidrs))]
+def _sorted_networks(cidrs, version=4):
+    networks = set(ipaddress.ip_network(text) for text in cidrs)
+    return [str(n) for n in sorted(n for n in networks if n.version == version)]
 
 
 class _SetTable(collections.OrderedDict):
@@ -454,7 +491,19 @@ def _check_shadowing(host, rules, sets, errors):
 # --- entry point ---------------------------------------------------------------------------------
 
 
-def _base_sets(model, device_ips):
+def _mpcpu_interfaces(model, interface_addresses):
+    """The host's interfaces that carry an address inside an MPCPU network."""
+    networks = [ipaddress.ip_network(n["cidr"]) for n in model["networks"] if n["kind"] == "mpcpu"]
+    return sorted(
+        set(
+            entry["device"]
+            for entry in interface_addresses or []
+            if any(ipaddress.ip_address(entry["address"]) in network for network in networks)
+        )
+    )
+
+
+def _base_sets(model, device_ips, mpcpu_interfaces):
     sets = _SetTable()
     sets.add(
         MANAGEMENT,
@@ -469,6 +518,22 @@ def _base_sets(model, device_ips):
         "networks of kind mpcpu: what comes from or goes to them is MPCPU traffic",
     )
     sets.add(ALL_MPCPUS, ADDRESSES, _sorted_addresses(device_ips), "every MPCPU this host talks to")
+    management6 = _sorted_networks(model["management_networks"], version=6)
+    if management6:
+        sets.add(
+            MANAGEMENT6,
+            IPV6_NETWORKS,
+            management6,
+            "IPv6 networks the controller manages hosts from: SSH open to them, never through "
+            "an MPCPU-facing interface",
+        )
+    if mpcpu_interfaces:
+        sets.add(
+            MPCPU_INTERFACES,
+            INTERFACES,
+            mpcpu_interfaces,
+            "interfaces with an address in an MPCPU network: no IPv6 from or to them",
+        )
     return sets
 
 
@@ -486,10 +551,16 @@ def build_host_policy(
     input_policy="accept",
     management_ports=DEFAULT_MANAGEMENT_PORTS,
     log_drops=False,
+    *,
+    interface_addresses=None,
 ):
-    """The rules of ``host``; FirewallPolicyError lists every problem with model or options."""
+    """The rules of ``host``; FirewallPolicyError lists every problem with model or options.
+
+    ``interface_addresses`` ([{device, address}], as the ``interface_addresses`` filter reads
+    them from the host) names the MPCPU-facing interfaces, where IPv6 is closed."""
     errors = _Errors()
     _check_options(input_policy, management_ports, errors)
+    _check_interface_addresses(interface_addresses, errors)
     _check_management(model, errors)
     keys = _flow_keys(model, errors)
     _check_flows(model, keys, errors)
@@ -506,7 +577,8 @@ def build_host_policy(
             ]
         )
     device_ips = set().union(*own.values(), *(ends[0] for ends in crossing.values()))
-    sets = _base_sets(model, device_ips)
+    mpcpu_interfaces = _mpcpu_interfaces(model, interface_addresses)
+    sets = _base_sets(model, device_ips, mpcpu_interfaces)
     _add_mac_set(model, own, sets)
     rules = _rules(model, own, crossing, sets)
     _check_shadowing(host, rules, sets, errors)
@@ -519,6 +591,7 @@ def build_host_policy(
         "input_policy": input_policy,
         "management_ports": sorted(set(management_ports)),
         "log_drops": bool(log_drops),
+        "mpcpu_interfaces": mpcpu_interfaces,
         "sets": sets,
         "rules": rules,
     }
@@ -537,7 +610,7 @@ def build_site_router_policy(model, management_ports=DEFAULT_MANAGEMENT_PORTS):
 
 def used_sets(policy):
     """The sets the rules name, in the policy's order (renderers declare only these)."""
-    names = set([MANAGEMENT, MPCPU_NETWORKS, ALL_MPCPUS])
+    names = set([MANAGEMENT, MANAGEMENT6, MPCPU_NETWORKS, ALL_MPCPUS, MPCPU_INTERFACES])
     for rule in policy["rules"]:
         names.update(name for name in (rule.src, rule.dst) if name)
         if rule.kind == DHCP_DISCOVER:

@@ -42,10 +42,11 @@ class Nftables(Target):
 class IptablesRestore(Target):
     name = "iptables"
     main_file = "mpcpu.rules"
+    ipv6_file = "mpcpu6.rules"  # for ip6tables-restore: IPv6 is a second file
     applied = True
 
     def render(self, policy):
-        return {self.main_file: iptables.render(policy)}
+        return {self.main_file: iptables.render(policy), self.ipv6_file: iptables.render6(policy)}
 
 
 class Firewalld(Target):

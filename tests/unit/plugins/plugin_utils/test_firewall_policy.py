@@ -205,3 +205,54 @@ def test_flows_missing_fields_are_refused(model):
     model["flows"][0] = {"row": "ntp"}
     (error,) = _errors(model)
     assert error.startswith("flows: flows: each flow needs row, mpcpu, mpcpu_ip")
+
+
+# --- IPv6 ------------------------------------------------------------------------------------
+
+GW_INTERFACES = [
+    {"device": "eth0", "address": "203.0.113.1"},
+    {"device": "eth1", "address": "198.51.100.1"},
+    {"device": "eth2", "address": "198.51.100.65"},
+    {"device": "eth3", "address": "2001:db8:a::1"},
+]
+
+
+def test_the_mpcpu_facing_interfaces_are_those_with_an_address_in_an_mpcpu_network(model):
+    host_policy = policy.build_host_policy(model, "cctv-gw", interface_addresses=GW_INTERFACES)
+    assert host_policy["mpcpu_interfaces"] == ["eth1", "eth2"]
+    assert host_policy["sets"][policy.MPCPU_INTERFACES].elements == ["eth1", "eth2"]
+
+
+def test_a_host_off_the_mpcpu_networks_has_no_mpcpu_facing_interface(model):
+    addresses = [{"device": "eth0", "address": "203.0.113.10"}]
+    host_policy = policy.build_host_policy(model, "cctv-srv", interface_addresses=addresses)
+    assert host_policy["mpcpu_interfaces"] == []
+    assert policy.MPCPU_INTERFACES not in host_policy["sets"]
+
+
+def test_ipv6_management_networks_get_their_own_set_and_leave_the_ipv4_one_alone(model):
+    model["management_networks"] = ["203.0.113.0/28", "2001:db8:b::/64"]
+    sets = policy.build_host_policy(model, "cctv-srv")["sets"]
+    assert sets[policy.MANAGEMENT].elements == ["203.0.113.0/28"]
+    assert sets[policy.MANAGEMENT6].elements == ["2001:db8:b::/64"]
+
+
+@pytest.mark.parametrize(
+    ("addresses", "expected"),
+    [
+        ("eth0", "options: interface_addresses: give a list of {device, address}"),
+        (["eth0"], "options: interface_addresses[0]: 'eth0' is not a {device, address} mapping"),
+        (
+            [{"device": 'eth0" accept', "address": "198.51.100.1"}],
+            "options: interface_addresses[0]: 'eth0\" accept' is not an interface name",
+        ),
+        (
+            [{"device": "eth0", "address": "198.51.100"}],
+            "options: interface_addresses[0]: '198.51.100' is not an IP address",
+        ),
+    ],
+)
+def test_bad_interface_addresses_are_refused(model, addresses, expected):
+    with pytest.raises(policy.FirewallPolicyError) as raised:
+        policy.build_host_policy(model, "cctv-gw", interface_addresses=addresses)
+    assert raised.value.errors == [expected]

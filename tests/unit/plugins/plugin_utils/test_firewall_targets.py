@@ -45,7 +45,13 @@ def model():
     return site_model.build_site(*load_inventory())
 
 
+def load_interfaces():
+    with (GOLDEN / "site.yml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["interfaces"]
+
+
 def render(model, host, target, options):
+    options = dict({"interface_addresses": load_interfaces().get(host)}, **options)
     return targets.target(target).render(policy.build_host_policy(model, host, **options))
 
 
@@ -193,3 +199,74 @@ def test_management_access_is_never_open_to_an_mpcpu_inside_a_management_network
         '-A mpcpu-management -s 198.51.100.0/24 -m comment --comment "management access" -j ACCEPT',
         '-A mpcpu-management -s 203.0.113.0/28 -m comment --comment "management access" -j ACCEPT',
     ]
+
+
+# --- IPv6 ------------------------------------------------------------------------------------
+
+
+def _chain(text, name):
+    return text.split("\tchain %s {\n" % name, 1)[1].split("\t}", 1)[0].splitlines()
+
+
+def test_nftables_judges_ipv6_of_an_mpcpu_interface_before_anything_is_accepted(model):
+    text = render(model, "cctv-gw", "nftables", {"input_policy": "drop"})["mpcpu.nft"]
+    assert _chain(text, "input")[1:3] == [
+        '\t\tiif "lo" accept',
+        "\t\tmeta nfproto ipv6 iifname @mpcpu_interfaces jump ipv6_from_mpcpu_networks",
+    ]
+    assert _chain(text, "output")[1:3] == [
+        '\t\toif "lo" accept',
+        "\t\tmeta nfproto ipv6 oifname @mpcpu_interfaces jump ipv6_to_mpcpu_networks",
+    ]
+    for chain in ("ipv6_from_mpcpu_networks", "ipv6_to_mpcpu_networks"):
+        verdicts = [line.strip().split(" comment ")[0] for line in _chain(text, chain)]
+        assert verdicts == [
+            "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept",
+            "counter drop",
+        ]
+    forward = [line.strip().split(" comment ")[0] for line in _chain(text, "forward")[1:3]]
+    assert forward == [
+        "meta nfproto ipv6 iifname @mpcpu_interfaces counter drop",
+        "meta nfproto ipv6 oifname @mpcpu_interfaces counter drop",
+    ]
+
+
+def test_ip6tables_sends_mpcpu_interfaces_away_before_ipv6_management(model):
+    lines = render(model, "cctv-gw", "iptables", {})["mpcpu6.rules"].splitlines()
+    input_chain = [line for line in lines if line.startswith("-A mpcpu-input ")]
+    assert input_chain[1:3] == [
+        "-A mpcpu-input -i eth1 -j mpcpu-from-net",
+        "-A mpcpu-input -i eth2 -j mpcpu-from-net",
+    ]
+    assert "management access" in input_chain[3]
+    from_net = [line for line in lines if line.startswith("-A mpcpu-from-net ")]
+    assert from_net[-1].endswith("-j DROP") and "-p " not in from_net[-1]
+
+
+def test_a_host_with_no_mpcpu_interface_gets_no_ipv6_interface_rules(model):
+    nft = render(model, "cctv-srv", "nftables", {})["mpcpu.nft"]
+    assert "mpcpu_interfaces" not in nft and "chain forward" not in nft
+    ip6 = render(model, "cctv-srv", "iptables", {})["mpcpu6.rules"]
+    assert " -i eth" not in ip6 and " -o eth" not in ip6
+
+
+def test_firewalld_puts_the_mpcpu_interfaces_in_the_dropping_zone(model):
+    zone = render(model, "cctv-gw", "firewalld", {})["zones/mpcpu.xml"]
+    root = ElementTree.fromstring(zone.encode())
+    assert root.get("target") == "DROP"
+    assert [i.get("name") for i in root.findall("interface")] == ["eth1", "eth2"]
+    ipv6 = [rule for rule in root.findall("rule") if rule.get("family") == "ipv6"]
+    assert [rule.find("icmp-type").get("name") for rule in ipv6] == [
+        "neighbour-solicitation",
+        "neighbour-advertisement",
+    ]
+    assert all(rule.find("accept") is not None for rule in ipv6)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[2] == "iptables"], ids=lambda c: c[0])
+def test_ip6tables_restore_accepts_the_ipv6_ruleset(model, case):
+    if not shutil.which("ip6tables-restore"):
+        pytest.skip("ip6tables is not installed")
+    text = render(model, case[1], "iptables", case[3])["mpcpu6.rules"]
+    result = _in_throwaway_netns("ip6tables-restore", "--test", "--noflush", stdin=text)
+    assert result.returncode == 0, result.stderr

@@ -383,3 +383,17 @@ def test_a_problem_found_twice_is_listed_once():
     problems.add("mpcpu-a", "mpcpu_ip", "bad")
     problems.add("mpcpu-a", "mpcpu_ip", "bad")
     assert problems == ["mpcpu-a: mpcpu_ip: bad"]
+
+
+def test_management_networks_may_be_ipv6(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["management_networks"] = ["203.0.113.0/26", "2001:db8:b::/64"]
+    model = site_model.build_site(site, groups, hostvars)
+    assert model["management_networks"] == ["203.0.113.0/26", "2001:db8:b::/64"]
+
+
+def test_the_output_directory_is_a_variable_of_the_collection_on_any_host(make_inventory):
+    site, groups, hostvars = make_inventory()
+    for host in hostvars.values():
+        host["mpcpu_output_dir"] = "reports"
+    assert site_model.site_errors(site, groups, hostvars) == []
