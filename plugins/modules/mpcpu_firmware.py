@@ -87,8 +87,9 @@ options:
     default: 600
   attempts:
     description:
-      - How many times the whole upload is tried when a transfer breaks (timeout or protocol
-        error). An ERROR packet from the device is not retried.
+      - How many times the whole upload is tried when a transfer breaks (a timeout, a transfer
+        broken mid-way, a network error). A refusal (an ERROR packet from the device other
+        than an unknown transfer ID, a bad OACK) and a local file error are not retried.
     type: int
     default: 2
 extends_documentation_fragment:
