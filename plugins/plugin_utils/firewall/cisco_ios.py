@@ -117,8 +117,8 @@ def _flow_entries(rule, mpcpu_side):
             ),
         ]
     remark = " remark %s" % rule.comment
-    leaving = [remark] + [entry for source, _, entry in entries if source in mpcpu_side]
-    arriving = [remark] + [entry for _, destination, entry in entries if destination in mpcpu_side]
+    leaving = [remark] + [entry for source, _dst, entry in entries if source in mpcpu_side]
+    arriving = [remark] + [entry for _src, dst_set, entry in entries if dst_set in mpcpu_side]
     return leaving, arriving
 
 
