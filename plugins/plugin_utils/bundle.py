@@ -17,6 +17,7 @@ import json
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, services
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     appliance,
+    cisco_ios,
     policy,
     targets,
 )
@@ -30,7 +31,7 @@ SMTP_PART = "mpcpu_smtp_relays"
 KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
 SITE_ROUTER_ACL = "firewall/site-router-acl.ios"
 SITE_ROUTER_NOTE = "firewall/site-router-acl.md"
-NO_CROSSING_NOTE = "No Appendix D flow of this site crosses between networks: nothing to filter.\n"
+NO_CROSSING_NOTE = cisco_ios.NOTHING_CROSSES
 
 
 def _json(data):

@@ -26,6 +26,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import po
 FROM_DEVICES = "MPCPU-FROM-DEVICES"
 TO_DEVICES = "MPCPU-TO-DEVICES"
 UNPRIVILEGED = "gt 1023"
+NOTHING_CROSSES = "No Appendix D flow of this site crosses between networks: nothing to filter.\n"
 
 
 class CiscoRenderError(ValueError):
