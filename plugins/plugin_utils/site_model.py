@@ -46,6 +46,8 @@ DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
 PC_KEYS = ("mpcpu_service_ip",)
 ROUTER_KEYS = ("mpcpu_router_addresses",)
 HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS
+# The playbooks' own settings (render.yml, verify.yml): given with -e, every host carries them.
+PLAYBOOK_KEYS = ("mpcpu_output_dir",)
 OTHER_NAMESPACES = ("mpcpu_simulator_",)
 NAMESPACE = "mpcpu_"
 
@@ -750,7 +752,7 @@ def _check_host_keys(names, hostvars, groups, problems):
 
 
 def _key_problem(key, device, pc_host, router):
-    if key.startswith(OTHER_NAMESPACES):
+    if key.startswith(OTHER_NAMESPACES) or key in PLAYBOOK_KEYS:
         return None
     if key not in HOST_KEYS:
         return "unknown host variable of the collection (known: %s)" % ", ".join(HOST_KEYS)
