@@ -1184,8 +1184,8 @@ def _role_hosts(model, part):
     return sorted(names | set(router["name"] for router in model["routers"]))
 
 
-# What a value of each spec type must already be: the spec would convert "30" or "no", but the
-# roles read the value as given (Ansible's role argument check converts nothing), so a
+# What a value of each spec type must already be: the spec would convert "30" or "no", but
+# Ansible's role argument check converts nothing and most roles read the value as given, so a
 # string where a number or a boolean belongs breaks a later task or is read wrongly.
 STRICT_TYPES = {
     "bool": ((bool,), "is not a boolean (true or false)"),
@@ -1193,6 +1193,21 @@ STRICT_TYPES = {
     "float": ((int, float), "is not a number"),
     "list": ((list, tuple), "is not a list"),
 }
+
+
+# Numbers the roles read through Jinja's int or float wherever they use them: a quoted number
+# ("30", as -e key=value gives it) works there, so the spec's conversion decides.
+CAST_BY_ROLE = frozenset(
+    (
+        "firewall_confirm_timeout",
+        "firewall_confirm_port",
+        "log_collector_retention_months",
+        "log_collector_backoff_initial",
+        "log_collector_backoff_max",
+        "log_collector_connect_timeout",
+        "log_collector_keepalive_idle",
+    )
+)
 
 
 def _of_type(value, kinds):
@@ -1207,7 +1222,7 @@ def _converted(name, option, value, problems, host):
     if value is None and "default" in option and option["default"] is None:
         return True, None  # null is the role's own default (for example: decide on the host)
     kinds, refusal = STRICT_TYPES.get(option.get("type"), ((object,), ""))
-    if not _of_type(value, kinds):
+    if not (_of_type(value, kinds) or (name in CAST_BY_ROLE and isinstance(value, str))):
         problems.add(host, name, "%s %s" % (_text(value), refusal or "is not set"))
         return False, None
     spec = dict((key, option[key]) for key in SPEC_KEYS if key in option)
