@@ -68,6 +68,8 @@ def firewall_site_router_acl(model, **options):
         site_policy = policy.build_site_router_policy(model, **options)
     except policy.FirewallPolicyError as error:
         raise AnsibleFilterError(str(error)) from None
+    if not policy.rules_in(site_policy, policy.FORWARD):
+        return "! " + cisco_ios.NOTHING_CROSSES  # a flat site: an IOS comment, no ACL
     return _render("cisco_ios", site_policy)[targets.CiscoIos.main_file]
 
 

@@ -17,6 +17,7 @@ import json
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, services
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     appliance,
+    cisco_ios,
     policy,
     targets,
 )
@@ -28,6 +29,9 @@ DHCP_PART = "mpcpu_dhcp_servers"
 NTP_PART = "mpcpu_ntp_servers"
 SMTP_PART = "mpcpu_smtp_relays"
 KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
+SITE_ROUTER_ACL = "firewall/site-router-acl.ios"
+SITE_ROUTER_NOTE = "firewall/site-router-acl.md"
+NO_CROSSING_NOTE = cisco_ios.NOTHING_CROSSES
 
 
 def _json(data):
@@ -48,17 +52,23 @@ def _firewall_files(model):
         names = ROUTER_TARGETS if host in routers else HOST_TARGETS
         rendered = targets.render_files(policy.build_host_policy(model, host), names)
         files.update(("firewall/%s/%s" % (host, path), text) for path, text in rendered.items())
-    site_acl = targets.target("cisco_ios").render(policy.build_site_router_policy(model))
-    files["firewall/site-router-acl.ios"] = site_acl[targets.CiscoIos.main_file]
+    files.update(_site_router_files(policy.build_site_router_policy(model)))
     return files
+
+
+def _site_router_files(boundary):
+    """The site router ACL, or a note when nothing crosses between networks (a flat site)."""
+    if not policy.rules_in(boundary, policy.FORWARD):
+        return {SITE_ROUTER_NOTE: NO_CROSSING_NOTE}
+    site_acl = targets.target("cisco_ios").render(boundary)
+    return {SITE_ROUTER_ACL: site_acl[targets.CiscoIos.main_file]}
 
 
 def _appliance_files(model):
     """The site boundary for appliances, rendered by Aerleon (needs it on the controller)."""
     boundary = policy.build_site_router_policy(model)
     if not policy.rules_in(boundary, policy.FORWARD):
-        note = "No Appendix D flow of this site crosses between networks: nothing to filter.\n"
-        return {"firewall/appliance/README.md": note}
+        return {"firewall/appliance/README.md": NO_CROSSING_NOTE}
     rendered = appliance.render_files(model, boundary, APPLIANCE_TARGETS)
     return {"firewall/appliance/%s" % path: text for path, text in rendered.items()}
 

@@ -24,6 +24,9 @@ import re
 import stat
 from collections.abc import Mapping
 
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
@@ -42,9 +45,9 @@ SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
 PC_KEYS = ("mpcpu_service_ip",)
 ROUTER_KEYS = ("mpcpu_router_addresses",)
-# Where the playbooks write their reports and bundles: often given with -e, so every host has it.
-RUN_KEYS = ("mpcpu_output_dir",)
-HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS + RUN_KEYS
+HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS
+# The playbooks' own settings (render.yml, verify.yml): given with -e, every host carries them.
+PLAYBOOK_KEYS = ("mpcpu_output_dir",)
 OTHER_NAMESPACES = ("mpcpu_simulator_",)
 NAMESPACE = "mpcpu_"
 
@@ -751,7 +754,7 @@ def _check_host_keys(names, hostvars, groups, problems):
 
 
 def _key_problem(key, device, pc_host, router):
-    if key.startswith(OTHER_NAMESPACES):
+    if key.startswith(OTHER_NAMESPACES) or key in PLAYBOOK_KEYS:
         return None
     if key not in HOST_KEYS:
         return "unknown host variable of the collection (known: %s)" % ", ".join(HOST_KEYS)
@@ -1076,6 +1079,190 @@ def _options(host_vars, options):
     return [host_vars.get(name, default) for name, default in options]
 
 
+# The roles whose options an inventory may set per host, and the hosts each runs on
+# (None: every host the firewall role runs on, the part hosts and the routers).
+ROLE_PARTS = (
+    ("ntp", "mpcpu_ntp_servers"),
+    ("smtp", "mpcpu_smtp_relays"),
+    ("firewall", None),
+    ("dhcp", "mpcpu_dhcp_servers"),
+    ("log_collector", "mpcpu_log_collectors"),
+    ("tftp_receiver", "mpcpu_snapshot_receivers"),
+)
+ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+SPEC_KEYS = ("type", "elements", "choices")
+_ROLE_SPECS = {}
+
+
+def _role_spec(role):
+    """The options of ``role``'s meta/argument_specs.yml, as Ansible checks them at its start."""
+    if role not in _ROLE_SPECS:
+        path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
+        with open(path, encoding="utf-8") as handle:
+            options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+        # ntp_* and smtp_* options services.py checks itself are left to it: one problem each
+        services_checks = set(name for name, _default in NTP_OPTIONS + SMTP_OPTIONS)
+        _ROLE_SPECS[role] = dict(
+            (name, option)
+            for name, option in options.items()
+            if option.get("type") != "dict" and name not in services_checks
+        )
+    return _ROLE_SPECS[role]
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _at_least(minimum, message):
+    def check(value, _settings):
+        if not (_number(value) and value >= minimum):
+            return message % _text(value)
+        return None
+
+    return check
+
+
+def _above_zero(message):
+    def check(value, _settings):
+        if not (_number(value) and value > 0):
+            return message % _text(value)
+        return None
+
+    return check
+
+
+def _one_port(value, _settings):
+    return port_problem(value)
+
+
+def _management_ports(ports, _settings):
+    if not ports:
+        return "give at least one TCP port (SSH: 22)"
+    return "; ".join(problem for problem in map(port_problem, ports) if problem) or None
+
+
+def _backoff_max(value, settings):
+    initial = settings.get("log_collector_backoff_initial")
+    if _number(value) and _number(initial) and value < initial:
+        return "%s must not be below log_collector_backoff_initial (%s)" % (
+            _text(value),
+            _text(initial),
+        )
+    return None
+
+
+def _absolute_path(value, _settings):
+    if not re.match(r"^/[^\s]*$", value or ""):
+        return "%s must be an absolute path without whitespace" % _text(value)
+    return None
+
+
+# What each role refuses beyond its argument spec (its assert and problem-list tasks, and what
+# the file it renders is checked with), on the values the spec has converted.
+ROLE_LIMITS = {
+    "firewall_confirm_timeout": _at_least(10, "%s s is too short; give at least 10"),
+    "firewall_confirm_port": _one_port,
+    "firewall_management_ports": _management_ports,
+    "dhcp_valid_lifetime": _above_zero("%s is not a positive number of seconds"),
+    "dhcp_lease_cleanup_interval": _at_least(
+        0, "%s is not a number of seconds (0 turns cleanup off)"
+    ),
+    "log_collector_retention_months": _at_least(
+        1, "%s must be 1 or more (months of log files kept)"
+    ),
+    "log_collector_backoff_initial": _above_zero("%s must be above 0 seconds"),
+    "log_collector_backoff_max": _backoff_max,
+    "log_collector_connect_timeout": _above_zero("%s must be above 0 seconds"),
+    "log_collector_keepalive_idle": _at_least(1, "%s must be 1 second or more"),
+    "log_collector_log_dir": _absolute_path,
+}
+
+
+def _role_hosts(model, part):
+    if part is not None:
+        return [host["name"] for host in model["parts"].get(part, ())]
+    names = set(host["name"] for hosts in model["parts"].values() for host in hosts)
+    return sorted(names | set(router["name"] for router in model["routers"]))
+
+
+# What a value of each spec type must already be: the spec would convert "30" or "no", but
+# Ansible's role argument check converts nothing and most roles read the value as given, so a
+# string where a number or a boolean belongs breaks a later task or is read wrongly.
+STRICT_TYPES = {
+    "bool": ((bool,), "is not a boolean (true or false)"),
+    "int": ((int,), "is not an integer"),
+    "float": ((int, float), "is not a number"),
+    "list": ((list, tuple), "is not a list"),
+}
+
+
+# Numbers the roles read through Jinja's int or float wherever they use them: a quoted number
+# ("30", as -e key=value gives it) works there, so the spec's conversion decides.
+CAST_BY_ROLE = frozenset(
+    (
+        "firewall_confirm_timeout",
+        "firewall_confirm_port",
+        "log_collector_retention_months",
+        "log_collector_backoff_initial",
+        "log_collector_backoff_max",
+        "log_collector_connect_timeout",
+        "log_collector_keepalive_idle",
+    )
+)
+
+
+def _of_type(value, kinds):
+    if value is None or not isinstance(value, kinds):
+        return False
+    return bool in kinds or not isinstance(value, bool)  # true is an int to Python, not here
+
+
+def _converted(name, option, value, problems, host):
+    """(True, ``value`` as the role's argument spec takes it), or (False, None) after adding
+    the refusal."""
+    if value is None and "default" in option and option["default"] is None:
+        return True, None  # null is the role's own default (for example: decide on the host)
+    kinds, refusal = STRICT_TYPES.get(option.get("type"), ((object,), ""))
+    if not (_of_type(value, kinds) or (name in CAST_BY_ROLE and isinstance(value, str))):
+        problems.add(host, name, "%s %s" % (_text(value), refusal or "is not set"))
+        return False, None
+    spec = dict((key, option[key]) for key in SPEC_KEYS if key in option)
+    result = ArgumentSpecValidator({name: spec}).validate({name: value})
+    for message in result.error_messages:
+        problems.add(host, name, message)
+    return not result.error_messages, result.validated_parameters.get(name)
+
+
+def _check_one_role(role, host, host_vars, problems):
+    spec = _role_spec(role)
+    settings = dict(
+        (name, option["default"])
+        for name, option in spec.items()
+        if not _has_template(option.get("default"))
+    )
+    checked = []
+    for name in sorted(spec):
+        if name in host_vars:
+            valid, settings[name] = _converted(name, spec[name], host_vars[name], problems, host)
+            if valid:
+                checked.append(name)
+    for name in checked:
+        limit = ROLE_LIMITS.get(name)
+        message = limit(settings[name], settings) if limit else None
+        if message:
+            problems.add(host, name, message)
+
+
+def _check_role_specs(model, hostvars, problems):
+    """Each role's argument spec and limits, on the options the inventory sets for its hosts."""
+    for role, part in ROLE_PARTS:
+        for host in _role_hosts(model, part):
+            host_vars = hostvars[host]
+            if any(name in host_vars for name in _role_spec(role)):
+                _check_one_role(role, host, host_vars, problems)
+
+
 def _check_role_options(model, hostvars, problems):
     """The NTP and SMTP roles' own checks, on the options the inventory sets."""
     for part, options, check in (
@@ -1124,6 +1311,7 @@ def build_site(site, groups, hostvars, compile_flows=True):
         "routers": routers,
     }
     _check_role_options(model, hostvars, problems)
+    _check_role_specs(model, hostvars, problems)
     if problems:
         raise SiteModelError(problems)
     if compile_flows:

@@ -81,3 +81,13 @@ def test_a_relative_output_dir_is_taken_from_the_directory_the_playbook_runs_fro
     render_from(tmp_path, "-e", "mpcpu_output_dir=out")
     assert (tmp_path / "out" / "mpcpu-bundle" / "port-matrix.md").is_file()
     assert (tmp_path / "out" / "mpcpu-bundle.diff").is_file()
+
+
+def test_a_flat_site_renders_with_a_note_instead_of_the_site_router_acl(tmp_path):
+    bundle = tmp_path / "bundle"
+    render(ROOT / "tests" / "integration" / "inventories" / "flat", bundle)
+    firewall = bundle / "firewall"
+    assert not (firewall / "site-router-acl.ios").exists()
+    note = (firewall / "site-router-acl.md").read_text()
+    assert note.startswith("No Appendix D flow of this site crosses between networks")
+    assert (firewall / "server" / "nftables" / "mpcpu.nft").read_text().strip()

@@ -155,3 +155,30 @@ def test_site_yml_stops_at_its_first_play_before_any_host(tmp_path):
     assert result.returncode == 2, output
     assert "rows easy_cpu, ntp would all use UDP/123 on every MPCPU" in output
     assert "PLAY [Firewalls" not in output
+
+
+def test_role_options_a_role_would_refuse_at_its_start_are_refused_before_any_host(tmp_path):
+    inventory = write_inventory(tmp_path / "inventory")
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / "server.yml").write_text(
+        "---\n"
+        "firewall_confirm_timeout: 5\n"
+        "dhcp_valid_lifetime: one day\n"
+        "log_collector_backoff_max: 0.5\n"
+    )
+    (inventory / "host_vars" / "gw.yml").write_text("---\nfirewall_input_policy: deny\n")
+    result = run_validate(inventory)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    (problems,) = [line for line in output.splitlines() if line.startswith("[ERROR]: Task failed")]
+    expected = [
+        "server: firewall_confirm_timeout: 5 s is too short; give at least 10",
+        "gw: firewall_input_policy: value of firewall_input_policy must be one of: accept, drop, "
+        "got: deny",
+        "server: dhcp_valid_lifetime: 'one day' is not an integer",
+        "server: log_collector_backoff_max: 0.5 must not be below log_collector_backoff_initial",
+    ]
+    for message in expected:
+        assert message in problems, message
+    assert "Invalid MPCPU site: %d problem(s)" % len(expected) in problems

@@ -228,9 +228,11 @@ def _mpcpu_networks(host_policy):
 
 
 def side_of(address, mpcpu_networks):
-    """MPCPU_ZONE when ``address`` is on an MPCPU network, PC_ZONE otherwise."""
+    """MPCPU_ZONE when ``address`` is on an MPCPU network, PC_ZONE otherwise (IPv6 included:
+    MPCPU networks are IPv4, an IPv6 management network is on the PC side)."""
     ip = ipaddress.ip_network(address, strict=False)
-    return MPCPU_ZONE if any(ip.subnet_of(net) for net in mpcpu_networks) else PC_ZONE
+    on_mpcpu = any(ip.version == net.version and ip.subnet_of(net) for net in mpcpu_networks)
+    return MPCPU_ZONE if on_mpcpu else PC_ZONE
 
 
 def _sides(host_policy, set_name, cache):

@@ -18,11 +18,15 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    aerleon_export,
+)
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
 
 FROM_DEVICES = "MPCPU-FROM-DEVICES"
 TO_DEVICES = "MPCPU-TO-DEVICES"
 UNPRIVILEGED = "gt 1023"
+NOTHING_CROSSES = "No Appendix D flow of this site crosses between networks: nothing to filter.\n"
 
 
 class CiscoRenderError(ValueError):
@@ -61,22 +65,62 @@ def _entry(protocol, source, destination, suffix=""):
     return (" permit %s %s %s %s" % (protocol, source, destination, suffix)).rstrip()
 
 
-def _flow_entries(rule):
-    """(entries for traffic leaving the MPCPU side, entries for traffic towards it)."""
+def _mpcpu_side_sets(policy):
+    """Names of the address sets holding an address on an MPCPU network."""
+    networks = [
+        ipaddress.ip_network(cidr) for cidr in policy["sets"][_policy.MPCPU_NETWORKS].elements
+    ]
+    return set(
+        name
+        for name, address_set in policy["sets"].items()
+        if address_set.kind not in (_policy.MACS, _policy.INTERFACES)
+        and any(
+            aerleon_export.side_of(element, networks) == aerleon_export.MPCPU_ZONE
+            for element in address_set.elements
+        )
+    )
+
+
+def _flow_entries(rule, mpcpu_side):
+    """(entries for traffic leaving an MPCPU network, entries for traffic entering one).
+
+    An entry goes into each ACL its packet meets: one from a set with addresses on an MPCPU
+    network leaves through MPCPU-FROM-DEVICES, one towards such a set enters through
+    MPCPU-TO-DEVICES; a flow between two MPCPU networks (MPCPUs on one, a PC part on another)
+    meets both.
+    """
     src, dst = group_name(rule.src), group_name(rule.dst)
-    request = _entry(rule.protocol, _end(src, rule.src_port), _end(dst, rule.dst_port))
     established = "established" if rule.protocol == "tcp" else ""
-    answer = _entry(rule.protocol, _end(dst, rule.dst_port), _end(src, rule.src_port), established)
-    data = []
+    # (source set, destination set, entry): the request, its answer, then TFTP data both ways
+    entries = [
+        (
+            rule.src,
+            rule.dst,
+            _entry(rule.protocol, _end(src, rule.src_port), _end(dst, rule.dst_port)),
+        ),
+        (
+            rule.dst,
+            rule.src,
+            _entry(rule.protocol, _end(dst, rule.dst_port), _end(src, rule.src_port), established),
+        ),
+    ]
     if rule.helper:
-        data = [
-            _entry("udp", "object-group %s" % dst, "object-group %s %s" % (src, UNPRIVILEGED)),
-            _entry("udp", "object-group %s" % src, "object-group %s %s" % (dst, UNPRIVILEGED)),
+        entries += [
+            (
+                rule.dst,
+                rule.src,
+                _entry("udp", _end(dst, None), "%s %s" % (_end(src, None), UNPRIVILEGED)),
+            ),
+            (
+                rule.src,
+                rule.dst,
+                _entry("udp", _end(src, None), "%s %s" % (_end(dst, None), UNPRIVILEGED)),
+            ),
         ]
     remark = " remark %s" % rule.comment
-    if rule.src.startswith(_policy.ALL_MPCPUS):
-        return [remark, request] + data[1:], [remark, answer] + data[:1]
-    return [remark, answer] + data[:1], [remark, request] + data[1:]
+    leaving = [remark] + [entry for source, _dst, entry in entries if source in mpcpu_side]
+    arriving = [remark] + [entry for _src, dst_set, entry in entries if dst_set in mpcpu_side]
+    return leaving, arriving
 
 
 def _acl(name, entries):
@@ -124,9 +168,10 @@ def render(policy):
         )
     used = set(name for rule in rules for name in (rule.src, rule.dst))
     sets = [s for name, s in policy["sets"].items() if name in used]
+    mpcpu_side = _mpcpu_side_sets(policy)
     leaving, arriving = [], []
     for rule in rules:
-        out_entries, in_entries = _flow_entries(rule)
+        out_entries, in_entries = _flow_entries(rule, mpcpu_side)
         leaving += out_entries
         arriving += in_entries
     leaving += _dhcp_broadcasts(rules)

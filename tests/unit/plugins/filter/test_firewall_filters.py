@@ -79,3 +79,21 @@ def test_export_files_are_keyed_by_target(model):
     assert sorted(files) == ["cisco_ios/mpcpu-acl.ios", "nftables/mpcpu.nft"]
     expected = (GOLDEN / "cctv-gw" / "cisco_ios" / "mpcpu-acl.ios").read_text(encoding="utf-8")
     assert files["cisco_ios/mpcpu-acl.ios"] == expected
+
+
+def test_site_router_acl_of_a_flat_site_is_an_ios_comment_saying_nothing_crosses():
+    site = {
+        "name": "flat",
+        "networks": [{"name": "cctv", "cidr": "198.51.100.0/26", "kind": "mpcpu"}],
+        "management_networks": ["198.51.100.0/28"],
+    }
+    groups = {"mpcpu": ["mpcpu-a"], "mpcpu_log_collectors": ["server"]}
+    hostvars = {
+        "mpcpu-a": {"mpcpu_ip": "198.51.100.10", "mpcpu_mac": "02:00:00:00:00:0a"},
+        "server": {"ansible_host": "198.51.100.5"},
+    }
+    model = site_model.build_site(dict(site, rows=["activity_logging"]), groups, hostvars)
+    text = firewall.firewall_site_router_acl(model)
+    assert (
+        text == "! No Appendix D flow of this site crosses between networks: nothing to filter.\n"
+    )

@@ -37,3 +37,27 @@ def test_kea_reserves_every_mpcpu_by_mac(make_inventory):
     subnets = json.loads(files[kea_path])["Dhcp4"]["subnet4"]
     reserved = {(r["hw-address"], r["ip-address"]) for s in subnets for r in s["reservations"]}
     assert reserved == {(device["mac"], device["ip"]) for device in model["mpcpus"]}
+
+
+def flat_site(make_inventory):
+    """One network, no router: the server shares the MPCPUs' network, nothing crosses."""
+    site, groups, hostvars = make_inventory()
+    site["networks"] = site["networks"][:1]
+    site["management_networks"] = ["198.51.100.0/28"]
+    del groups["mpcpu_routers"], hostvars["router"]
+    hostvars["pc-server"]["ansible_host"] = "198.51.100.5"
+    return site_model.build_site(site, groups, hostvars)
+
+
+def test_a_flat_site_gets_a_note_instead_of_the_site_router_acl(make_inventory):
+    files = bundle.bundle_files(flat_site(make_inventory))
+    assert "firewall/site-router-acl.ios" not in files
+    assert files["firewall/site-router-acl.md"] == bundle.NO_CROSSING_NOTE
+    assert files["firewall/appliance/README.md"] == bundle.NO_CROSSING_NOTE
+    assert "table inet mpcpu" in files["firewall/pc-server/nftables/mpcpu.nft"]
+
+
+def test_a_site_with_crossing_flows_gets_the_acl_and_no_note(make_inventory):
+    files = bundle.bundle_files(lab_like_model(make_inventory))
+    assert "firewall/site-router-acl.md" not in files
+    assert files["firewall/site-router-acl.ios"].startswith("! MPCPU router ACLs")

@@ -291,11 +291,6 @@ def test_the_hand_written_ios_acl_passes_the_same_probes_across_the_boundary(mod
     assert [p for p in disagreements if not _between_mpcpu_networks(boundary, p)] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cisco_ios: MPCPU-TO-DEVICES admits only traffic addressed to MPCPUs, so a PC part on "
-    "one MPCPU network (the DHCP server on cctv-a) cannot be reached from MPCPUs on another",
-)
 def test_the_hand_written_ios_acl_passes_flows_between_two_mpcpu_networks(model, boundary):
     assert _hand_written_disagreements(model, boundary) == []
 
