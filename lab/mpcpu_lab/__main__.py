@@ -5,6 +5,7 @@ python3 -m mpcpu_lab up TOPOLOGY.yml   boot the hosts; prints the inventory path
 python3 -m mpcpu_lab down NAME | --all tear a lab (or every lab and leftover) down
 python3 -m mpcpu_lab ssh NAME HOST [COMMAND...]
 python3 -m mpcpu_lab status            labs that are up and anything left behind
+python3 -m mpcpu_lab boots TOPOLOGY.yml [--times N]   boot N times, count hosts not running
 """
 
 import argparse
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 
-from mpcpu_lab import image, lab, topology
+from mpcpu_lab import boots, image, lab, topology
 
 
 def _parser():
@@ -29,6 +30,9 @@ def _parser():
     ssh.add_argument("host")
     ssh.add_argument("remote", nargs=argparse.REMAINDER)
     commands.add_parser("status", help="labs that are up and leftovers")
+    repeat = commands.add_parser("boots", help="boot a topology N times, count degraded hosts")
+    repeat.add_argument("topology")
+    repeat.add_argument("--times", type=int, default=20)
     return parser
 
 
@@ -51,6 +55,8 @@ def main(argv=None):
         os.execvp(argv[0], argv)
     elif args.command == "status":
         print(json.dumps(lab.leftovers(), indent=2))
+    elif args.command == "boots":
+        return 1 if boots.boot_many(topology.load(args.topology), args.times) else 0
     return 0
 
 
