@@ -1,6 +1,6 @@
 """Command line of the lab tool.
 
-python3 -m mpcpu_lab image             build (or reuse) the cached Debian 12 image
+python3 -m mpcpu_lab image [--release trixie]  build (or reuse) a cached image (default bookworm)
 python3 -m mpcpu_lab up TOPOLOGY.yml   boot the hosts; prints the inventory path
 python3 -m mpcpu_lab down NAME | --all tear a lab (or every lab and leftover) down
 python3 -m mpcpu_lab ssh NAME HOST [COMMAND...]
@@ -19,7 +19,8 @@ from mpcpu_lab import boots, image, lab, topology
 def _parser():
     parser = argparse.ArgumentParser(prog="mpcpu_lab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("image", help="build or reuse the cached image")
+    build = commands.add_parser("image", help="build or reuse the cached image")
+    build.add_argument("--release", choices=image.RELEASES, default=image.DEFAULT_RELEASE)
     up = commands.add_parser("up", help="boot the hosts of a topology file")
     up.add_argument("topology")
     down = commands.add_parser("down", help="tear a lab down")
@@ -39,7 +40,7 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "image":
-        print(image.build())
+        print(image.build(args.release))
     elif args.command == "up":
         state = lab.up(topology.load(args.topology))
         print(lab.inventory_path(state["name"]))

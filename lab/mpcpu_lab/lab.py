@@ -224,12 +224,13 @@ def _write_inventory(state):
         yaml.safe_dump({"all": {"hosts": hosts}}, handle, default_flow_style=False)
 
 
-def _start_host(topo, state, index, host, lower):
+def _start_host(topo, state, index, host, lowers):
     lab = topo["name"]
     netns = net.netns_name(lab, host["name"])
     host_dir = os.path.join(paths.lab_dir(lab), host["name"])
     entry = {"netns": netns, "dir": host_dir, "links": [], "pid": None, "cgroups": []}
     entry["address"] = host["links"][0]["addresses"][0].split("/")[0]
+    entry["release"] = host.get("release", image.DEFAULT_RELEASE)
     state["hosts"][host["name"]] = entry
     _write_state(state)
     net.add_netns(netns, host["forwarding"])
@@ -238,7 +239,7 @@ def _start_host(topo, state, index, host, lower):
         entry["links"].append(veth)
         _write_state(state)
         net.add_link(netns, veth, state["bridges"][link["bridge"]], link_index, link)
-    _mount_root(host_dir, lower)
+    _mount_root(host_dir, lowers[host.get("release", image.DEFAULT_RELEASE)])
     _host_files(os.path.join(host_dir, "root"), host, topo, state["ssh_key"])
     entry["cgroups"] = cgroups.create(machine_name(lab, host["name"]))
     _write_state(state)
@@ -248,7 +249,8 @@ def _start_host(topo, state, index, host, lower):
 
 def up(topo):
     """Bring the lab up and return its state; on any failure, tear down what was made."""
-    lower = image.build()
+    releases = sorted({host.get("release", image.DEFAULT_RELEASE) for host in topo["hosts"]})
+    lowers = {release: image.build(release) for release in releases}
     key = paths.ssh_key()
     with _locked():
         _check_free(topo)
@@ -262,7 +264,7 @@ def up(topo):
                 _write_state(state)
                 net.add_bridge(name, bridge["cidr"], bridge["controller"])
             for index, host in enumerate(topo["hosts"]):
-                _start_host(topo, state, index, host, lower)
+                _start_host(topo, state, index, host, lowers)
         except BaseException:
             _teardown(state)
             raise
