@@ -19,7 +19,6 @@ from mpcpu_lab import lab, paths
 
 ANSIBLE_CORE = "2.21.5"
 PYTHON = "3.13"
-VENV = "/opt/mpcpu-controller"
 LAB_CACHE = "/root/.cache/megapower-mpcpu"
 CHECKOUT = "/opt/megapower"
 
@@ -66,18 +65,22 @@ def _tar(sources):
     return stream.getvalue()
 
 
+def venv(core=ANSIBLE_CORE):
+    return "/opt/ansible-core-%s" % core
+
+
 def install(state, host, wheels, core=ANSIBLE_CORE):
     """Build the controller venv in ``host``; raise RuntimeError with pip's output on failure."""
     key = state["ssh_key"]
-    bundle = _tar({"wheels": wheels, "id_ed25519": key})
+    bundle = _tar({"wheels-" + core: wheels, "id_ed25519": key})
     script = " && ".join(
         (
             "mkdir -p /root/controller %s/ssh" % LAB_CACHE,
             "tar -C /root/controller -x",
             "install -m 0600 /root/controller/id_ed25519 %s/ssh/id_ed25519" % LAB_CACHE,
-            "python3 -m venv %s" % VENV,
-            "%s/bin/pip install --quiet --no-index --find-links /root/controller/wheels"
-            " ansible-core==%s netaddr" % (VENV, core),
+            "python3 -m venv %s" % venv(core),
+            "%s/bin/pip install --quiet --no-index --find-links /root/controller/wheels-%s"
+            " ansible-core==%s netaddr" % (venv(core), core, core),
         )
     )
     result = _ssh(state, host, script, stdin=bundle)
@@ -85,7 +88,7 @@ def install(state, host, wheels, core=ANSIBLE_CORE):
         raise RuntimeError(result.stdout.decode() + result.stderr.decode())
 
 
-def ansible(state, host, tool, *args, timeout=900):
+def ansible(state, host, tool, *args, core=ANSIBLE_CORE, timeout=900):
     """Run an Ansible tool of the controller venv in the checkout; CompletedProcess (text)."""
     environment = {
         "ANSIBLE_CONFIG": CHECKOUT + "/ansible.cfg",
@@ -95,7 +98,7 @@ def ansible(state, host, tool, *args, timeout=900):
     command = "cd %s && env %s %s" % (
         CHECKOUT,
         " ".join("%s=%s" % item for item in sorted(environment.items())),
-        shlex.join(["%s/bin/%s" % (VENV, tool), *args]),
+        shlex.join(["%s/bin/%s" % (venv(core), tool), *args]),
     )
     result = _ssh(state, host, command, timeout=timeout)
     return subprocess.CompletedProcess(

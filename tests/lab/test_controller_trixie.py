@@ -1,5 +1,6 @@
 """Today's platforms: a Debian 13 controller on ansible-core 2.21 (Python 3.13) deploys the
-built-in site onto Debian 13 hosts, redeploys with no change, and every cell passes verify."""
+built-in site onto Debian 13 hosts, redeploys with no change, and every cell passes verify;
+ansible-core 2.20 on the same controller verifies the deployed site too."""
 
 import pathlib
 import re
@@ -16,6 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOPOLOGY = ROOT / "lab" / "topologies" / "controller.yml"
 REPORT_DIR = "/root/verify"
 MANAGED = ("mpcpu-sim", "cctv-gw", "cctv-srv")
+OLDER_CORE = "2.20.10"
 
 
 def on(state, host, command):
@@ -47,6 +49,24 @@ def changed_counts(output):
     }
 
 
+def verify_cells(state, core):
+    report_dir = "%s-%s" % (REPORT_DIR, core)
+    playbook(
+        state,
+        "verify.yml",
+        "-e",
+        "verify_report_dir=%s" % report_dir,
+        "-e",
+        "verify_fail_on_failure=false",
+        core=core,
+    )
+    suite = ElementTree.fromstring(on(state, "controller", "cat %s/junit.xml" % report_dir))
+    return {
+        (case.get("classname"), case.get("name")): case.find("failure") is None
+        for case in suite.iter("testcase")
+    }
+
+
 @pytest.fixture(scope="module")
 def controller_site():
     wheels = controller.fetch_wheels()
@@ -55,16 +75,7 @@ def controller_site():
         playbook(state, "lab_devices.yml")
         first = playbook(state, "site.yml")
         second = playbook(state, "site.yml")
-        playbook(
-            state,
-            "verify.yml",
-            "-e",
-            "verify_report_dir=%s" % REPORT_DIR,
-            "-e",
-            "verify_fail_on_failure=false",
-        )
-        junit = on(state, "controller", "cat %s/junit.xml" % REPORT_DIR)
-        yield state, first, second, junit
+        yield state, first, second
 
 
 def test_the_controller_runs_ansible_core_2_21_on_python_3_13(controller_site):
@@ -79,18 +90,24 @@ def test_the_managed_hosts_run_debian_13(controller_site):
 
 
 def test_first_run_deploys_and_second_run_changes_nothing(controller_site):
-    _, first, second, _ = controller_site
+    _, first, second = controller_site
     assert set(changed_counts(first)) >= set(MANAGED)
     assert sum(changed_counts(first).values()) > 0
     assert set(changed_counts(second).values()) == {0}
 
 
 def test_every_cell_of_verify_passes(controller_site):
-    suite = ElementTree.fromstring(controller_site[3])
-    cells = {
-        (case.get("classname"), case.get("name")): case.find("failure") is None
-        for case in suite.iter("testcase")
-    }
+    cells = verify_cells(controller_site[0], controller.ANSIBLE_CORE)
+    assert len(cells) == 21
+    assert sorted(cell for cell, passed in cells.items() if not passed) == []
+
+
+def test_ansible_core_2_20_verifies_the_site_too(controller_site):
+    state = controller_site[0]
+    controller.install(state, "controller", controller.fetch_wheels(OLDER_CORE), core=OLDER_CORE)
+    version = controller.ansible(state, "controller", "ansible", "--version", core=OLDER_CORE)
+    assert "[core %s]" % OLDER_CORE in version.stdout
+    cells = verify_cells(state, OLDER_CORE)
     assert len(cells) == 21
     assert sorted(cell for cell, passed in cells.items() if not passed) == []
 
