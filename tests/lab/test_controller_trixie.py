@@ -28,7 +28,7 @@ def on(state, host, command):
     return result.stdout
 
 
-def playbook(state, name, *extra):
+def playbook(state, name, *extra, core=controller.ANSIBLE_CORE):
     result = controller.ansible(
         state,
         "controller",
@@ -37,6 +37,7 @@ def playbook(state, name, *extra):
         "inventories/lab",
         "playbooks/" + name,
         *extra,
+        core=core,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return result.stdout
