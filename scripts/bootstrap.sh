@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by scripts/test and scripts/lab: installs what this checkout needs on a Debian 12
-# machine (apt packages, a cached virtualenv) and activates the virtualenv. Re-runs are cheap:
+# Sourced by scripts/test and scripts/lab: installs what this checkout needs on a Debian 12 or
+# Debian 13 machine (apt packages, a cached virtualenv) and activates the virtualenv. Re-runs are cheap:
 # apt is skipped when every package is present, pip when requirements did not change.
 
 MPCPU_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,6 +11,9 @@ export MPCPU_ROOT MPCPU_CACHE MPCPU_LAB_CACHE=$MPCPU_CACHE
 # iptables), the independent TFTP implementations the interop tests and benchmarks use, and
 # the shell linter ansible-test sanity runs (its shellcheck test skips itself without it).
 # tftpd-hpa is not here: Debian makes it conflict with atftpd, so it lives in the lab image.
+# The names are the same on Debian 12 and 13 (checked with apt-get install --simulate in a
+# trixie chroot); what differs is the Python python3-venv brings: 3.11 on Debian 12, where the
+# venv resolves ansible-core 2.19.x, and 3.13 on Debian 13, where it resolves 2.21.x.
 MPCPU_APT_PACKAGES=(
   debootstrap systemd-container iproute2 nftables iptables python3-venv git openssh-client
   atftpd atftp tftp-hpa curl shellcheck

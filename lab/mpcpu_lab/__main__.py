@@ -1,10 +1,11 @@
 """Command line of the lab tool.
 
-python3 -m mpcpu_lab image             build (or reuse) the cached Debian 12 image
+python3 -m mpcpu_lab image [--release trixie]  build (or reuse) a cached image (default bookworm)
 python3 -m mpcpu_lab up TOPOLOGY.yml   boot the hosts; prints the inventory path
 python3 -m mpcpu_lab down NAME | --all tear a lab (or every lab and leftover) down
 python3 -m mpcpu_lab ssh NAME HOST [COMMAND...]
 python3 -m mpcpu_lab status            labs that are up and anything left behind
+python3 -m mpcpu_lab boots TOPOLOGY.yml [--times N]   boot N times, count hosts not running
 """
 
 import argparse
@@ -12,13 +13,14 @@ import json
 import os
 import sys
 
-from mpcpu_lab import image, lab, topology
+from mpcpu_lab import boots, image, lab, topology
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="mpcpu_lab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("image", help="build or reuse the cached image")
+    build = commands.add_parser("image", help="build or reuse the cached image")
+    build.add_argument("--release", choices=image.RELEASES, default=image.DEFAULT_RELEASE)
     up = commands.add_parser("up", help="boot the hosts of a topology file")
     up.add_argument("topology")
     down = commands.add_parser("down", help="tear a lab down")
@@ -29,13 +31,16 @@ def _parser():
     ssh.add_argument("host")
     ssh.add_argument("remote", nargs=argparse.REMAINDER)
     commands.add_parser("status", help="labs that are up and leftovers")
+    repeat = commands.add_parser("boots", help="boot a topology N times, count degraded hosts")
+    repeat.add_argument("topology")
+    repeat.add_argument("--times", type=int, default=20)
     return parser
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "image":
-        print(image.build())
+        print(image.build(args.release))
     elif args.command == "up":
         state = lab.up(topology.load(args.topology))
         print(lab.inventory_path(state["name"]))
@@ -51,6 +56,8 @@ def main(argv=None):
         os.execvp(argv[0], argv)
     elif args.command == "status":
         print(json.dumps(lab.leftovers(), indent=2))
+    elif args.command == "boots":
+        return 1 if boots.boot_many(topology.load(args.topology), args.times) else 0
     return 0
 
 

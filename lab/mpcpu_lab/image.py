@@ -1,7 +1,8 @@
-"""The lab image: a debootstrapped Debian 12 root file system, built once and cached.
+"""The lab images: a debootstrapped Debian root file system per release, built once and cached.
 
-It carries every package the roles and tests use, so lab hosts never need a network, with
-the service units disabled so that roles are the ones to start them.
+Debian 12 (bookworm) is the default; Debian 13 (trixie) is built beside it when a topology
+host asks for it. Each carries every package the roles and tests use, so lab hosts never need
+a network, with the service units disabled so that roles are the ones to start them.
 """
 
 import fcntl
@@ -14,7 +15,7 @@ import time
 
 from mpcpu_lab import paths
 
-SUITE = "bookworm"
+DEFAULT_RELEASE = "bookworm"
 PACKAGES = (
     # a booting, reachable host
     "systemd",
@@ -60,21 +61,38 @@ DISABLED_UNITS = (
     "e2scrub_all.timer",
     "dpkg-db-backup.timer",
 )
+# What a release's image adds to PACKAGES. Debian 13 hosts also play an ansible-core 2.21
+# controller (Python 3.13), whose venv needs python3-venv.
+RELEASE_PACKAGES = {
+    "bookworm": (),
+    "trixie": ("python3-venv",),
+}
+RELEASES = tuple(RELEASE_PACKAGES)
 # Bump when the customisation below changes, so cached images are rebuilt.
 RECIPE_VERSION = "3"
 
 
-def image_key():
-    recipe = "\n".join((SUITE, RECIPE_VERSION) + PACKAGES + DISABLED_UNITS)
-    return "%s-%s" % (SUITE, hashlib.sha256(recipe.encode()).hexdigest()[:12])
+def _check(release):
+    if release not in RELEASE_PACKAGES:
+        raise ValueError("release %r: the lab builds %s" % (release, ", ".join(RELEASES)))
+    return release
 
 
-def image_dir():
-    return os.path.join(paths.cache_dir(), "images", image_key())
+def packages(release=DEFAULT_RELEASE):
+    return PACKAGES + RELEASE_PACKAGES[_check(release)]
 
 
-def rootfs():
-    return os.path.join(image_dir(), "rootfs")
+def image_key(release=DEFAULT_RELEASE):
+    recipe = "\n".join((release, RECIPE_VERSION) + packages(release) + DISABLED_UNITS)
+    return "%s-%s" % (release, hashlib.sha256(recipe.encode()).hexdigest()[:12])
+
+
+def image_dir(release=DEFAULT_RELEASE):
+    return os.path.join(paths.cache_dir(), "images", image_key(release))
+
+
+def rootfs(release=DEFAULT_RELEASE):
+    return os.path.join(image_dir(release), "rootfs")
 
 
 def _log(message):
@@ -94,7 +112,8 @@ def _mirror():
             is_uri = path.endswith(".sources") and line.startswith("URIs:") and len(words) > 1
             if is_uri and "security" not in words[1]:
                 return words[1]
-            if line.startswith("deb ") and len(words) > 2 and words[2] == SUITE:
+            is_debian = len(words) > 2 and words[2].split("-")[0] in RELEASES
+            if line.startswith("deb ") and is_debian and "security" not in words[1]:
                 return words[1]
     return None
 
@@ -123,14 +142,14 @@ def _customise(root):
     os.makedirs(os.path.join(root, "var/lib/apt/lists/partial"), exist_ok=True)
 
 
-def build(force=False):
-    """Build the image unless a cached one exists; return its root file system path."""
-    target = image_dir()
+def build(release=DEFAULT_RELEASE, force=False):
+    """Build the release's image unless a cached one exists; return its root file system path."""
+    target = image_dir(release)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target + ".lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.isdir(os.path.join(target, "rootfs")) and not force:
-            return rootfs()
+            return rootfs(release)
         started = time.monotonic()
         staging = target + ".new"
         shutil.rmtree(staging, ignore_errors=True)
@@ -138,28 +157,29 @@ def build(force=False):
         argv = [
             "debootstrap",
             "--variant=minbase",
-            "--include=" + ",".join(PACKAGES),
-            SUITE,
+            "--include=" + ",".join(packages(release)),
+            release,
             os.path.join(staging, "rootfs"),
         ]
         mirror = _mirror()
         if mirror:
             argv.append(mirror)
-        _log("building image %s (a few minutes, once)" % image_key())
+        _log("building image %s (a few minutes, once)" % image_key(release))
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         _customise(os.path.join(staging, "rootfs"))
         shutil.rmtree(target, ignore_errors=True)
         os.rename(staging, target)
         _log("image ready in %.0f s" % (time.monotonic() - started))
-    _prune_old_images()
-    return rootfs()
+    _prune_old_images(release)
+    return rootfs(release)
 
 
-def _prune_old_images():
-    images = os.path.dirname(image_dir())
+def _prune_old_images(release):
+    """Remove the release's images of older recipes; other releases' images stay."""
+    images = os.path.dirname(image_dir(release))
     for name in os.listdir(images):
         path = os.path.join(images, name)
-        if name.startswith(image_key()):
+        if name.startswith(image_key(release)) or not name.startswith(release + "-"):
             continue
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)

@@ -19,7 +19,7 @@ import time
 
 import yaml
 
-from mpcpu_lab import image, net, paths, topology, uplink
+from mpcpu_lab import cgroups, image, net, paths, topology, uplink
 
 BOOT_TIMEOUT = 90
 STOP_TIMEOUT = 15
@@ -135,7 +135,7 @@ def _mount_root(host_dir, lower):
     net.run("mount", "-t", "overlay", "overlay", "-o", options, os.path.join(host_dir, "root"))
 
 
-def _boot(topo, host, host_dir, netns):
+def _boot(topo, host, host_dir, netns, own_cgroups):
     argv = [
         "systemd-nspawn",
         "--quiet",
@@ -161,6 +161,9 @@ def _boot(topo, host, host_dir, netns):
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Joined before exec so nspawn never runs in the shared cgroup; the lab tool
+            # starts hosts from one thread, which is what makes preexec_fn safe here.
+            preexec_fn=lambda: cgroups.enter(own_cgroups),  # noqa: PLW1509
         )
     return process.pid
 
@@ -221,12 +224,13 @@ def _write_inventory(state):
         yaml.safe_dump({"all": {"hosts": hosts}}, handle, default_flow_style=False)
 
 
-def _start_host(topo, state, index, host, lower):
+def _start_host(topo, state, index, host, lowers):
     lab = topo["name"]
     netns = net.netns_name(lab, host["name"])
     host_dir = os.path.join(paths.lab_dir(lab), host["name"])
-    entry = {"netns": netns, "dir": host_dir, "links": [], "pid": None}
+    entry = {"netns": netns, "dir": host_dir, "links": [], "pid": None, "cgroups": []}
     entry["address"] = host["links"][0]["addresses"][0].split("/")[0]
+    entry["release"] = host.get("release", image.DEFAULT_RELEASE)
     state["hosts"][host["name"]] = entry
     _write_state(state)
     net.add_netns(netns, host["forwarding"])
@@ -235,15 +239,18 @@ def _start_host(topo, state, index, host, lower):
         entry["links"].append(veth)
         _write_state(state)
         net.add_link(netns, veth, state["bridges"][link["bridge"]], link_index, link)
-    _mount_root(host_dir, lower)
+    _mount_root(host_dir, lowers[host.get("release", image.DEFAULT_RELEASE)])
     _host_files(os.path.join(host_dir, "root"), host, topo, state["ssh_key"])
-    entry["pid"] = _boot(topo, host, host_dir, netns)
+    entry["cgroups"] = cgroups.create(machine_name(lab, host["name"]))
+    _write_state(state)
+    entry["pid"] = _boot(topo, host, host_dir, netns, entry["cgroups"])
     _write_state(state)
 
 
 def up(topo):
     """Bring the lab up and return its state; on any failure, tear down what was made."""
-    lower = image.build()
+    releases = sorted({host.get("release", image.DEFAULT_RELEASE) for host in topo["hosts"]})
+    lowers = {release: image.build(release) for release in releases}
     key = paths.ssh_key()
     with _locked():
         _check_free(topo)
@@ -257,7 +264,7 @@ def up(topo):
                 _write_state(state)
                 net.add_bridge(name, bridge["cidr"], bridge["controller"])
             for index, host in enumerate(topo["hosts"]):
-                _start_host(topo, state, index, host, lower)
+                _start_host(topo, state, index, host, lowers)
         except BaseException:
             _teardown(state)
             raise
@@ -311,6 +318,8 @@ def _unmount(path):
 def _teardown(state):
     for host, entry in state["hosts"].items():
         _stop_process(entry.get("pid"))
+        for directory in entry.get("cgroups", []):
+            cgroups.remove(directory)
         _unmount(os.path.join(entry["dir"], "root"))
         net.delete_netns(entry["netns"])
         for veth in entry["links"]:
@@ -365,6 +374,8 @@ def down_all():
             _stop_process(pid)
         for point in _stray_mounts():
             _unmount(point)
+        for directory in cgroups.leftovers():
+            cgroups.remove(directory)
         for netns in net.lab_netns():
             net.delete_netns(netns)
         for link in net.lab_links():
@@ -382,6 +393,7 @@ def leftovers():
         "links": net.lab_links(),
         "processes": _stray_nspawn_pids(),
         "mounts": _stray_mounts(),
+        "cgroups": cgroups.leftovers(),
         "labs": labs(),
     }
 

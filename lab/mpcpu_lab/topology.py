@@ -5,8 +5,10 @@
       - name: cctv
         cidr: 198.51.100.64/27
         controller: 198.51.100.94 # the machine's address on it (default: last usable)
+    release: bookworm             # default Debian release of the hosts (bookworm or trixie)
     hosts:
       - name: gw
+        release: trixie           # optional: this host runs Debian 13 (default: the lab's)
         forwarding: true          # a router: ip_forward on inside its own namespace
         links:
           - bridge: cctv
@@ -16,9 +18,13 @@
 
 Every address must lie in 198.51.100.0/24 or 203.0.113.0/24: the machine's own uplink uses
 192.0.2.0/24, and lab traffic must never leave the machine.
+
+The environment variable MPCPU_LAB_RELEASE, when set, replaces the lab-wide default (a host's
+own ``release`` still wins), so one topology boots on either release.
 """
 
 import ipaddress
+import os
 import re
 
 import yaml
@@ -31,6 +37,9 @@ LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 MAX_LINKS = 4
+RELEASES = ("bookworm", "trixie")
+DEFAULT_RELEASE = "bookworm"
+RELEASE_VARIABLE = "MPCPU_LAB_RELEASE"
 
 
 class TopologyError(ValueError):
@@ -94,7 +103,13 @@ def _link(where, raw, bridges):
     }
 
 
-def _host(index, raw, bridges):
+def _release(where, value):
+    if value not in RELEASES:
+        raise TopologyError("%s: %r is not one of %s" % (where, value, ", ".join(RELEASES)))
+    return value
+
+
+def _host(index, raw, bridges, release):
     where = "hosts[%d]" % index
     name = raw.get("name")
     if not isinstance(name, str) or not HOST_NAME.match(name):
@@ -109,7 +124,12 @@ def _host(index, raw, bridges):
         raise TopologyError(
             "%s.links[0].addresses: the first link needs an address for SSH" % where
         )
-    return {"name": name, "forwarding": bool(raw.get("forwarding", False)), "links": parsed}
+    return {
+        "name": name,
+        "release": _release(where + ".release", raw.get("release", release)),
+        "forwarding": bool(raw.get("forwarding", False)),
+        "links": parsed,
+    }
 
 
 def parse(raw):
@@ -123,12 +143,17 @@ def parse(raw):
     if not bridges:
         raise TopologyError("bridges: give at least one bridge")
     by_name = {bridge["name"]: bridge for bridge in bridges}
-    hosts = [_host(index, item, by_name) for index, item in enumerate(raw.get("hosts") or [])]
+    default = os.environ.get(RELEASE_VARIABLE) or raw.get("release", DEFAULT_RELEASE)
+    where = RELEASE_VARIABLE if os.environ.get(RELEASE_VARIABLE) else "release"
+    release = _release(where, default)
+    hosts = [
+        _host(index, item, by_name, release) for index, item in enumerate(raw.get("hosts") or [])
+    ]
     if not hosts:
         raise TopologyError("hosts: give at least one host")
     if len({host["name"] for host in hosts}) != len(hosts):
         raise TopologyError("hosts: host names must be unique")
-    return {"name": name, "bridges": bridges, "hosts": hosts}
+    return {"name": name, "release": release, "bridges": bridges, "hosts": hosts}
 
 
 def load(path):

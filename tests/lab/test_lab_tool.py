@@ -62,6 +62,21 @@ def test_every_host_boots_systemd_to_running(running_lab):
         assert on(running_lab, host, "systemctl is-system-running").stdout.strip() == "running"
 
 
+def _systemd_cgroup(pid):
+    with open("/proc/%d/cgroup" % pid, encoding="ascii") as handle:
+        lines = handle.read().splitlines()
+    trees = (line.split(":", 2) for line in lines)
+    return next(path for _number, key, path in trees if key in ("name=systemd", ""))
+
+
+def test_every_host_keeps_its_own_systemd_cgroup_tree(running_lab):
+    # Hosts sharing one tree remove each other's unit cgroups while booting (a host then
+    # comes up degraded "at step CGROUP"); each nspawn must start in a cgroup of its own.
+    trees = {_systemd_cgroup(entry["pid"]) for entry in running_lab["hosts"].values()}
+    assert len(trees) == len(running_lab["hosts"])
+    assert all(lab.machine_name("ltest", "") in tree for tree in trees)
+
+
 def test_a_device_reaches_the_server_through_the_router_only(running_lab):
     result = on(running_lab, "device", "ping -c1 -W2 -I 203.0.113.99 203.0.113.114")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -109,6 +124,7 @@ def test_down_leaves_no_namespace_link_mount_or_process():
     assert not any(name.startswith("mplldown") for name in left["links"])
     assert "ldown" not in left["labs"]
     assert not any("/ldown/" in point for point in left["mounts"])
+    assert not any("mpl-ldown-" in directory for directory in left["cgroups"])
 
 
 def test_a_failed_boot_is_torn_down_too(monkeypatch):

@@ -67,3 +67,42 @@ def test_a_bad_mac_is_refused():
     raw["hosts"][0]["links"][0]["mac"] = "02:00:00:00:00"
     with pytest.raises(topology.TopologyError, match="mac"):
         topology.parse(raw)
+
+
+def test_hosts_run_debian_12_unless_the_topology_says_otherwise(monkeypatch):
+    monkeypatch.delenv(topology.RELEASE_VARIABLE, raising=False)
+    assert [host["release"] for host in topology.parse(two_host_topology())["hosts"]] == [
+        "bookworm",
+        "bookworm",
+    ]
+
+
+def test_a_host_release_wins_over_the_labs(monkeypatch):
+    monkeypatch.delenv(topology.RELEASE_VARIABLE, raising=False)
+    raw = two_host_topology(release="trixie")
+    raw["hosts"][1]["release"] = "bookworm"
+    assert [host["release"] for host in topology.parse(raw)["hosts"]] == ["trixie", "bookworm"]
+
+
+def test_the_environment_switches_a_whole_lab_to_another_release(monkeypatch):
+    monkeypatch.setenv(topology.RELEASE_VARIABLE, "trixie")
+    parsed = topology.parse(two_host_topology(release="bookworm"))
+    assert parsed["release"] == "trixie"
+    assert {host["release"] for host in parsed["hosts"]} == {"trixie"}
+
+
+@pytest.mark.parametrize(
+    ("where", "value"), [("lab", "buster"), ("host", "sid"), ("environment", "13")]
+)
+def test_an_unknown_release_is_refused_naming_where(monkeypatch, where, value):
+    monkeypatch.delenv(topology.RELEASE_VARIABLE, raising=False)
+    raw = two_host_topology()
+    field = {"lab": "release", "host": r"hosts\[0\].release", "environment": "MPCPU_LAB_RELEASE"}
+    if where == "lab":
+        raw["release"] = value
+    elif where == "host":
+        raw["hosts"][0]["release"] = value
+    else:
+        monkeypatch.setenv(topology.RELEASE_VARIABLE, value)
+    with pytest.raises(topology.TopologyError, match=field[where]):
+        topology.parse(raw)
