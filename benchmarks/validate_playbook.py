@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """validate.yml against Ansible's own floor, for 1,000 and 10,000 MPCPUs, side by side.
 
 For each size one inventory is written (N MPCPUs on 198.18.0.0/15, the benchmarking range:

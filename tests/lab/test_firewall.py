@@ -388,7 +388,7 @@ def _udp6_received(fwlab, target, sender, addresses):
 
 def _neighbour_answered(fwlab, host, address):
     """Whether ``host`` resolved ``address`` (fe80::x%dev) by neighbour discovery."""
-    target, _, device = address.partition("%")
+    target, _percent, device = address.partition("%")
     entry = fwlab.sh(host, "ip -6 neigh show %s dev %s" % (target, device)).stdout
     return "lladdr" in entry
 

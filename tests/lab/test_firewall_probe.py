@@ -57,7 +57,7 @@ def _pace(index):
 
 def _address(host, port, kind):
     """(family, socket address) of ``host``; getaddrinfo reads an IPv6 scope (``%eth0``)."""
-    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=kind)[0]
+    family, _type, _proto, _name, sockaddr = socket.getaddrinfo(host, port, type=kind)[0]
     return family, sockaddr
 
 
@@ -71,7 +71,7 @@ def _ports(text):
         return ALL_PORTS
     ports = []
     for part in text.split(","):
-        first, _, last = part.partition("-")
+        first, _dash, last = part.partition("-")
         ports += range(int(first), int(last or first) + 1)
     return ports
 
@@ -416,7 +416,7 @@ def test_tcp_scan_tells_open_from_closed_over_ipv6_loopback():
 
 def test_ipv6_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
     ports = []
-    for _ in range(3):
+    for _attempt in range(3):
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
             sock.bind(("::1", 0))
             ports.append(sock.getsockname()[1])

@@ -177,7 +177,7 @@ def test_the_faults_really_happened(faulty_lab):
 
 
 def test_one_lost_block_of_a_windowed_upload_is_sent_again_once(faulty_lab):
-    state, _ = faulty_lab
+    state, _lab = faulty_lab
     on(state, "device", "nft -f - <<'EOF'\n%s\nEOF" % ONE_LOSS)
     size = 1428 * (ISSUE_BLOCKS - 1) + 100
     outcome = driver(state, "manager", "write", CLEAN_DEVICE, size, 11, 1428, 8)
