@@ -93,7 +93,7 @@ def test_the_managed_hosts_run_debian_13(controller_site):
 
 
 def test_first_run_deploys_and_second_run_changes_nothing(controller_site):
-    _, first, second = controller_site
+    _lab, first, second = controller_site
     assert set(changed_counts(first)) >= set(MANAGED)
     assert sum(changed_counts(first).values()) > 0
     assert set(changed_counts(second).values()) == {0}
