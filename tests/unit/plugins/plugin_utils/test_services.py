@@ -1,6 +1,11 @@
 """Server settings from the site model: Kea reservations, chrony's allow list, postfix's relay."""
 
+import glob
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -129,6 +134,61 @@ def test_a_network_the_server_is_not_attached_to_is_left_to_other_servers(make_i
     site = _site_with(make_inventory, change)
     assert [s["subnet"] for s in _kea(site)["subnet4"]] == ["198.51.100.0/26"]
     assert services.dhcp_server_errors(site, SERVER, ATTACHED) == []
+
+
+def test_only_packets_from_a_reserved_mac_and_its_own_address_escape_the_drop_class(site):
+    classes = {item["name"]: item["test"] for item in _kea(site)["client-classes"]}
+    assert classes["DROP"] == "not member('MPCPU')"
+    assert classes["MPCPU"] == (
+        "(pkt4.mac == 0x02000000000a"
+        " and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == 198.51.100.10)"
+        " and (pkt.src == 0.0.0.0 or pkt.src == 198.51.100.10))"
+        " or (pkt4.mac == 0x02000000000b"
+        " and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == 198.51.100.11)"
+        " and (pkt.src == 0.0.0.0 or pkt.src == 198.51.100.11))"
+    )
+    # MPCPU is defined before DROP tests membership in it (Kea evaluates classes in order).
+    assert [item["name"] for item in _kea(site)["client-classes"]] == ["MPCPU", "DROP"]
+
+
+def test_an_mpcpu_of_a_network_the_server_does_not_serve_is_dropped_too(make_inventory):
+    def change(site, groups, hostvars):
+        site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
+        groups["mpcpu"].append("mpcpu-c")
+        hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.70", "mpcpu_mac": "02:00:00:00:00:0c"}
+
+    classes = _kea(_site_with(make_inventory, change))["client-classes"]
+    assert "198.51.100.70" not in classes[0]["test"]
+
+
+KEA_ROOTFS_CANDIDATES = sorted(
+    glob.glob(os.path.expanduser("~/.cache/megapower-mpcpu/images/*/rootfs/usr/sbin/kea-dhcp4"))
+)
+
+
+@pytest.mark.skipif(
+    not KEA_ROOTFS_CANDIDATES or os.geteuid() != 0,
+    reason="needs the lab image (it carries Kea) and root to chroot into it",
+)
+def test_kea_itself_accepts_the_rendered_configuration(site, tmp_path):
+    root = KEA_ROOTFS_CANDIDATES[-1][: -len("/usr/sbin/kea-dhcp4")]
+    # The test machine has neither the server's interfaces nor its lease directory.
+    scratch_settings = {
+        "interfaces-config": {"interfaces": []},
+        "lease-database": {"type": "memfile", "persist": False},
+    }
+    config = {"Dhcp4": dict(_kea(site), **scratch_settings)}
+    scratch = tempfile.mkdtemp(prefix="kea-test-", dir=os.path.join(root, "tmp"))
+    try:
+        with open(os.path.join(scratch, "kea.json"), "w", encoding="utf-8") as handle:
+            json.dump(config, handle)
+        inside = os.path.join("/tmp", os.path.basename(scratch), "kea.json")
+        checked = subprocess.run(
+            ["chroot", root, "kea-dhcp4", "-t", inside], capture_output=True, text=True, check=False
+        )
+    finally:
+        shutil.rmtree(scratch)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_a_good_dhcp_server_has_no_errors(site):
