@@ -55,7 +55,9 @@ def tftp_hpa_get(host, name):
 
 def tftp_hpa_put(host, local, name):
     """Upload ``local`` as ``name`` with the tftp-hpa client; its output (it exits 0 on errors)."""
-    result = host.run("tftp %s %d -m binary -c put %s %s", RECEIVER, TFTP_PORT, local, name)
+    result = host.run(
+        "tftp %s %d -m binary -c put %s %s" % (RECEIVER, TFTP_PORT, local, shlex.quote(name))
+    )
     return result.stdout + result.stderr
 
 

@@ -5,18 +5,24 @@
 
 Run by mpcpu-snapshot-store.service (as the TFTP user). tftpd-hpa writes each MPCPU's
 uploads into INCOMING/<address>/, read-only from creation (its umask), so it can never
-reopen one to overwrite it. Every INTERVAL seconds this looks at those files:
+reopen one to overwrite it, and in 512-byte blocks (it refuses the blksize options), so
+every block but the last of a finished upload is 512 bytes. tftpd-hpa holds a write lock
+on the file for the whole transfer; a finished upload is closed by tftpd-hpa, which then
+waits for a retransmitted last block before it exits, while an aborted one (silent
+client, ICMP error, TFTP ERROR, full disk) is closed by the exit. Every INTERVAL seconds
+this looks at the incoming files:
 
-- a file tftpd-hpa still holds its write lock on is a transfer in progress: left alone;
-- an empty file is removed (an upload that sent no data holds no picture);
-- a file whose last data came more than ABORTED_AFTER seconds before its transfer ended
-  is removed: tftpd-hpa gives up on a silent client 63 retransmit timeouts after its last
-  data, while a finished transfer ends right after its last block is written;
-- anything else is linked into STORE/<address>/ under its own name, or, when that name is
-  taken, under the name with the upload time and a counter added, then unlinked.
+- locked: a transfer in progress, left alone (the lock holder's process id is noted);
+- empty: removed (an upload that sent no data holds no picture);
+- a size that is not a multiple of 512: finished (its last block was short): stored;
+- a multiple of 512 whose writer was seen and still runs: closed before the exit, so
+  finished (its last block was empty): stored;
+- a multiple of 512 whose writer was seen and is gone: aborted: removed;
+- a multiple of 512 never seen locked (found at start, or begun and ended between two
+  looks): it cannot be told, so it is kept: stored.
 
-Files found at start, when it cannot be told when their transfer ended, are kept unless
-empty. Standard library only.
+Stored means linked into STORE/<address>/ under its own name or, when that name is taken,
+under the name with the upload time and a counter added, then unlinked. Standard library.
 """
 
 import argparse
@@ -39,15 +45,22 @@ def log(message):
     print(message, flush=True)
 
 
-def write_locked(fd):
-    """True when another process holds a write lock on the open file ``fd`` (F_GETLK)."""
+BLOCK = 512
+
+
+def write_lock_holder(fd):
+    """The process id holding a write lock on the open file ``fd`` (F_GETLK), or None."""
     query = struct.pack(FLOCK, fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0)
-    answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
-    return struct.unpack(FLOCK, answer)[0] != fcntl.F_UNLCK
+    lock_type, _, _, _, pid = struct.unpack(FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    return None if lock_type == fcntl.F_UNLCK else pid
+
+
+def running(pid):
+    return os.path.exists("/proc/%d" % pid)
 
 
 def look_at(path):
-    """(size, mtime, in progress) of the regular file at ``path``, or None when it is gone."""
+    """(size, mtime, lock holder or None) of the regular file at ``path``; None when gone."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -56,7 +69,7 @@ def look_at(path):
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return None
-        return info.st_size, info.st_mtime, write_locked(fd)
+        return info.st_size, info.st_mtime, write_lock_holder(fd)
     finally:
         os.close(fd)
 
@@ -88,22 +101,26 @@ def store(path, store_dir, uploaded_at):
     raise AssertionError("unreachable: candidate_names never ends")
 
 
-def verdict(size, mtime, ended_at, aborted_after):
-    """What to do with a finished upload: "empty", "aborted" or "store"."""
+def verdict(size, writer):
+    """What to do with an upload tftpd-hpa no longer writes: "empty", "aborted" or "store".
+
+    ``writer``: the process id seen holding its lock, or None when it was never seen locked.
+    """
     if size == 0:
         return "empty"
-    if ended_at is not None and ended_at - mtime > aborted_after:
-        return "aborted"
-    return "store"
+    if size % BLOCK or writer is None or running(writer):
+        return "store"
+    return "aborted"
 
 
 class Store:
-    def __init__(self, incoming, store_root, aborted_after):
+    def __init__(self, incoming, store_root):
         self.incoming = incoming
         self.store_root = store_root
-        self.aborted_after = aborted_after
-        # (path, mtime) -> when the upload was first seen finished; None: found at start.
-        self.ended = {}
+        # path -> the process id seen holding its write lock (the transfer in progress)
+        self.writers = {}
+        # path -> the verdict on an upload that could not be stored yet
+        self.retry = {}
 
     def uploads(self):
         """(device, name, path) of every file in the device directories of the incoming tree."""
@@ -120,24 +137,23 @@ class Store:
                     )
         return found
 
-    def sweep(self, first=False, now=None):
-        """Handle every upload that is no longer being written."""
-        now = time.time() if now is None else now
-        finished = {}
+    def sweep(self):
+        """Note who writes what; store or remove every upload no longer being written."""
+        writers, retry = {}, {}
         for device, name, path in self.uploads():
             seen = look_at(path)
-            if seen is None or seen[2]:
+            if seen is None:
                 continue
-            size, mtime, _ = seen
-            # At start nobody saw the transfer end: keep what has data rather than guess.
-            key = (path, mtime)
-            finished[key] = self.ended.get(key, None if first else now)
-            action = verdict(size, mtime, finished[key], self.aborted_after)
-            if self.apply(action, Upload(device, name, path, size, mtime), now):
-                del finished[key]
-        self.ended = finished
+            size, mtime, holder = seen
+            if holder is not None:
+                writers[path] = holder
+                continue
+            action = self.retry.get(path) or verdict(size, self.writers.get(path))
+            if not self.apply(action, Upload(device, name, path, size, mtime)):
+                retry[path] = action
+        self.writers, self.retry = writers, retry
 
-    def apply(self, action, upload, now):
+    def apply(self, action, upload):
         """Store or remove one finished upload; False when it has to be tried again."""
         where = "%s/%s" % (upload.device, upload.name)
         if action == "store":
@@ -157,10 +173,7 @@ class Store:
         if action == "empty":
             log("removed %s: the upload sent no data" % where)
         else:
-            log(
-                "removed %s: aborted upload (%d bytes, no data for %.0f s before it ended)"
-                % (where, upload.size, now - upload.mtime)
-            )
+            log("removed %s: aborted upload (%d bytes)" % (where, upload.size))
         return True
 
 
@@ -176,23 +189,21 @@ def main(argv=None):
     parser.add_argument("--incoming", required=True, help="tftpd-hpa's root directory")
     parser.add_argument("--store", required=True, help="where snapshots are kept")
     parser.add_argument(
-        "--aborted-after",
+        "--interval",
         type=positive_number,
-        required=True,
-        help="seconds from an upload's last data to its end beyond which it was aborted",
+        default=0.25,
+        help="seconds between two looks; well below tftpd-hpa's retransmit timeout",
     )
-    parser.add_argument("--interval", type=positive_number, default=0.5)
     args = parser.parse_args(argv)
-    snapshot_store = Store(args.incoming, args.store, args.aborted_after)
-    snapshot_store.sweep(first=True)
+    snapshot_store = Store(args.incoming, args.store)
     while True:
-        time.sleep(args.interval)
         try:
             snapshot_store.sweep()
         except OSError as error:
             if error.errno != errno.ENOENT:
                 raise
             log("sweep: %s" % error)
+        time.sleep(args.interval)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The snapshot store script of roles/tftp_receiver, on real files in a scratch tree.
 
-tftpd-hpa's write lock is played by a child process holding an fcntl lock, as tftpd-hpa's
-transfer process does for the whole upload.
+tftpd-hpa's transfer process is played by a child process holding an fcntl write lock on
+the upload, as tftpd-hpa does for the whole transfer: it closes a finished upload (lock
+gone, process still there) or exits on an aborted one (lock and process gone).
 """
 
 import importlib.util
@@ -16,7 +17,16 @@ SCRIPT = os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "roles/tftp_receiver/files/mpcpu_snapshot_store.py"
 )
 DEVICE = "198.51.100.10"
-ABORTED_AFTER = 31.0
+WRITER = (
+    "import fcntl, sys\n"
+    "f = open(sys.argv[1], 'r+b')\n"
+    "fcntl.lockf(f, fcntl.LOCK_EX)\n"
+    "print('locked', flush=True)\n"
+    "if sys.stdin.readline().strip() == 'close':\n"
+    "    f.close()\n"
+    "    print('closed', flush=True)\n"
+    "    sys.stdin.readline()\n"
+)
 
 
 def _load():
@@ -51,8 +61,33 @@ def _stored(tree):
     return {p.name: p.read_bytes() for p in (tree[1] / DEVICE).iterdir()}
 
 
-def _sweep(tree, first=False):
-    snapshot_store.Store(str(tree[0]), str(tree[1]), ABORTED_AFTER).sweep(first=first)
+def _sweep(tree):
+    snapshot_store.Store(str(tree[0]), str(tree[1])).sweep()
+
+
+class Writer:
+    """A process holding the upload's write lock, as tftpd-hpa's transfer process does."""
+
+    def __init__(self, path):
+        path.chmod(0o640)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "locked"
+
+    def close_and_linger(self):
+        """fclose, then wait for a retransmitted last block: tftpd-hpa after a finished upload."""
+        self.process.stdin.write("close\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "closed"
+
+    def exit(self):
+        """Exit with the file still open: tftpd-hpa giving up on an upload."""
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
 def test_a_finished_upload_moves_into_the_store_under_its_own_name(tree):
@@ -88,55 +123,62 @@ def test_an_empty_upload_is_removed(tree):
     assert list((tree[0] / DEVICE).iterdir()) == []
 
 
-def test_an_upload_whose_data_stopped_long_before_it_ended_is_removed(tree):
-    _upload(tree, "cam01.jpg", b"x" * 1024, age=ABORTED_AFTER + 30)
-    _sweep(tree)
-    assert _stored(tree) == {}
-    assert list((tree[0] / DEVICE).iterdir()) == []
-
-
-def test_an_upload_found_at_start_is_kept_because_its_end_was_not_seen(tree):
-    _upload(tree, "cam01.jpg", b"x" * 1024, age=ABORTED_AFTER + 30)
-    _upload(tree, "cam02.jpg", b"")
-    _sweep(tree, first=True)
-    assert _stored(tree) == {"cam01.jpg": b"x" * 1024}
-
-
-def test_an_upload_in_progress_is_left_alone(tree):
+def test_an_upload_in_progress_is_left_alone_then_stored_when_its_short_last_block_came(tree):
     path = _upload(tree, "cam01.jpg", b"half a picture")
-    path.chmod(0o640)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys; f = open(sys.argv[1], 'r+b'); fcntl.lockf(f, fcntl.LOCK_EX);"
-            " print('locked', flush=True); sys.stdin.read()",
-            str(path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    store = snapshot_store.Store(str(tree[0]), str(tree[1]))
+    writer = Writer(path)
     try:
-        assert holder.stdout.readline().strip() == "locked"
-        _sweep(tree)
+        store.sweep()
         assert _stored(tree) == {}
         assert path.exists()
     finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
-    _sweep(tree)
+        writer.exit()
+    store.sweep()  # 14 bytes: the last block was short, so the client finished
     assert _stored(tree) == {"cam01.jpg": b"half a picture"}
 
 
-def test_an_upload_that_cannot_be_stored_yet_keeps_the_time_it_was_first_seen_ended(tree):
-    (tree[1] / DEVICE).rmdir()
-    _upload(tree, "cam01.jpg", b"picture one", age=ABORTED_AFTER - 1)
-    store = snapshot_store.Store(str(tree[0]), str(tree[1]), ABORTED_AFTER)
+def test_whole_blocks_closed_while_the_writer_still_runs_are_a_finished_upload(tree):
+    path = _upload(tree, "cam01.jpg", b"x" * 1024)
+    store = snapshot_store.Store(str(tree[0]), str(tree[1]))
+    writer = Writer(path)
+    try:
+        store.sweep()
+        writer.close_and_linger()
+        store.sweep()
+    finally:
+        writer.exit()
+    assert _stored(tree) == {"cam01.jpg": b"x" * 1024}
+
+
+def test_whole_blocks_whose_writer_exited_with_them_open_are_an_aborted_upload(tree):
+    path = _upload(tree, "cam01.jpg", b"x" * 1024)
+    store = snapshot_store.Store(str(tree[0]), str(tree[1]))
+    writer = Writer(path)
     store.sweep()
+    writer.exit()
+    store.sweep()
+    assert _stored(tree) == {}
+    assert not path.exists()
+
+
+def test_whole_blocks_never_seen_being_written_are_kept(tree):
+    _upload(tree, "cam01.jpg", b"x" * 1024)
+    _sweep(tree)
+    assert _stored(tree) == {"cam01.jpg": b"x" * 1024}
+
+
+def test_an_upload_that_cannot_be_stored_yet_is_tried_again(tree):
+    (tree[1] / DEVICE).rmdir()
+    path = _upload(tree, "cam01.jpg", b"x" * 1024)
+    store = snapshot_store.Store(str(tree[0]), str(tree[1]))
+    writer = Writer(path)
+    store.sweep()
+    writer.close_and_linger()
+    store.sweep()
+    writer.exit()
     (tree[1] / DEVICE).mkdir()
-    store.sweep(now=time.time() + 60)  # later than the limit, but the end was seen in time
-    assert _stored(tree) == {"cam01.jpg": b"picture one"}
+    store.sweep()  # the writer is gone now, but it was seen running when the upload ended
+    assert _stored(tree) == {"cam01.jpg": b"x" * 1024}
 
 
 def test_names_without_a_suffix_get_the_time_and_counter_at_the_end():
