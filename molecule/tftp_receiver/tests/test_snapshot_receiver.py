@@ -169,3 +169,87 @@ def test_an_empty_or_aborted_upload_leaves_no_file(host, receiver, name, sent_by
     assert receiver.run("ls %s/%s/%s*", ROOT, MPCPU_A, stem).stdout == ""
     journal = receiver.check_output("journalctl -u mpcpu-snapshot-store --no-pager -o cat")
     assert "removed %s/%s" % (MPCPU_A, name) in journal, journal
+
+
+def test_address_that_is_no_mpcpu_cannot_upload(host, receiver):
+    before = snapshot_files(receiver)
+    code, error = upload(host, STRANGER, "cam03_x.jpg")
+    assert code != 0
+    assert "Access denied" in error or "not found" in error.lower(), error
+    assert snapshot_files(receiver) == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../%s/evil.jpg" % MPCPU_B,
+        "../evil.jpg",
+        "..",
+        "%s/../evil.jpg" % MPCPU_A,
+        "/etc/evil.jpg",
+        "/srv/mpcpu-snapshots/%s/evil.jpg" % MPCPU_B,
+        "..\\evil.jpg",
+    ],
+)
+def test_path_traversal_and_absolute_names_are_refused(host, receiver, name):
+    before = snapshot_files(receiver)
+    code, error = upload(host, MPCPU_A, name)
+    assert code != 0, "upload of %r was accepted" % name
+    assert "Access denied" in error, error
+    assert snapshot_files(receiver) == before
+    assert receiver.run("find / -xdev -name 'evil*.jpg' -print -quit").stdout == ""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cam02_b.jpg",  # the other device's file, by its plain name
+        "%s/cam02_b.jpg" % MPCPU_B,  # ... by its path under the root
+        "../%s/cam02_b.jpg" % MPCPU_B,  # ... from inside the reader's own directory
+        "cam01_a.jpg",  # the reader's own file
+        "%s/cam01_a.jpg" % MPCPU_A,
+    ],
+)
+def test_every_read_request_is_refused(host, name):
+    output = tftp_hpa_get(host, name)
+    assert "Error code 2: Access denied" in output, output
+    assert "GOT-DATA" not in output
+
+
+def test_retention_deletes_snapshots_beyond_age_then_oldest_beyond_size(receiver):
+    # Limits of this scenario: 7 days, 1,000,000 bytes for all snapshots together.
+    device_dir = "%s/%s" % (ROOT, MPCPU_B)
+    plant = {
+        "old.jpg": (1000, "10 days ago"),
+        "big-3h.jpg": (400000, "3 hours ago"),
+        "big-2h.jpg": (400000, "2 hours ago"),
+        "big-1h.jpg": (400000, "1 hour ago"),
+    }
+    for name, (size, age) in plant.items():
+        path = "%s/%s" % (device_dir, name)
+        receiver.check_output(
+            "head -c %s /dev/urandom > %s && touch -d %s %s && chown tftp:tftp %s",
+            str(size),
+            path,
+            age,
+            path,
+            path,
+        )
+    assert receiver.run("systemctl is-enabled mpcpu-snapshot-retention.timer").stdout.strip() == (
+        "enabled"
+    )
+    assert receiver.run("systemctl is-active mpcpu-snapshot-retention.timer").rc == 0
+
+    ran = receiver.run("systemctl start mpcpu-snapshot-retention.service")
+    assert ran.rc == 0, ran.stderr
+
+    kept = snapshot_files(receiver)
+    assert not kept & {"./%s/old.jpg" % MPCPU_B, "./%s/big-3h.jpg" % MPCPU_B}, kept
+    assert {
+        "./%s/cam01_a.jpg" % MPCPU_A,
+        "./%s/cam02_b.jpg" % MPCPU_B,
+        "./%s/big-2h.jpg" % MPCPU_B,
+        "./%s/big-1h.jpg" % MPCPU_B,
+    } <= kept
+    total = int(receiver.check_output("du -cb --apparent-size %s/*/* | tail -1 | cut -f1", ROOT))
+    assert total <= 1000000
