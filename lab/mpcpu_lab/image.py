@@ -43,6 +43,7 @@ PACKAGES = (
     "tftp-hpa",
     "busybox",
     "swaks",
+    "dhcping",
 )
 # Units the image must not start by itself: the roles own them.
 DISABLED_UNITS = (

@@ -33,6 +33,9 @@ SMARTHOST = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>[0-9]+))?$")
 CAPABILITY_BOUNDING_SET = re.compile(r"^CapBnd:\s*([0-9a-fA-F]+)$", re.MULTILINE)
 LOOPBACK = ("127.0.0.0/8", "[::1]/128")
 KEA_LOGGER = "kea-dhcp4"
+# Kea's built-in class: a packet that falls into it is dropped without an answer.
+KEA_DROP_CLASS = "DROP"
+KEA_MPCPU_CLASS = "MPCPU"
 MAX_STRATUM = 15
 
 
@@ -201,6 +204,37 @@ def _subnet(site, network, mpcpus):
     }
 
 
+def _kea_mpcpu_test(mpcpus):
+    """A Kea expression true for a packet only an MPCPU of ``mpcpus`` may send.
+
+    Its MAC (chaddr) must be one the site reserved, and the address it claims (ciaddr) and
+    sends from (the IP source) must be unset or that MPCPU's own reserved address. Kea reads
+    every packet through a raw socket, ahead of netfilter, so this is where the filtering
+    happens.
+    """
+    terms = []
+    for device in sorted(mpcpus, key=lambda item: item["mac"]):
+        ip = device["ip"]
+        terms.append(
+            "(pkt4.mac == 0x%s and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == %s)"
+            " and (pkt.src == 0.0.0.0 or pkt.src == %s))"
+            % (device["mac"].replace(":", "").lower(), ip, ip)
+        )
+    return " or ".join(terms) or "false"
+
+
+def _kea_client_classes(mpcpus):
+    """MPCPU: what a reserved MPCPU sends; DROP (Kea's own): everything else, unanswered.
+
+    The DROP test is evaluated before host reservations are looked up, so it may not use
+    Kea's KNOWN class (Kea 2.2); it reads the reservations from the site model instead.
+    """
+    return [
+        {"name": KEA_MPCPU_CLASS, "test": _kea_mpcpu_test(mpcpus)},
+        {"name": KEA_DROP_CLASS, "test": "not member('%s')" % KEA_MPCPU_CLASS},
+    ]
+
+
 def kea_dhcp4_config(
     site,
     addresses,
@@ -212,16 +246,20 @@ def kea_dhcp4_config(
 ):
     """The Kea DHCPv4 configuration (a dict for JSON) of the host with these ``addresses``.
 
-    Reservations only: a subnet without pools hands out reserved addresses only, so an
-    unknown MAC gets none. Kea listens on the interfaces attached to the MPCPU networks and
-    nowhere else.
+    Reservations only: a subnet without pools hands out reserved addresses only. Kea drops,
+    unanswered, every packet that is not from a reserved MPCPU's MAC and address (client
+    class DROP), so an unknown MAC, or an INFORM or REQUEST from another address, gets
+    nothing at all. Kea listens on the interfaces attached to the MPCPU networks and nowhere
+    else.
     """
     subnets = []
     devices = set()
+    served = []
     for network, mpcpus, attached in _dhcp_networks(site, addresses):
         if attached:
             devices.update(item["device"] for item in attached)
             subnets.append(_subnet(site, network, mpcpus))
+            served.extend(mpcpus)
     return {
         "Dhcp4": {
             "interfaces-config": {"interfaces": sorted(devices), "dhcp-socket-type": "raw"},
@@ -232,6 +270,7 @@ def kea_dhcp4_config(
                 "lfc-interval": lease_cleanup_interval,
             },
             "authoritative": authoritative,
+            "client-classes": _kea_client_classes(served),
             "reservations-global": False,
             "reservations-in-subnet": True,
             "reservations-out-of-pool": True,

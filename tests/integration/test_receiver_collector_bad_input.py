@@ -83,6 +83,16 @@ def test_good_input_passes_the_checks_and_only_then_reaches_for_the_host(tmp_pat
         ),
         (
             "tftp_receiver",
+            # The old default: world-writable uploads tftpd-hpa could overwrite.
+            {"tftp_receiver_umask": "0024", "tftp_receiver_retransmit_ms": 5},
+            [
+                "tftp_receiver: 2 problem(s)",
+                'tftp_receiver_umask: 0024 must be quoted octal like "0227" that drops every',
+                "tftp_receiver_retransmit_ms: 5 must be 10 to 255000 (milliseconds)",
+            ],
+        ),
+        (
+            "tftp_receiver",
             {"tftp_receiver_filename_pattern": "^[a-z ]+$"},
             ["tftp_receiver_filename_pattern: whitespace and # cannot be written"],
         ),

@@ -1,6 +1,9 @@
 """Server settings from the site model: Kea reservations, chrony's allow list, postfix's relay."""
 
+import glob
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -132,6 +135,69 @@ def test_a_network_the_server_is_not_attached_to_is_left_to_other_servers(make_i
     site = _site_with(make_inventory, change)
     assert [s["subnet"] for s in _kea(site)["subnet4"]] == ["198.51.100.0/26"]
     assert services.dhcp_server_errors(site, SERVER, ATTACHED) == []
+
+
+def test_only_packets_from_a_reserved_mac_and_its_own_address_escape_the_drop_class(site):
+    classes = {item["name"]: item["test"] for item in _kea(site)["client-classes"]}
+    assert classes["DROP"] == "not member('MPCPU')"
+    assert classes["MPCPU"] == (
+        "(pkt4.mac == 0x02000000000a"
+        " and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == 198.51.100.10)"
+        " and (pkt.src == 0.0.0.0 or pkt.src == 198.51.100.10))"
+        " or (pkt4.mac == 0x02000000000b"
+        " and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == 198.51.100.11)"
+        " and (pkt.src == 0.0.0.0 or pkt.src == 198.51.100.11))"
+    )
+    # MPCPU is defined before DROP tests membership in it (Kea evaluates classes in order).
+    assert [item["name"] for item in _kea(site)["client-classes"]] == ["MPCPU", "DROP"]
+
+
+def test_an_mpcpu_of_a_network_the_server_does_not_serve_is_dropped_too(make_inventory):
+    def change(site, groups, hostvars):
+        site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
+        groups["mpcpu"].append("mpcpu-c")
+        hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.70", "mpcpu_mac": "02:00:00:00:00:0c"}
+
+    classes = _kea(_site_with(make_inventory, change))["client-classes"]
+    assert "198.51.100.70" not in classes[0]["test"]
+
+
+# Every lab image on this machine carries Kea (Debian 12: Kea 2.2, Debian 13: Kea 2.6).
+KEA_ROOTS = sorted(
+    path[: -len("/usr/sbin/kea-dhcp4")]
+    for path in glob.glob(
+        os.path.expanduser("~/.cache/megapower-mpcpu/images/*/rootfs/usr/sbin/kea-dhcp4")
+    )
+)
+
+
+def _kea_check(root, config_path):
+    """``kea-dhcp4 -t`` of an image, run here through the image's own loader and libraries."""
+    libraries = "%s/usr/lib/x86_64-linux-gnu:%s/lib/x86_64-linux-gnu" % (root, root)
+    argv = [root + "/lib64/ld-linux-x86-64.so.2", "--library-path", libraries]
+    argv += [root + "/usr/sbin/kea-dhcp4", "-t", str(config_path)]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.skipif(not KEA_ROOTS, reason="needs a lab image (it carries Kea)")
+@pytest.mark.parametrize(
+    "root", KEA_ROOTS, ids=[os.path.basename(os.path.dirname(r)) for r in KEA_ROOTS]
+)
+def test_kea_itself_accepts_the_rendered_configuration(site, tmp_path, root):
+    # The test machine has neither the server's interfaces nor its lease directory.
+    scratch_settings = {
+        "interfaces-config": {"interfaces": []},
+        "lease-database": {"type": "memfile", "persist": False},
+    }
+    config = tmp_path / "kea-dhcp4.conf"
+    config.write_text(json.dumps({"Dhcp4": dict(_kea(site), **scratch_settings)}))
+    checked = _kea_check(root, config)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # ... and the check can fail: Kea refuses a class test it cannot parse.
+    broken = json.loads(config.read_text())
+    broken["Dhcp4"]["client-classes"][0]["test"] += " and pkt.nosuchfield == 1"
+    config.write_text(json.dumps(broken))
+    assert _kea_check(root, config).returncode != 0
 
 
 def test_a_good_dhcp_server_has_no_errors(site):

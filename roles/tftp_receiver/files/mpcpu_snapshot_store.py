@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Snapshot store: move each finished upload from tftpd-hpa's incoming tree into the store.
+
+Run by mpcpu-snapshot-store.service (as the TFTP user). tftpd-hpa writes each MPCPU's
+uploads into INCOMING/<address>/, read-only from creation (its umask), so it can never
+reopen one to overwrite it, and in 512-byte blocks (it refuses the blksize options), so
+every block but the last of a finished upload is 512 bytes. tftpd-hpa holds a write lock
+on the file for the whole transfer; a finished upload is closed by tftpd-hpa, which then
+waits for a retransmitted last block before it exits, while an aborted one (silent
+client, ICMP error, TFTP ERROR, full disk) is closed by the exit. Every INTERVAL seconds
+this looks at the incoming files:
+
+- locked: a transfer in progress, left alone (the lock holder's process id is noted);
+- empty: removed (an upload that sent no data holds no picture);
+- a size that is not a multiple of 512: finished (its last block was short): stored;
+- a multiple of 512 whose writer was seen and still runs: closed before the exit, so
+  finished (its last block was empty): stored;
+- a multiple of 512 whose writer was seen and is gone: aborted: removed;
+- a multiple of 512 never seen locked (found at start, or begun and ended between two
+  looks): it cannot be told, so it is kept: stored.
+
+Stored means linked into STORE/<address>/ under its own name or, when that name is taken,
+under the name with the upload time and a counter added, then unlinked. Standard library.
+"""
+
+import argparse
+import collections
+import errno
+import fcntl
+import os
+import stat
+import struct
+import sys
+import time
+
+# struct flock on Linux (x86_64, aarch64): type, whence, start, len, pid, padded to 32 bytes.
+FLOCK = "=hh4xqqi4x"
+
+Upload = collections.namedtuple("Upload", "device name path size mtime")
+
+
+def log(message):
+    print(message, flush=True)
+
+
+BLOCK = 512
+
+
+def write_lock_holder(fd):
+    """The process id holding a write lock on the open file ``fd`` (F_GETLK), or None."""
+    query = struct.pack(FLOCK, fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0)
+    lock_type, _, _, _, pid = struct.unpack(FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    return None if lock_type == fcntl.F_UNLCK else pid
+
+
+def running(pid):
+    return os.path.exists("/proc/%d" % pid)
+
+
+def look_at(path):
+    """(size, mtime, lock holder or None) of the regular file at ``path``; None when gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return info.st_size, info.st_mtime, write_lock_holder(fd)
+    finally:
+        os.close(fd)
+
+
+def candidate_names(name, uploaded_at):
+    """``name``, then ``name`` with the upload time (UTC), then with a counter as well."""
+    yield name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        stem, suffix = name, ""
+    suffix = "." + suffix if suffix else ""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(uploaded_at))
+    yield "%s-%s%s" % (stem, stamp, suffix)
+    counter = 2
+    while True:
+        yield "%s-%s-%d%s" % (stem, stamp, counter, suffix)
+        counter += 1
+
+
+def store(path, store_dir, uploaded_at):
+    """Link ``path`` into ``store_dir`` under a name nobody has taken; return that name."""
+    for name in candidate_names(os.path.basename(path), uploaded_at):
+        try:
+            os.link(path, os.path.join(store_dir, name))
+        except FileExistsError:
+            continue
+        os.unlink(path)
+        return name
+    raise AssertionError("unreachable: candidate_names never ends")
+
+
+def verdict(size, writer):
+    """What to do with an upload tftpd-hpa no longer writes: "empty", "aborted" or "store".
+
+    ``writer``: the process id seen holding its lock, or None when it was never seen locked.
+    """
+    if size == 0:
+        return "empty"
+    if size % BLOCK or writer is None or running(writer):
+        return "store"
+    return "aborted"
+
+
+class Store:
+    def __init__(self, incoming, store_root):
+        self.incoming = incoming
+        self.store_root = store_root
+        # path -> the process id seen holding its write lock (the transfer in progress)
+        self.writers = {}
+        # path -> the verdict on an upload that could not be stored yet
+        self.retry = {}
+
+    def uploads(self):
+        """(device, name, path) of every file in the device directories of the incoming tree."""
+        found = []
+        with os.scandir(self.incoming) as devices:
+            for device in devices:
+                if not device.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(device.path) as entries:
+                    found.extend(
+                        (device.name, entry.name, entry.path)
+                        for entry in entries
+                        if entry.is_file(follow_symlinks=False)
+                    )
+        return found
+
+    def sweep(self):
+        """Note who writes what; store or remove every upload no longer being written."""
+        writers, retry = {}, {}
+        for device, name, path in self.uploads():
+            seen = look_at(path)
+            if seen is None:
+                continue
+            size, mtime, holder = seen
+            if holder is not None:
+                writers[path] = holder
+                continue
+            action = self.retry.get(path) or verdict(size, self.writers.get(path))
+            if not self.apply(action, Upload(device, name, path, size, mtime)):
+                retry[path] = action
+        self.writers, self.retry = writers, retry
+
+    def apply(self, action, upload):
+        """Store or remove one finished upload; False when it has to be tried again."""
+        where = "%s/%s" % (upload.device, upload.name)
+        if action == "store":
+            try:
+                stored = store(
+                    upload.path, os.path.join(self.store_root, upload.device), upload.mtime
+                )
+            except OSError as error:
+                log("cannot store %s (tried again): %s" % (where, error))
+                return False
+            log("stored %s as %s/%s (%d bytes)" % (where, upload.device, stored, upload.size))
+            return True
+        try:
+            os.unlink(upload.path)
+        except FileNotFoundError:
+            return True
+        if action == "empty":
+            log("removed %s: the upload sent no data" % where)
+        else:
+            log("removed %s: aborted upload (%d bytes)" % (where, upload.size))
+        return True
+
+
+def positive_number(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("%s is not more than 0" % text)
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incoming", required=True, help="tftpd-hpa's root directory")
+    parser.add_argument("--store", required=True, help="where snapshots are kept")
+    parser.add_argument(
+        "--interval",
+        type=positive_number,
+        default=0.25,
+        help="seconds between two looks; well below tftpd-hpa's retransmit timeout",
+    )
+    args = parser.parse_args(argv)
+    snapshot_store = Store(args.incoming, args.store)
+    while True:
+        try:
+            snapshot_store.sweep()
+        except OSError as error:
+            if error.errno != errno.ENOENT:
+                raise
+            log("sweep: %s" % error)
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
