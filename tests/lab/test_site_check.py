@@ -82,7 +82,7 @@ def checked_site():
 
 
 def test_check_mode_on_a_fresh_site_completes_without_failure(checked_site):
-    checked, _, _ = checked_site
+    checked, _before, _after = checked_site
     assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-2000:]
     counts = recap(checked.stdout)
     assert set(PC_HOSTS) <= set(counts), counts
@@ -111,6 +111,6 @@ def test_check_mode_shows_the_firewall_and_the_firmware_it_would_apply(checked_s
 
 
 def test_check_mode_changes_nothing_on_any_host(checked_site):
-    _, before, after = checked_site
+    _checked, before, after = checked_site
     for host in LAB_HOSTS:
         assert after[host] == before[host], host

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: (c) 2026, MegaPower automation team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Snapshot store: move each finished upload from tftpd-hpa's incoming tree into the store.
@@ -51,7 +50,9 @@ BLOCK = 512
 def write_lock_holder(fd):
     """The process id holding a write lock on the open file ``fd`` (F_GETLK), or None."""
     query = struct.pack(FLOCK, fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0)
-    lock_type, _, _, _, pid = struct.unpack(FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    lock_type, _whence, _start, _length, pid = struct.unpack(
+        FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query)
+    )
     return None if lock_type == fcntl.F_UNLCK else pid
 
 

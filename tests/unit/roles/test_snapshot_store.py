@@ -183,7 +183,7 @@ def test_an_upload_that_cannot_be_stored_yet_is_tried_again(tree):
 
 def test_names_without_a_suffix_get_the_time_and_counter_at_the_end():
     names = snapshot_store.candidate_names("cam01", 0)
-    assert [next(names) for _ in range(3)] == [
+    assert [next(names) for _name in range(3)] == [
         "cam01",
         "cam01-19700101T000000Z",
         "cam01-19700101T000000Z-2",
