@@ -130,6 +130,9 @@ def _ip_assignment(flow, options):
         server_port=flow["pc_port"],
         timeout=options["timeout"],
         retries=1,
+        # The probe host carries the MPCPU's address: send from it, as the device may when it
+        # asks again, never from the host's own address, which the DHCP server refuses.
+        source=flow["mpcpu_ip"],
     )
     if lease["acked"] != flow["mpcpu_ip"]:
         raise ProbeFailed("leased %s, not the reserved %s" % (lease["acked"], flow["mpcpu_ip"]))

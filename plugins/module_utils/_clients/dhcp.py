@@ -119,10 +119,21 @@ def describe(options):
     return described
 
 
+# Linux's IP_PKTINFO (Python's socket module does not name it): sendmsg() with it picks the
+# packet's source address while the socket stays bound to 0.0.0.0 for the broadcast replies.
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+
+
+def _pktinfo(source):
+    """struct in_pktinfo asking the kernel to send from ``source`` (any interface)."""
+    return struct.pack("=i4s4s", 0, socket.inet_aton(source), bytes(4))
+
+
 class _Exchange:
-    def __init__(self, interface, client_port, destination, *, timeout, retries):
+    def __init__(self, interface, client_port, destination, *, timeout, retries, source=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.destination = destination
+        self.ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, _pktinfo(source))] if source else []
         self.timeout = timeout
         self.retries = retries
         try:
@@ -139,18 +150,26 @@ class _Exchange:
     def ask(self, packet, xid, mac, wanted):
         """Send ``packet`` (again after each timeout) until a reply of a ``wanted`` type."""
         for _attempt in range(self.retries + 1):
-            self.sock.sendto(packet, self.destination)
+            self._send(packet)
             deadline = time.monotonic() + self.timeout
             while (remaining := deadline - time.monotonic()) > 0:
                 self.sock.settimeout(remaining)
                 try:
                     data = self.sock.recv(4096)
-                except TimeoutError:
+                except socket.timeout:  # TimeoutError from Python 3.10 on, not before
                     break
                 reply = parse_reply(data, xid, mac)
                 if reply and reply[0] in wanted:
                     return reply
         return None
+
+    def _send(self, packet):
+        try:
+            self.sock.sendmsg([packet], self.ancillary, 0, self.destination)
+        except OSError as error:
+            raise ClientError(
+                "cannot send DHCP to %s port %d: %s" % (*self.destination, error)
+            ) from None
 
     def close(self):
         self.sock.close()
@@ -166,15 +185,26 @@ def lease(
     destination=BROADCAST,
     timeout=2.0,
     retries=2,
+    source=None,
 ):
-    """DISCOVER, OFFER, REQUEST, ACK; {offered, acked, routers, ntp_servers, ...}."""
+    """DISCOVER, OFFER, REQUEST, ACK; {offered, acked, routers, ntp_servers, ...}.
+
+    A device with no address sends from 0.0.0.0; a host that has addresses sends from one of
+    them, which a DHCP server filtering by source (the dhcp role's Kea) refuses unless it is
+    the device's own: ``source`` (an address of this host) names it.
+    """
     row_client_port, row_server_port = row_ports("ip_assignment")
     client_port = row_client_port if client_port is None else client_port
     server_port = server_port or row_server_port
     mac_bytes = parse_mac(mac)
     xid = int.from_bytes(os.urandom(4), "big")
     exchange = _Exchange(
-        interface, client_port, (destination, server_port), timeout=timeout, retries=retries
+        interface,
+        client_port,
+        (destination, server_port),
+        timeout=timeout,
+        retries=retries,
+        source=source,
     )
     try:
         discover = build(DISCOVER, xid, mac_bytes, hostname=hostname)
