@@ -580,7 +580,10 @@ def test_bad_input_fails_before_anything_changes(fwlab):
         {"pc": {"mpcpu_site": shadowing}, "gw": {}}, "--limit", "pc", check=False
     )
     assert failed.returncode != 0
-    assert "shadows the rule for time_firmware" in _flat(failed.stdout)
+    # The site model refuses the collision before the firewall policy would see it shadowed.
+    assert "rows easy_cpu, time_firmware would all use UDP/%d on every MPCPU" % TIME_TFTP in _flat(
+        failed.stdout
+    )
     assert fwlab.sh("pc", "sha256sum /etc/megapower-mpcpu/firewall/mpcpu.nft").stdout == before
     assert "in effect" in fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status").stdout
 
