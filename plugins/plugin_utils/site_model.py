@@ -1136,10 +1136,16 @@ def _one_port(value, _settings):
     return port_problem(value)
 
 
-def _management_ports(ports, _settings):
-    if not ports:
+def management_ports_problem(ports):
+    """Why ``ports`` are not the TCP ports a firewall keeps open for management (None when
+    they are): the firewall role's option here, the firewall filters' option in the policy."""
+    if not isinstance(ports, (list, tuple)) or not ports:
         return "give at least one TCP port (SSH: 22)"
     return "; ".join(problem for problem in map(port_problem, ports) if problem) or None
+
+
+def _management_ports(ports, _settings):
+    return management_ports_problem(ports)
 
 
 def _backoff_max(value, settings):

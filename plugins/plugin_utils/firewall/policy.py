@@ -4,7 +4,9 @@
 """One host's share of the Appendix D flows, as target-neutral rules over named address sets.
 
 The compiled site model lists every concrete flow (each row, for each MPCPU, with each host of
-its PC part). A managed host takes part in some of them:
+its PC part) and, in each host's view (``site_model.host_view``), the flows the host takes part
+in and, for a router, the flows that cross it. The policy reads that view; it never works out
+a host's share or re-checks the model, which the site model validated once:
 
 - as the PC side of a row (it is in the row's PC-part group): the flow enters its ``input``
   chain when the MPCPU starts it, and leaves through its ``output`` chain when the PC starts it;
@@ -13,7 +15,8 @@ its PC part). A managed host takes part in some of them:
 
 Addresses live in named sets (all MPCPUs, the MPCPU networks, the management networks, the PC
 hosts of each part a router forwards to), so the number of rules depends on the rows in use,
-never on the number of devices. Every problem is collected and raised before any target
+never on the number of devices. What the model cannot know (the options given here, the host's
+interface addresses) is checked here, every problem collected and raised before any target
 renders, so bad input never reaches a host.
 
 IPv6: MPCPUs speak IPv4 only, and an IPv6 packet carries nothing that says which IPv4 network
@@ -33,8 +36,10 @@ import ipaddress
 import operator
 import re
 import socket
+from collections.abc import Mapping
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 
 INPUT = "input"
 OUTPUT = "output"
@@ -87,30 +92,26 @@ Rule = collections.namedtuple(
 AddressSet = collections.namedtuple("AddressSet", ["name", "kind", "elements", "description"])
 
 
-class FirewallPolicyError(Exception):
+class FirewallPolicyError(site_model.SiteModelError):
     """The model cannot be turned into a firewall; ``errors`` lists every problem."""
 
     summary = "cannot build the MPCPU firewall"
 
     def __init__(self, errors):
         self.errors = list(errors)
-        super(FirewallPolicyError, self).__init__(
+        Exception.__init__(
+            self,
             "%s (%d problem%s):\n- %s"
             % (
                 self.summary,
                 len(self.errors),
                 "" if len(self.errors) == 1 else "s",
                 "\n- ".join(self.errors),
-            )
+            ),
         )
 
 
-class _Errors(list):
-    def add(self, where, field, message):
-        self.append("%s: %s: %s" % (where, field, message))
-
-
-# --- checking the input ----------------------------------------------------------------------
+# --- checking what the model cannot know: the options and the host's addresses --------------
 
 
 def _check_options(input_policy, management_ports, errors):
@@ -120,22 +121,9 @@ def _check_options(input_policy, management_ports, errors):
             "input_policy",
             "%r is not one of %s" % (input_policy, ", ".join(INPUT_POLICIES)),
         )
-    if not isinstance(management_ports, (list, tuple)) or not management_ports:
-        errors.add("options", "management_ports", "give at least one TCP port (SSH: 22)")
-        return
-    for port in management_ports:
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            errors.add("options", "management_ports", "%r is not a port from 1 to 65535" % (port,))
-
-
-def _check_management(model, errors):
-    if not model.get("management_networks"):
-        errors.add(
-            "mpcpu_site",
-            "management_networks",
-            "no management network given: without one the firewall would lock the controller "
-            "out; give the networks the controller manages hosts from",
-        )
+    ports_problem = site_model.management_ports_problem(management_ports)
+    if ports_problem:
+        errors.add("options", "management_ports", ports_problem)
 
 
 def _check_interface_addresses(interface_addresses, errors):
@@ -159,77 +147,11 @@ def _check_interface_addresses(interface_addresses, errors):
             errors.add(*where, message="%r is not an IP address" % (entry.get("address"),))
 
 
-# A flow as a tuple: the model of a large site holds 10,000s of flows, and these few fields,
-# read with itemgetter, are all the firewall needs from each.
-_FLOW_KEY = operator.itemgetter(
-    "row", "mpcpu", "mpcpu_ip", "pc_host", "pc_ip", "src_port", "dst_port"
-)
-_DEVICE_OF_FLOW = operator.itemgetter(1, 2)
-_PC_SIDE_OF_FLOW = operator.itemgetter(0, 3, 4, 5, 6)
-_PC_ADDRESS_OF_FLOW = operator.itemgetter(4)
-
-
-def _flow_keys(model, errors):
-    try:
-        return list(map(_FLOW_KEY, model.get("flows") or []))
-    except (KeyError, TypeError):
-        errors.add(
-            "flows",
-            "flows",
-            "each flow needs row, mpcpu, mpcpu_ip, pc_host, pc_ip, src_port and dst_port "
-            "(give the compiled site model)",
-        )
-        return []
-
-
 def _row_ports(row):
     """(source port, destination port) of the row's flows: the side that starts is the source."""
     if row["initiator"] == appendix_d.MPCPU:
         return row["mpcpu_port"], row["pc_port"]
     return row["pc_port"], row["mpcpu_port"]
-
-
-def _pc_side_problem(rows, members, side):
-    row_id, pc_host, pc_ip, src_port, dst_port = side
-    row = rows.get(row_id)
-    if row is None:
-        return "row", "%r is not a row in use at this site" % (row_id,)
-    if members.get(row["pc_part"], {}).get(pc_host) != pc_ip:
-        return "pc_host", "flow to unknown host %r (%s): it is not a host of %s" % (
-            pc_host,
-            pc_ip,
-            row["pc_part"],
-        )
-    if (src_port, dst_port) != _row_ports(row):
-        return "ports", "%s to %s are not the ports of row %s (%s to %s)" % (
-            (src_port, dst_port, row_id) + _row_ports(row)
-        )
-    return None
-
-
-def _check_flows(model, keys, errors):
-    """Every flow names a row in use, an MPCPU and a host of the row's PC part, by address.
-
-    Only distinct (MPCPU) and (row, PC) pairs are checked; flows are walked one by one only
-    to name the bad ones."""
-    rows = {row["id"]: row for row in model.get("rows") or []}
-    devices = {device["name"]: device["ip"] for device in model.get("mpcpus") or []}
-    parts = model.get("parts") or {}
-    members = {part: {host["name"]: host["ip"] for host in hosts} for part, hosts in parts.items()}
-    unknown_devices = set(map(_DEVICE_OF_FLOW, keys)) - set(devices.items())
-    pc_problems = {}
-    for side in set(map(_PC_SIDE_OF_FLOW, keys)):
-        problem = _pc_side_problem(rows, members, side)
-        if problem:
-            pc_problems[side] = problem
-    if not unknown_devices and not pc_problems:
-        return
-    for index, key in enumerate(keys):
-        where = "flows[%d] (%s)" % (index, key[0])
-        if _DEVICE_OF_FLOW(key) in unknown_devices:
-            errors.add(where, "mpcpu", "%r (%s) is not an MPCPU of the site" % key[1:3])
-        if _PC_SIDE_OF_FLOW(key) in pc_problems:
-            errors.add(where, *pc_problems[_PC_SIDE_OF_FLOW(key)])
 
 
 # --- address sets ----------------------------------------------------------------------------
@@ -271,55 +193,55 @@ def _part_set_name(part):
     return part[len("mpcpu_") :] if part.startswith("mpcpu_") else part
 
 
-# --- which flows a host takes part in ---------------------------------------------------------
+# --- which flows a host takes part in: read from its view --------------------------------------
+
+# Of each flow (10,000s at a large site) the firewall needs only these few fields.
+_OWN_END = operator.itemgetter("row", "mpcpu_ip")
+_CROSSING_ENDS = operator.itemgetter("row", "mpcpu_ip", "pc_ip")
 
 
-def _network_names(model):
-    return [(n["name"], ipaddress.ip_network(n["cidr"])) for n in model["networks"]]
+def _compiled(model, errors):
+    """Whether ``model`` is the compiled site model (with its flows and host views)."""
+    if isinstance(model, Mapping) and isinstance(model.get("hosts"), Mapping) and "flows" in model:
+        return True
+    errors.add(
+        "site model",
+        "hosts",
+        "not a compiled site model: give the result of megapower.mpcpu.site_model",
+    )
+    return False
 
 
-def _network_of(address, networks):
-    ip = ipaddress.ip_address(address)
-    for name, network in networks:
-        if ip in network:
-            return name
-    return None
+def _view(model, host, errors):
+    """The host's view in the compiled model, or None after naming the problem."""
+    if not _compiled(model, errors):
+        return None
+    try:
+        return site_model.host_view(model, host)
+    except (KeyError, TypeError):
+        errors.add(
+            host,
+            "groups",
+            "is not a host of the MPCPU site: it is in no group of the site's inventory",
+        )
+        return None
 
 
-def _router(model, host):
-    for router in model.get("routers") or []:
-        if router["name"] == host:
-            return router
-    return None
-
-
-def _own_share(keys, host):
-    """{row: MPCPU addresses} of the flows whose PC side ``host`` plays."""
+def _own_share(flows):
+    """{row: MPCPU addresses} of the flows whose PC side the host plays."""
     share = collections.defaultdict(set)
-    for row_id, _name, device_ip, pc_host, _pc_ip, _src, _dst in keys:
-        if pc_host == host:
-            share[row_id].add(device_ip)
+    for row_id, device_ip in map(_OWN_END, flows):
+        share[row_id].add(device_ip)
     return share
 
 
-def _crossing_share(model, keys, router):
-    """{row: (MPCPU addresses, PC addresses)} of the flows whose two ends sit on two different
-    networks the router joins."""
-    networks = _network_names(model)
-    joined = set(_network_of(address, networks) for address in router["addresses"])
-    device_network = {d["name"]: d["network"] for d in model["mpcpus"] if d["network"] in joined}
-    pc_network = {}
-    for address in set(map(_PC_ADDRESS_OF_FLOW, keys)):
-        network = _network_of(address, networks)
-        if network in joined:
-            pc_network[address] = network
+def _crossing_share(flows):
+    """{row: (MPCPU addresses, PC addresses)} of the flows that cross a router."""
     share = collections.defaultdict(lambda: (set(), set()))
-    for row_id, name, device_ip, pc_host, pc_ip, _src, _dst in keys:
-        ends = (device_network.get(name), pc_network.get(pc_ip))
-        if ends[0] and ends[1] and ends[0] != ends[1] and pc_host != router["name"]:
-            devices, pc_hosts = share[row_id]
-            devices.add(device_ip)
-            pc_hosts.add(pc_ip)
+    for row_id, device_ip, pc_ip in map(_CROSSING_ENDS, flows):
+        devices, pc_hosts = share[row_id]
+        devices.add(device_ip)
+        pc_hosts.add(pc_ip)
     return share
 
 
@@ -545,6 +467,30 @@ def _add_mac_set(model, own, sets):
         sets.add(MPCPU_MACS, MACS, macs, "MPCPU MACs: DHCP broadcasts come from no address")
 
 
+def _assemble(model, host, own, crossing, **options):
+    """The policy of ``host`` from its share of the flows: ``own`` {row: MPCPU addresses} and
+    ``crossing`` {row: (MPCPU addresses, PC addresses)}."""
+    device_ips = set().union(*own.values(), *(ends[0] for ends in crossing.values()))
+    sets = _base_sets(model, device_ips, options["mpcpu_interfaces"])
+    _add_mac_set(model, own, sets)
+    rules = _rules(model, own, crossing, sets)
+    errors = site_model.Problems()
+    _check_shadowing(host, rules, sets, errors)
+    if errors:
+        raise FirewallPolicyError(errors)
+    return {
+        "site": model.get("name", "site"),
+        "host": host,
+        "router": options["router"],
+        "input_policy": options["input_policy"],
+        "management_ports": sorted(set(options["management_ports"])),
+        "log_drops": bool(options["log_drops"]),
+        "mpcpu_interfaces": options["mpcpu_interfaces"],
+        "sets": sets,
+        "rules": rules,
+    }
+
+
 def build_host_policy(
     model,
     host,
@@ -554,57 +500,57 @@ def build_host_policy(
     *,
     interface_addresses=None,
 ):
-    """The rules of ``host``; FirewallPolicyError lists every problem with model or options.
+    """The rules of ``host`` in the compiled site model; FirewallPolicyError lists every problem
+    with the options or the host.
 
     ``interface_addresses`` ([{device, address}], as the ``interface_addresses`` filter reads
     them from the host) names the MPCPU-facing interfaces, where IPv6 is closed."""
-    errors = _Errors()
+    errors = site_model.Problems()
     _check_options(input_policy, management_ports, errors)
     _check_interface_addresses(interface_addresses, errors)
-    _check_management(model, errors)
-    keys = _flow_keys(model, errors)
-    _check_flows(model, keys, errors)
-    if errors:
-        raise FirewallPolicyError(errors)
-    own = _own_share(keys, host)
-    router = _router(model, host)
-    crossing = _crossing_share(model, keys, router) if router else {}
-    if not own and router is None:
-        raise FirewallPolicyError(
-            [
-                "%s: groups: plays no part of the site: it is in no PC-part group with a row in "
-                "use and not in %s" % (host, appendix_d.ROUTER_GROUP)
-            ]
+    view = _view(model, host, errors)
+    if view is not None and view["kind"] == appendix_d.DEVICE_GROUP:
+        errors.add(
+            host,
+            "groups",
+            "plays no part of the site: it is in no PC-part group with a row in use and not "
+            "in %s" % appendix_d.ROUTER_GROUP,
         )
-    device_ips = set().union(*own.values(), *(ends[0] for ends in crossing.values()))
-    mpcpu_interfaces = _mpcpu_interfaces(model, interface_addresses)
-    sets = _base_sets(model, device_ips, mpcpu_interfaces)
-    _add_mac_set(model, own, sets)
-    rules = _rules(model, own, crossing, sets)
-    _check_shadowing(host, rules, sets, errors)
     if errors:
         raise FirewallPolicyError(errors)
-    return {
-        "site": model.get("name", "site"),
-        "host": host,
-        "router": router is not None,
-        "input_policy": input_policy,
-        "management_ports": sorted(set(management_ports)),
-        "log_drops": bool(log_drops),
-        "mpcpu_interfaces": mpcpu_interfaces,
-        "sets": sets,
-        "rules": rules,
-    }
+    return _assemble(
+        model,
+        host,
+        _own_share(view["flows"]),
+        _crossing_share(view["crossing"]),
+        router=view["router"],
+        input_policy=input_policy,
+        management_ports=management_ports,
+        log_drops=log_drops,
+        mpcpu_interfaces=_mpcpu_interfaces(model, interface_addresses),
+    )
 
 
 def build_site_router_policy(model, management_ports=DEFAULT_MANAGEMENT_PORTS):
-    """The forward rules of one router joining every network: the network team's view."""
-    every_address = []
-    for network in model.get("networks") or []:
-        every_address.append(str(next(ipaddress.ip_network(network["cidr"]).hosts())))
-    routers = [{"name": "site-router", "addresses": every_address}]
-    return build_host_policy(
-        dict(model, routers=routers), "site-router", management_ports=management_ports
+    """The forward rules of one router joining every network: the network team's view.
+
+    It forwards every flow whose two ends sit on two different networks."""
+    errors = site_model.Problems()
+    _check_options("accept", management_ports, errors)
+    _compiled(model, errors)
+    if errors:
+        raise FirewallPolicyError(errors)
+    crossing = [flow for flow in model["flows"] if flow["mpcpu_network"] != flow["pc_network"]]
+    return _assemble(
+        model,
+        "site-router",
+        {},
+        _crossing_share(crossing),
+        router=True,
+        input_policy="accept",
+        management_ports=management_ports,
+        log_drops=False,
+        mpcpu_interfaces=[],
     )
 
 

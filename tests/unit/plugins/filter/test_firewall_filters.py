@@ -51,13 +51,12 @@ def test_policy_is_plain_data(model):
 
 
 def test_bad_input_is_an_ansible_error_listing_every_problem(model):
-    model["management_networks"] = []
-    model["flows"][0] = dict(model["flows"][0], pc_host="ghost")
     with pytest.raises(AnsibleFilterError) as caught:
-        firewall.firewall_ruleset(model, "cctv-srv")
+        firewall.firewall_ruleset(model, "ghost", input_policy="reject")
     message = str(caught.value)
     assert "cannot build the MPCPU firewall (2 problems)" in message
-    assert "no management network given" in message and "flow to unknown host 'ghost'" in message
+    assert "'reject' is not one of accept, drop" in message
+    assert "ghost: groups: is not a host of the MPCPU site" in message
 
 
 @pytest.mark.parametrize(
