@@ -97,17 +97,12 @@ class FirewallPolicyError(site_model.SiteModelError):
 
     summary = "cannot build the MPCPU firewall"
 
-    def __init__(self, errors):
-        self.errors = list(errors)
-        Exception.__init__(
-            self,
-            "%s (%d problem%s):\n- %s"
-            % (
-                self.summary,
-                len(self.errors),
-                "" if len(self.errors) == 1 else "s",
-                "\n- ".join(self.errors),
-            ),
+    def __str__(self):
+        return "%s (%d problem%s):\n- %s" % (
+            self.summary,
+            len(self.errors),
+            "" if len(self.errors) == 1 else "s",
+            "\n- ".join(self.errors),
         )
 
 
