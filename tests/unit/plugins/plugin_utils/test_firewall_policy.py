@@ -191,6 +191,13 @@ def test_management_ports_are_checked_as_the_site_model_checks_the_roles_option(
     assert error == "options: management_ports: %s" % site_model.management_ports_problem(ports)
 
 
+def test_the_options_are_those_the_firewall_role_offers():
+    # The role's argument spec is checked by the site model, the filter options here: one list.
+    spec = site_model._role_spec("firewall")
+    assert spec["firewall_input_policy"]["choices"] == list(policy.INPUT_POLICIES)
+    assert spec["firewall_management_ports"]["default"] == list(policy.DEFAULT_MANAGEMENT_PORTS)
+
+
 def test_site_router_policy_forwards_every_crossing_flow(model):
     site_policy = policy.build_site_router_policy(model)
     forward = _rows(site_policy["rules"], policy.FORWARD)
