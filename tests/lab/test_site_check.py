@@ -56,9 +56,7 @@ def host_state(state, host):
 
 
 def playbook(path, *extra):
-    return ansible_cli.run(
-        "ansible-playbook", "-i", INVENTORY, path, *extra, timeout=900
-    )
+    return ansible_cli.run("ansible-playbook", "-i", INVENTORY, path, *extra, timeout=900)
 
 
 def recap(output):
