@@ -26,15 +26,14 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "collections"))
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d  # noqa: E402
+
 MPCPU_NETWORK = ipaddress.ip_network("198.18.0.0/15")
-PC_PARTS = (
-    "mpcpu_log_collectors",
-    "mpcpu_easy_consoles",
-    "mpcpu_snapshot_receivers",
-    "mpcpu_managers",
-    "mpcpu_ntp_servers",
-    "mpcpu_smtp_relays",
-)
+# The router serves DHCP; one server plays every other PC part.
+DHCP_PART = appendix_d.row("ip_assignment").pc_part
+SERVER_PARTS = tuple(part for part in appendix_d.PC_PARTS if part != DHCP_PART)
 FLOOR_PLAY = """---
 - name: Ansible's floor for this inventory
   hosts: localhost
@@ -68,9 +67,9 @@ def hosts_yml(devices):
         "        gw: {ansible_host: 203.0.113.1, mpcpu_router_addresses: [%s, 203.0.113.1]}"
         % MPCPU_NETWORK[1]
     )
-    lines.append("    mpcpu_dhcp_servers:")
+    lines.append("    %s:" % DHCP_PART)
     lines.append("      hosts: {gw: {mpcpu_service_ip: %s}}" % MPCPU_NETWORK[1])
-    for part in PC_PARTS:
+    for part in SERVER_PARTS:
         lines.append("    %s:" % part)
         lines.append("      hosts: {srv: {ansible_host: 203.0.113.10}}")
     return "\n".join(lines) + "\n"

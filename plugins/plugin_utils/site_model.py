@@ -40,15 +40,13 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 
 # The collection's own host variables, and where each belongs. Any other ``mpcpu_*`` host
-# variable is a misspelling the collection would silently ignore, so it is refused; the lab
-# role's ``mpcpu_simulator_*`` options are the one other namespace.
+# variable is a misspelling the collection would silently ignore, so it is refused.
 DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
 PC_KEYS = ("mpcpu_service_ip",)
 ROUTER_KEYS = ("mpcpu_router_addresses",)
 HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS
 # The playbooks' own settings (render.yml, verify.yml): given with -e, every host carries them.
 PLAYBOOK_KEYS = ("mpcpu_output_dir",)
-OTHER_NAMESPACES = ("mpcpu_simulator_",)
 NAMESPACE = "mpcpu_"
 
 # An MPCPU network needs room for the device and the gateway or server it talks to.
@@ -754,7 +752,7 @@ def _check_host_keys(names, hostvars, groups, problems):
 
 
 def _key_problem(key, device, pc_host, router):
-    if key.startswith(OTHER_NAMESPACES) or key in PLAYBOOK_KEYS:
+    if key in PLAYBOOK_KEYS:
         return None
     if key not in HOST_KEYS:
         return "unknown host variable of the collection (known: %s)" % ", ".join(HOST_KEYS)

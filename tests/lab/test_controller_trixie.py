@@ -28,14 +28,14 @@ def on(state, host, command):
     return result.stdout
 
 
-def playbook(state, name, *extra, core=controller.ANSIBLE_CORE):
+def playbook(state, path, *extra, core=controller.ANSIBLE_CORE):
     result = controller.ansible(
         state,
         "controller",
         "ansible-playbook",
         "-i",
         "inventories/lab",
-        "playbooks/" + name,
+        path,
         *extra,
         core=core,
     )
@@ -54,7 +54,7 @@ def verify_cells(state, core):
     report_dir = "%s-%s" % (REPORT_DIR, core)
     playbook(
         state,
-        "verify.yml",
+        "playbooks/verify.yml",
         "-e",
         "verify_report_dir=%s" % report_dir,
         "-e",
@@ -73,11 +73,11 @@ def controller_site():
     wheels = controller.fetch_wheels()
     with lab.running(topology.load(TOPOLOGY)) as state:
         controller.install(state, "controller", wheels)
-        playbook(state, "lab_devices.yml")
+        playbook(state, "lab/playbooks/lab_devices.yml")
         # site.yml ends with verify, whose report would go to the (read-only) checkout.
         report = "verify_report_dir=%s-site" % REPORT_DIR
-        first = playbook(state, "site.yml", "-e", report)
-        second = playbook(state, "site.yml", "-e", report)
+        first = playbook(state, "playbooks/site.yml", "-e", report)
+        second = playbook(state, "playbooks/site.yml", "-e", report)
         yield state, first, second
 
 

@@ -113,7 +113,7 @@ def installed(tmp_path_factory):
 def deployed_site(installed):
     with lab.running(topology.load(TOPOLOGY)) as state:
         # The simulator is lab-only and not in the tarball: it comes from the checkout.
-        checkout_ok("ansible-playbook", "-i", INVENTORY, "playbooks/lab_devices.yml", cwd=ROOT)
+        checkout_ok("ansible-playbook", "-i", INVENTORY, "lab/playbooks/lab_devices.yml", cwd=ROOT)
         first = installed.playbook("site", "-e", "verify_fail_on_failure=true")
         second = installed.playbook("site")
         yield state, first, second

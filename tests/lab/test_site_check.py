@@ -55,10 +55,8 @@ def host_state(state, host):
     return result.stdout
 
 
-def playbook(name, *extra):
-    return ansible_cli.run(
-        "ansible-playbook", "-i", INVENTORY, "playbooks/%s" % name, *extra, timeout=900
-    )
+def playbook(path, *extra):
+    return ansible_cli.run("ansible-playbook", "-i", INVENTORY, path, *extra, timeout=900)
 
 
 def recap(output):
@@ -73,10 +71,10 @@ def recap(output):
 @pytest.fixture(scope="module")
 def checked_site():
     with lab.running(topology.load(TOPOLOGY)) as state:
-        devices = playbook("lab_devices.yml")
+        devices = playbook("lab/playbooks/lab_devices.yml")
         assert devices.returncode == 0, devices.stdout[-4000:] + devices.stderr[-2000:]
         before = {host: host_state(state, host) for host in LAB_HOSTS}
-        checked = playbook("site.yml", "--check", "--diff")
+        checked = playbook("playbooks/site.yml", "--check", "--diff")
         after = {host: host_state(state, host) for host in LAB_HOSTS}
         yield checked, before, after
 

@@ -24,9 +24,9 @@ TIME_FIRMWARE_PORT = 6969
 MPCPUS = ("lobby-cpu", "garage-cpu", "dock-cpu")
 
 
-def playbook(name, extra_vars, *arguments):
+def playbook(path, extra_vars, *arguments):
     result = ansible_cli.run(
-        "ansible-playbook", "-i", INVENTORY, "playbooks/%s" % name, "-e", "@%s" % extra_vars,
+        "ansible-playbook", "-i", INVENTORY, path, "-e", "@%s" % extra_vars,
         *arguments, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -50,10 +50,10 @@ def listening_udp_ports(state, host):
 def test_time_and_firmware_use_the_programmed_port(tmp_path):
     override = ports_override(tmp_path)
     with lab.running(topology.load(TOPOLOGY)) as state:
-        playbook("lab_devices.yml", override)
+        playbook("lab/playbooks/lab_devices.yml", override)
         served = listening_udp_ports(state, "mpcpu-sim")
         assert TIME_FIRMWARE_PORT in served and 69 not in served, served
-        output = playbook("site.yml", override, "--tags", "time,firmware")
+        output = playbook("playbooks/site.yml", override, "--tags", "time,firmware")
     recap = output[output.rindex("PLAY RECAP") :]
     print(recap)
     counts = {

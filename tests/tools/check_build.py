@@ -42,8 +42,6 @@ ALLOWED = (
     "playbooks/*.yml",
 )
 FORBIDDEN = (
-    "roles/mpcpu_simulator/*",
-    "playbooks/lab_devices.yml",
     "*/__pycache__/*",
     "*.pyc",
     "*/.*",

@@ -36,8 +36,8 @@ def test_lab_tests_developer_files_and_reports_are_flagged():
         "benchmarks/README.md",
         "build/verify/report.md",
         "verify-report/junit.xml",
-        "roles/mpcpu_simulator/tasks/main.yml",
-        "playbooks/lab_devices.yml",
+        "lab/roles/lab_simulator/tasks/main.yml",
+        "lab/playbooks/lab_devices.yml",
         "plugins/module_utils/__pycache__/tftp.cpython-311.pyc",
         "changelogs/fragments/9-packaging.yml",
     ]

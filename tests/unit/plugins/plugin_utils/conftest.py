@@ -2,6 +2,8 @@
 
 import pytest
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+
 SERVER = "pc-server"
 
 
@@ -14,16 +16,7 @@ def good_inventory():
         ],
         "management_networks": ["203.0.113.0/26"],
     }
-    parts = [
-        "mpcpu_log_collectors",
-        "mpcpu_easy_consoles",
-        "mpcpu_snapshot_receivers",
-        "mpcpu_managers",
-        "mpcpu_ntp_servers",
-        "mpcpu_smtp_relays",
-        "mpcpu_dhcp_servers",
-    ]
-    groups = {part: [SERVER] for part in parts}
+    groups = {part: [SERVER] for part in appendix_d.PC_PARTS}
     groups["mpcpu"] = ["mpcpu-b", "mpcpu-a"]
     groups["mpcpu_routers"] = ["router"]
     hostvars = {
