@@ -80,10 +80,11 @@ def _part_hosts(model, part):
 
 def _service_files(model):
     files = {}
-    for name, _view in _part_hosts(model, DHCP_PART):
-        # The bundle has no host facts: the address stands for the interface carrying it.
-        service_ips = [h["ip"] for h in model["parts"][DHCP_PART] if h["name"] == name]
-        addresses = [{"device": "<interface with %s>" % ip, "address": ip} for ip in service_ips]
+    for name, view in _part_hosts(model, DHCP_PART):
+        # The bundle has no host facts: each address stands for the interface carrying it.
+        addresses = [
+            {"device": "<interface with %s>" % ip, "address": ip} for ip in view["addresses"]
+        ]
         config = services.kea_dhcp4_config(model, name, addresses, lease_file=KEA_LEASE_FILE)
         files["services/%s/kea-dhcp4.conf" % name] = _json(config)
     for name, _view in _part_hosts(model, NTP_PART):
