@@ -13,10 +13,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.megapower.mpcpu.plugins.module_utils.appendix_d import (  # noqa: F401
+from ansible_collections.megapower.mpcpu.plugins.module_utils.appendix_d import (
     port_problem,
     value_text,
 )
+
+__all__ = ["Problems", "SiteModelError", "port_problem", "problem", "value_text"]
 
 
 class SiteModelError(Exception):
