@@ -17,6 +17,7 @@ __metaclass__ = type
 import socket
 import time
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import (
     HEADER,
     MAX_BLKSIZE,
@@ -504,7 +505,8 @@ class TftpClient:
         source_address=None,
         timeout_option=None,
     ):
-        _check_range("port", port, 1, 65535)
+        if appendix_d.port_problem(port):
+            raise ValueError("port: %s" % appendix_d.port_problem(port))
         if blksize is not None:
             _check_range("blksize", blksize, MIN_BLKSIZE, MAX_BLKSIZE)
         if windowsize is not None:

@@ -151,6 +151,8 @@ ROWS = (
     ),
 )
 
+MAX_PORT = 65535
+
 ROWS_BY_ID = collections.OrderedDict((row.id, row) for row in ROWS)
 
 # Inventory groups of the site: the MPCPU devices, one group per PC part, and the optional
@@ -192,3 +194,20 @@ def as_dicts(rows=ROWS):
         item["initiator"] = initiator(table_row)
         result.append(dict(item))
     return result
+
+
+def value_text(value):
+    """A short, printable form of any YAML value for a message (null, true, 'text', 12)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def port_problem(value):
+    """Why ``value`` is not a port number, or None when it is one: the collection's one port
+    check, for the site model, the roles' options and the modules alike (``true`` is no port,
+    though Python counts it as 1)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PORT:
+        return None
+    return "%s is not a port number from 1 to %d" % (value_text(value), MAX_PORT)

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, services
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     appliance,
@@ -25,9 +26,11 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
 HOST_TARGETS = ("nftables", "iptables", "firewalld")
 ROUTER_TARGETS = HOST_TARGETS + ("cisco_ios",)  # an IOS ACL is a router's, not a server's
 APPLIANCE_TARGETS = appliance.TARGETS  # rendered by Aerleon for the site boundary
-DHCP_PART = "mpcpu_dhcp_servers"
-NTP_PART = "mpcpu_ntp_servers"
-SMTP_PART = "mpcpu_smtp_relays"
+DHCP_PART = services.DHCP_PART
+NTP_PART = services.NTP_PART
+SMTP_PART = services.SMTP_PART
+MPCPU_KIND = appendix_d.DEVICE_GROUP
+# The dhcp role's default dhcp_lease_file (roles/dhcp/defaults/main.yml) says it again.
 KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
 SITE_ROUTER_ACL = "firewall/site-router-acl.ios"
 SITE_ROUTER_NOTE = "firewall/site-router-acl.md"
@@ -40,16 +43,13 @@ def _json(data):
 
 def managed_hosts(model):
     """Every host a firewall is rendered for: the PC parts' hosts and the routers."""
-    names = {host["name"] for hosts in model["parts"].values() for host in hosts}
-    names.update(router["name"] for router in model["routers"])
-    return sorted(names)
+    return sorted(name for name, view in model["hosts"].items() if view["kind"] != MPCPU_KIND)
 
 
 def _firewall_files(model):
     files = {}
-    routers = {router["name"] for router in model["routers"]}
     for host in managed_hosts(model):
-        names = ROUTER_TARGETS if host in routers else HOST_TARGETS
+        names = ROUTER_TARGETS if model["hosts"][host]["router"] else HOST_TARGETS
         rendered = targets.render_files(policy.build_host_policy(model, host), names)
         files.update(("firewall/%s/%s" % (host, path), text) for path, text in rendered.items())
     files.update(_site_router_files(policy.build_site_router_policy(model)))
@@ -74,22 +74,24 @@ def _appliance_files(model):
 
 
 def _part_hosts(model, part):
-    return model["parts"].get(part) or []
+    """The hosts playing ``part``, with their views, by name."""
+    return sorted((name, view) for name, view in model["hosts"].items() if part in view["parts"])
 
 
 def _service_files(model):
     files = {}
-    for host in _part_hosts(model, DHCP_PART):
-        addresses = [{"device": "<interface with %s>" % host["ip"], "address": host["ip"]}]
-        config = services.kea_dhcp4_config(model, addresses, lease_file=KEA_LEASE_FILE)
-        files["services/%s/kea-dhcp4.conf" % host["name"]] = _json(config)
-    for host in _part_hosts(model, NTP_PART):
-        files["services/%s/chrony.json" % host["name"]] = _json(
-            services.chrony_server_settings(model)
-        )
-    for host in _part_hosts(model, SMTP_PART):
+    for name, view in _part_hosts(model, DHCP_PART):
+        # The bundle has no host facts: each address stands for the interface carrying it.
+        addresses = [
+            {"device": "<interface with %s>" % ip, "address": ip} for ip in view["addresses"]
+        ]
+        config = services.kea_dhcp4_config(model, name, addresses, lease_file=KEA_LEASE_FILE)
+        files["services/%s/kea-dhcp4.conf" % name] = _json(config)
+    for name, _view in _part_hosts(model, NTP_PART):
+        files["services/%s/chrony.json" % name] = _json(services.chrony_server_settings(model))
+    for name, _view in _part_hosts(model, SMTP_PART):
         settings = services.postfix_relay_settings(model)
-        files["services/%s/postfix.json" % host["name"]] = _json(settings)
+        files["services/%s/postfix.json" % name] = _json(settings)
     return files
 
 

@@ -3,11 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the DHCP, NTP and SMTP server roles need from the compiled site model.
 
-Controller side only (uses netaddr). Each server part has two kinds of function:
+Controller side only (uses netaddr). The model is checked once, when it is built; what a host
+plays comes from its view (``model["hosts"]``, see ``site_model.host_view``). Each server part
+has two kinds of function:
 
-- ``*_errors(...)`` lists what the site model cannot know (the host's own interfaces and role
-  options), one message per problem in the site model's ``where: field: message`` form, so
-  a role can refuse bad input before it changes anything;
+- ``*_errors(...)`` lists what the site model cannot know (whether the role runs on a host of
+  its part, the host's own interfaces, and the role's options as the play gives them), one
+  message per problem in the collection's ``where: field: message`` form, so a role can refuse
+  bad input before it changes anything. ``*_option_errors`` is the options' check alone, which
+  the site model also runs on the options an inventory sets;
 - the settings and configuration builders, which assume a model and options that passed the
   checks.
 """
@@ -20,10 +24,18 @@ import re
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
+    port_problem,
+    problem,
+    value_text,
+)
 
 DHCP_ROW = "ip_assignment"
 NTP_ROW = "ntp"
 SMTP_ROW = "alarm_email"
+DHCP_PART = appendix_d.row(DHCP_ROW).pc_part
+NTP_PART = appendix_d.row(NTP_ROW).pc_part
+SMTP_PART = appendix_d.row(SMTP_ROW).pc_part
 
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -39,33 +51,25 @@ KEA_MPCPU_CLASS = "MPCPU"
 MAX_STRATUM = 15
 
 
-def _problem(where, field, message):
-    return "%s: %s: %s" % (where, field, message)
+def _view(site, host):
+    """``host``'s view of the model (``site_model.host_view``), or None if it has none."""
+    return site["hosts"].get(host) if isinstance(host, str) else None
 
 
-def _programmed_row(site, row_id):
-    """The row as the site programs it, or None when the site does not use it."""
-    for row in site["rows"]:
-        if row["id"] == row_id:
-            return row
-    return None
+def _placement_errors(site, host, part):
+    """A server role runs on a host of its part.
 
-
-def _part_errors(site, host, row_id):
-    """The host must play the PC side of a row the site uses."""
-    table_row = appendix_d.row(row_id)
-    if _programmed_row(site, row_id) is None:
-        return [
-            _problem(
-                host,
-                "mpcpu_site.rows",
-                "row %s (%s) is not in use at this site, so %s has nothing to serve"
-                % (row_id, table_row.purpose, table_row.pc_part),
-            )
-        ]
-    if host not in [part_host["name"] for part_host in site["parts"][table_row.pc_part]]:
-        return [_problem(host, "groups", "is not in %s" % table_row.pc_part)]
+    The model knows who plays each part; which host a play runs the role on, it cannot know.
+    """
+    view = _view(site, host)
+    if view is None or part not in view["parts"]:
+        return [problem(host, "groups", "is not in %s" % part)]
     return []
+
+
+def _site_row(site, row_id):
+    """The row as the site programs it: the model's rows, which every host view's rows copy."""
+    return next(row for row in site["rows"] if row["id"] == row_id)
 
 
 def _positive_int(value):
@@ -74,10 +78,6 @@ def _positive_int(value):
 
 def _mpcpu_networks(site):
     return [network for network in site["networks"] if network["kind"] == "mpcpu"]
-
-
-def _part_addresses(site, row_id):
-    return [host["ip"] for host in site["parts"][appendix_d.row(row_id).pc_part]]
 
 
 # --- the host's own addresses ------------------------------------------------------------
@@ -102,33 +102,34 @@ def interface_addresses(ip_addresses):
 # --- DHCP (Kea) ----------------------------------------------------------------------------
 
 
-def _dhcp_networks(site, addresses):
-    """Each MPCPU network that has MPCPUs: (network, its MPCPUs, this host's addresses in it)."""
-    served = []
-    for network in _mpcpu_networks(site):
-        mpcpus = [device for device in site["mpcpus"] if device["network"] == network["name"]]
-        if not mpcpus:
-            continue
-        cidr = netaddr.IPNetwork(network["cidr"])
-        attached = [item for item in addresses if netaddr.IPAddress(item["address"]) in cidr]
-        served.append((network, mpcpus, attached))
-    return served
+def _dhcp_view(site, host):
+    """The view of DHCP server ``host``; with no host, that of the site's first DHCP server
+    (every DHCP server of a site serves the same MPCPUs: one flow to each)."""
+    if host is None:
+        host = next((server["name"] for server in site["parts"].get(DHCP_PART, ())), None)
+    return _view(site, host)
 
 
-def _dhcp_port_errors(site):
-    """Kea takes its ports from the command line, not its configuration: keep the table's."""
-    row = _programmed_row(site, DHCP_ROW)
-    table_row = appendix_d.row(DHCP_ROW)
-    if (row["pc_port"], row["mpcpu_port"]) == (table_row.pc_port, table_row.mpcpu_port):
-        return []
+def _dhcp_networks(site, host):
+    """Each network the DHCP server serves, with its MPCPUs: the MPCPU ends of the DHCP flows
+    of the host's view, grouped by network, in the site's order of networks."""
+    view = _dhcp_view(site, host)
+    mpcpus = {}
+    for flow in view["flows"] if view else ():
+        if flow["row"] == DHCP_ROW:
+            device = {"name": flow["mpcpu"], "ip": flow["mpcpu_ip"], "mac": flow["mpcpu_mac"]}
+            mpcpus.setdefault(flow["mpcpu_network"], []).append(device)
     return [
-        _problem(
-            "mpcpu_site.port_overrides.%s" % DHCP_ROW,
-            "pc_port",
-            "the dhcp role serves DHCP on the table's ports only (server %d, client %d)"
-            % (table_row.pc_port, table_row.mpcpu_port),
-        )
+        (network, mpcpus[network["name"]])
+        for network in site["networks"]
+        if network["name"] in mpcpus
     ]
+
+
+def _attached(network, addresses):
+    """The host's addresses in ``network`` (a host fact, read from its interfaces)."""
+    cidr = netaddr.IPNetwork(network["cidr"])
+    return [item for item in addresses if netaddr.IPAddress(item["address"]) in cidr]
 
 
 def _dhcp_address_errors(host, served):
@@ -139,7 +140,7 @@ def _dhcp_address_errors(host, served):
         for device in mpcpus:
             if device["ip"] in own:
                 errors.append(
-                    _problem(
+                    problem(
                         device["name"],
                         "mpcpu_ip",
                         "%s is the address of DHCP server %s on %s"
@@ -149,25 +150,28 @@ def _dhcp_address_errors(host, served):
     return errors
 
 
+def lease_lifetime_problem(value):
+    """Why ``value`` is not a DHCP lease lifetime (None when it is one)."""
+    if _positive_int(value):
+        return None
+    return "%s is not a positive number of seconds" % value_text(value)
+
+
 def dhcp_server_errors(site, host, addresses, valid_lifetime=86400):
     """Why ``host`` (with ``interface_addresses``) cannot serve the site's reservations."""
-    errors = _part_errors(site, host, DHCP_ROW)
+    errors = _placement_errors(site, host, DHCP_PART)
     if errors:
         return errors
-    errors += _dhcp_port_errors(site)
-    if not _positive_int(valid_lifetime):
-        errors.append(
-            _problem(
-                host,
-                "dhcp_valid_lifetime",
-                "%r is not a positive number of seconds" % (valid_lifetime,),
-            )
-        )
-    served = _dhcp_networks(site, addresses)
+    if lease_lifetime_problem(valid_lifetime):
+        errors.append(problem(host, "dhcp_valid_lifetime", lease_lifetime_problem(valid_lifetime)))
+    served = [
+        (network, mpcpus, _attached(network, addresses))
+        for network, mpcpus in _dhcp_networks(site, host)
+    ]
     if not any(attached for _network, _mpcpus, attached in served):
         wanted = ", ".join("%s %s" % (net["name"], net["cidr"]) for net, _m, _a in served)
         errors.append(
-            _problem(
+            problem(
                 host,
                 "interfaces",
                 "no address in an MPCPU network (%s): a DHCP server answers the broadcasts of "
@@ -181,8 +185,9 @@ def _dhcp_options(site, network):
     options = []
     if network["gateway"]:
         options.append({"name": "routers", "data": network["gateway"]})
-    if _programmed_row(site, NTP_ROW) is not None and _part_addresses(site, NTP_ROW):
-        options.append({"name": "ntp-servers", "data": ", ".join(_part_addresses(site, NTP_ROW))})
+    ntp_servers = [server["ip"] for server in site["parts"].get(NTP_PART, ())]
+    if ntp_servers:
+        options.append({"name": "ntp-servers", "data": ", ".join(ntp_servers)})
     return options
 
 
@@ -237,14 +242,16 @@ def _kea_client_classes(mpcpus):
 
 def kea_dhcp4_config(
     site,
-    addresses,
+    host,
+    addresses=None,
     *,
     lease_file,
     lease_cleanup_interval=3600,
     valid_lifetime=86400,
     authoritative=True,
 ):
-    """The Kea DHCPv4 configuration (a dict for JSON) of the host with these ``addresses``.
+    """The Kea DHCPv4 configuration (a dict for JSON) of DHCP server ``host``, whose
+    interfaces carry ``addresses``. ``(site, addresses, ...)`` without the host still works.
 
     Reservations only: a subnet without pools hands out reserved addresses only. Kea drops,
     unanswered, every packet that is not from a reserved MPCPU's MAC and address (client
@@ -252,10 +259,13 @@ def kea_dhcp4_config(
     nothing at all. Kea listens on the interfaces attached to the MPCPU networks and nowhere
     else.
     """
+    if addresses is None and not isinstance(host, str):
+        host, addresses = None, host
     subnets = []
     devices = set()
     served = []
-    for network, mpcpus, attached in _dhcp_networks(site, addresses):
+    for network, mpcpus in _dhcp_networks(site, host):
+        attached = _attached(network, addresses)
         if attached:
             devices.update(item["device"] for item in attached)
             subnets.append(_subnet(site, network, mpcpus))
@@ -294,16 +304,24 @@ def _valid_host(text):
 
 def ntp_server_errors(site, host, upstream_servers=(), local_stratum=10):
     """Why ``host`` cannot serve time to the site's MPCPUs with these options."""
-    errors = _part_errors(site, host, NTP_ROW)
+    return _placement_errors(site, host, NTP_PART) + ntp_option_errors(
+        host, upstream_servers, local_stratum
+    )
+
+
+def ntp_option_errors(host, upstream_servers=(), local_stratum=10):
+    """What is wrong with the ntp role's options on ``host`` (the site model checks the
+    inventory's with this too)."""
+    errors = []
     if not isinstance(upstream_servers, (list, tuple)):
         errors.append(
-            _problem(host, "ntp_upstream_servers", "must be a list of host names or addresses")
+            problem(host, "ntp_upstream_servers", "must be a list of host names or addresses")
         )
         upstream_servers = []
     for index, server in enumerate(upstream_servers):
         if not _valid_host(server):
             errors.append(
-                _problem(
+                problem(
                     host,
                     "ntp_upstream_servers[%d]" % index,
                     "%r is not a host name or IP address" % (server,),
@@ -313,7 +331,7 @@ def ntp_server_errors(site, host, upstream_servers=(), local_stratum=10):
         _positive_int(local_stratum) and local_stratum <= MAX_STRATUM
     ):
         errors.append(
-            _problem(
+            problem(
                 host,
                 "ntp_local_stratum",
                 "%r is not a stratum from 1 to %d (or null)" % (local_stratum, MAX_STRATUM),
@@ -321,7 +339,7 @@ def ntp_server_errors(site, host, upstream_servers=(), local_stratum=10):
         )
     if local_stratum is None and not upstream_servers:
         errors.append(
-            _problem(
+            problem(
                 host,
                 "ntp_local_stratum",
                 "null with no ntp_upstream_servers: the server would never be synchronised "
@@ -347,7 +365,7 @@ def chrony_server_settings(site):
     """The networks chrony serves (every MPCPU network, nothing else) and its NTP port."""
     return {
         "allow": [network["cidr"] for network in _mpcpu_networks(site)],
-        "port": _programmed_row(site, NTP_ROW)["pc_port"],
+        "port": _site_row(site, NTP_ROW)["pc_port"],
     }
 
 
@@ -373,22 +391,30 @@ def parse_smarthost(text):
     port = match.group("port")
     if port is None:
         return name, None
-    if not 1 <= int(port) <= 65535:
-        raise ValueError("%r: port %s is not from 1 to 65535" % (text, port))
+    if port_problem(int(port)):
+        raise ValueError("%r: %s" % (text, port_problem(int(port))))
     return name, int(port)
 
 
 def smtp_relay_errors(site, host, relayhost="", message_size_limit=10240000):
     """Why ``host`` cannot be the site's alarm relay with these options."""
-    errors = _part_errors(site, host, SMTP_ROW)
+    return _placement_errors(site, host, SMTP_PART) + smtp_option_errors(
+        host, relayhost, message_size_limit
+    )
+
+
+def smtp_option_errors(host, relayhost="", message_size_limit=10240000):
+    """What is wrong with the smtp role's options on ``host`` (the site model checks the
+    inventory's with this too)."""
+    errors = []
     if relayhost:
         try:
             parse_smarthost(relayhost)
         except ValueError as error:
-            errors.append(_problem(host, "smtp_relayhost", str(error)))
+            errors.append(problem(host, "smtp_relayhost", str(error)))
     if not _positive_int(message_size_limit):
         errors.append(
-            _problem(
+            problem(
                 host,
                 "smtp_message_size_limit",
                 "%r is not a positive number of bytes" % (message_size_limit,),
@@ -402,5 +428,5 @@ def postfix_relay_settings(site):
     mpcpus = sorted(site["mpcpus"], key=lambda device: netaddr.IPAddress(device["ip"]))
     return {
         "mynetworks": list(LOOPBACK) + ["%s/32" % device["ip"] for device in mpcpus],
-        "port": _programmed_row(site, SMTP_ROW)["pc_port"],
+        "port": _site_row(site, SMTP_ROW)["pc_port"],
     }

@@ -30,6 +30,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (  # noqa: F401
+    Problems,
+    SiteModelError,
+    port_problem,
+    problem,
+)
+
+_text = appendix_d.value_text
 
 NETWORK_KINDS = ("mpcpu", "pc", "management")
 SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
@@ -63,51 +71,6 @@ NAMES_SHOWN = 5
 CONFLICTING_GROUPS = tuple(
     (appendix_d.DEVICE_GROUP, other) for other in appendix_d.PC_PARTS + (appendix_d.ROUTER_GROUP,)
 )
-
-
-class SiteModelError(Exception):
-    """The inventory does not describe a valid site; ``errors`` lists every problem."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        super(SiteModelError, self).__init__(
-            "invalid MPCPU site (%d error%s):\n- %s"
-            % (len(self.errors), "" if len(self.errors) == 1 else "s", "\n- ".join(self.errors))
-        )
-
-
-def problem(where, field, message):
-    """One problem, in the ``where: field: message`` form every check of the collection uses."""
-    return "%s: %s: %s" % (where, field, message)
-
-
-class Problems(list):
-    """The one problem list: each problem once, in the order found."""
-
-    def __init__(self):
-        super(Problems, self).__init__()
-        self._seen = set()
-
-    def add(self, where, field, message):
-        text = problem(where, field, message)
-        if text not in self._seen:
-            self._seen.add(text)
-            self.append(text)
-
-
-def port_problem(value):
-    """Why ``value`` is not a port number (None when it is one): the one port check."""
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
-        return None
-    return "%s is not a port number from 1 to 65535" % _text(value)
-
-
-def _text(value):
-    """A short, printable form of any YAML value for a message."""
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _names(names):
@@ -1134,6 +1097,10 @@ def _one_port(value, _settings):
     return port_problem(value)
 
 
+def _lease_lifetime(value, _settings):
+    return services.lease_lifetime_problem(value)
+
+
 def management_ports_problem(ports):
     """Why ``ports`` are not the TCP ports a firewall keeps open for management (None when
     they are): the firewall role's option here, the firewall filters' option in the policy."""
@@ -1168,7 +1135,7 @@ ROLE_LIMITS = {
     "firewall_confirm_timeout": _at_least(10, "%s s is too short; give at least 10"),
     "firewall_confirm_port": _one_port,
     "firewall_management_ports": _management_ports,
-    "dhcp_valid_lifetime": _above_zero("%s is not a positive number of seconds"),
+    "dhcp_valid_lifetime": _lease_lifetime,
     "dhcp_lease_cleanup_interval": _at_least(
         0, "%s is not a number of seconds (0 turns cleanup off)"
     ),
@@ -1270,15 +1237,14 @@ def _check_role_specs(model, hostvars, problems):
 def _check_role_options(model, hostvars, problems):
     """The NTP and SMTP roles' own checks, on the options the inventory sets."""
     for part, options, check in (
-        ("mpcpu_ntp_servers", NTP_OPTIONS, services.ntp_server_errors),
-        ("mpcpu_smtp_relays", SMTP_OPTIONS, services.smtp_relay_errors),
+        ("mpcpu_ntp_servers", NTP_OPTIONS, services.ntp_option_errors),
+        ("mpcpu_smtp_relays", SMTP_OPTIONS, services.smtp_option_errors),
     ):
         for host in model["parts"].get(part, ()):
             host_vars = hostvars[host["name"]]
             if not any(name in host_vars for name, _default in options):
                 continue
-            for text in check(model, host["name"], *_options(host_vars, options)):
-                problems.append(text)
+            problems.extend_texts(check(host["name"], *_options(host_vars, options)))
 
 
 def build_site(site, groups, hostvars, compile_flows=True):

@@ -15,8 +15,6 @@ import ipaddress
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 
-MAX_PORT = 65535
-
 
 class MpcpuError(Exception):
     """A device operation cannot go on; ``result`` holds what was learned before it stopped."""
@@ -38,8 +36,9 @@ def port(value, field, row_id, side="mpcpu_port"):
     """``value`` if given, else the row's port from Appendix D; always within 1-65535."""
     if value is None:
         value = getattr(appendix_d.row(row_id), side)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PORT:
-        raise MpcpuError("%s: %r is not a port number (1-%d)" % (field, value, MAX_PORT))
+    problem = appendix_d.port_problem(value)
+    if problem:
+        raise MpcpuError("%s: %s" % (field, problem))
     return value
 
 

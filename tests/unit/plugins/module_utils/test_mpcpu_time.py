@@ -222,7 +222,7 @@ def test_programmed_port_overrides_the_table():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"port": 0}, r"^port: 0 is not a port number \(1-65535\)$"),
+        ({"port": 0}, r"^port: 0 is not a port number from 1 to 65535$"),
         ({"port": 70000}, r"^port: 70000 is not a port number"),
         ({"tolerance": -1}, r"^tolerance: -1 must be at least 0"),
         ({"tolerance": 0.5}, r"^tolerance: 0.5 is below the resolution of time_format \(1 s\)"),

@@ -841,7 +841,7 @@ def test_empty_file_is_one_empty_block():
         ({"rollover": 2}, "rollover must be 0 or 1"),
         ({"timeout": 0}, "timeout must be a number of seconds above 0"),
         ({"total_timeout": -1}, "total_timeout must be"),
-        ({"port": 70000}, "port must be"),
+        ({"port": 70000}, "^port: 70000 is not a port number from 1 to 65535$"),
         ({"timeout_option": 256}, "timeout_option must be"),
     ],
 )

@@ -63,4 +63,4 @@ def test_too_few_replies_fail(runner, status_port):
 
 def test_bad_port_fails_naming_it(runner):
     result = runner.fails(mpcpu_status, {"host": "127.0.0.1", "easy_cpu_port": 0})
-    assert result["msg"] == "easy_cpu_port: 0 is not a port number (1-65535)"
+    assert result["msg"] == "easy_cpu_port: 0 is not a port number from 1 to 65535"

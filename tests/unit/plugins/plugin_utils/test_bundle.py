@@ -61,3 +61,27 @@ def test_a_site_with_crossing_flows_gets_the_acl_and_no_note(make_inventory):
     files = bundle.bundle_files(lab_like_model(make_inventory))
     assert "firewall/site-router-acl.md" not in files
     assert files["firewall/site-router-acl.ios"].startswith("! MPCPU router ACLs")
+
+
+def test_a_dhcp_server_that_routes_two_mpcpu_networks_serves_both_as_the_dhcp_role_would(
+    make_inventory,
+):
+    site, groups, hostvars = make_inventory()
+    site["networks"].append(
+        {"name": "garage", "cidr": "198.51.100.64/26", "gateway": "198.51.100.65", "kind": "mpcpu"}
+    )
+    groups["mpcpu"].append("mpcpu-c")
+    hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.70", "mpcpu_mac": "02:00:00:00:00:0c"}
+    groups["mpcpu_dhcp_servers"] = ["router"]
+    hostvars["router"]["mpcpu_service_ip"] = "198.51.100.1"
+    hostvars["router"]["mpcpu_router_addresses"].append("198.51.100.65")
+    files = bundle.bundle_files(site_model.build_site(site, groups, hostvars))
+    config = json.loads(files["services/router/kea-dhcp4.conf"])["Dhcp4"]
+    assert [subnet["subnet"] for subnet in config["subnet4"]] == [
+        "198.51.100.0/26",
+        "198.51.100.64/26",
+    ]
+    assert config["interfaces-config"]["interfaces"] == [
+        "<interface with 198.51.100.1>",
+        "<interface with 198.51.100.65>",
+    ]

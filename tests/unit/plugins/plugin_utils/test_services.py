@@ -68,7 +68,7 @@ def test_interface_addresses_of_a_link_without_address_info_is_empty():
 
 
 def _kea(site, addresses=ATTACHED):
-    return services.kea_dhcp4_config(site, addresses, lease_file=LEASES)["Dhcp4"]
+    return services.kea_dhcp4_config(site, SERVER, addresses, lease_file=LEASES)["Dhcp4"]
 
 
 def test_each_mpcpu_gets_one_reservation_of_its_mac_and_ip(site):
@@ -95,17 +95,23 @@ def test_options_are_the_gateway_and_the_ntp_part(site):
 
 
 def test_no_routers_option_without_a_gateway_and_no_ntp_option_without_the_ntp_row(
-    make_inventory, monkeypatch
+    make_inventory,
 ):
-    # The site model refuses this first; the role's own re-check is what is tested here.
-    monkeypatch.setattr(site_model, "_check_parts_played", lambda *args: None)
-
     def change(site, groups, hostvars):
         del site["networks"][0]["gateway"]
         site["rows"] = ["ip_assignment"]
+        for part in list(groups):
+            if part not in ("mpcpu", "mpcpu_routers", "mpcpu_dhcp_servers"):
+                groups[part] = []
 
     (subnet,) = _kea(_site_with(make_inventory, change))["subnet4"]
     assert subnet["option-data"] == []
+
+
+def test_the_old_call_without_the_host_gives_the_same_configuration(site):
+    assert services.kea_dhcp4_config(site, ATTACHED, lease_file=LEASES) == (
+        services.kea_dhcp4_config(site, SERVER, ATTACHED, lease_file=LEASES)
+    )
 
 
 def test_kea_listens_only_on_the_mpcpu_facing_interface(site):
@@ -225,33 +231,9 @@ def test_a_host_outside_the_dhcp_part_is_refused(site):
     ]
 
 
-def test_a_dhcp_server_when_the_site_does_not_use_the_row_is_refused(make_inventory, monkeypatch):
-    # The site model refuses this first; the role's own re-check is what is tested here.
-    monkeypatch.setattr(site_model, "_check_parts_played", lambda *args: None)
-
-    def change(site, groups, hostvars):
-        site["rows"] = ["ntp"]
-
-    errors = services.dhcp_server_errors(_site_with(make_inventory, change), SERVER, ATTACHED)
-    assert errors == [
-        "pc-server: mpcpu_site.rows: row ip_assignment (IP Address Assignment) is not in use at "
-        "this site, so mpcpu_dhcp_servers has nothing to serve"
-    ]
-
-
-def test_a_programmed_dhcp_port_is_refused_because_kea_takes_it_from_its_command_line(
-    make_inventory, monkeypatch
-):
-    # The site model refuses this first; the role's own re-check is what is tested here.
-    monkeypatch.setattr(site_model, "_check_dhcp_ports", lambda rows, problems: None)
-
-    def change(site, groups, hostvars):
-        site["port_overrides"] = {"ip_assignment": {"pc_port": 1067}}
-
-    errors = services.dhcp_server_errors(_site_with(make_inventory, change), SERVER, ATTACHED)
-    assert errors == [
-        "mpcpu_site.port_overrides.ip_assignment: pc_port: the dhcp role serves DHCP on the "
-        "table's ports only (server 67, client 68)"
+def test_a_host_the_site_does_not_have_is_refused(site):
+    assert services.dhcp_server_errors(site, "stranger", ATTACHED) == [
+        "stranger: groups: is not in mpcpu_dhcp_servers"
     ]
 
 
@@ -349,8 +331,8 @@ def test_smarthost_in_brackets_is_parsed(text, parsed):
         ("[mail.example.com]:smtp", "is not of the form [host]:port"),
         ("[mail example.com]:25", "is not a host name or IP address"),
         ("[]:25", "is not a host name or IP address"),
-        ("[mail.example.com]:70000", "port 70000 is not from 1 to 65535"),
-        ("[mail.example.com]:0", "port 0 is not from 1 to 65535"),
+        ("[mail.example.com]:70000", ": 70000 is not a port number from 1 to 65535"),
+        ("[mail.example.com]:0", ": 0 is not a port number from 1 to 65535"),
         (25, "is not a string"),
     ],
 )
