@@ -33,10 +33,12 @@ def good_site():
         return yaml.safe_load(handle)["mpcpu_site"]
 
 
-def apply_role(tmp_path, role, extra_vars, role_vars=None):
+def apply_role(tmp_path, role, extra_vars, role_vars=None, hosts=None):
     playbook = tmp_path / "apply.yml"
     playbook.write_text(
-        PLAYBOOK.format(role=role, part=PARTS[role], role_vars=json.dumps(role_vars or {})),
+        PLAYBOOK.format(
+            role=role, part=hosts or PARTS[role], role_vars=json.dumps(role_vars or {})
+        ),
         encoding="utf-8",
     )
     variables = tmp_path / "vars.json"
@@ -130,6 +132,26 @@ def test_bad_role_settings_are_refused_naming_the_host_and_variable(
         heading = "%s: %d problem(s)" % (role, len(messages))
     named = ["%s: %s" % (HOSTS[role], message) for message in messages]
     assert_refused_before_connecting(code, output, heading, *named)
+
+
+@pytest.mark.parametrize(
+    ("role", "host", "message"),
+    [
+        (
+            "tftp_receiver",
+            "collector",
+            "collector: groups: not in mpcpu_snapshot_receivers, so it receives no snapshots",
+        ),
+        (
+            "log_collector",
+            "cpu-a",
+            "cpu-a: groups: not in mpcpu_log_collectors, so it collects no activity log",
+        ),
+    ],
+)
+def test_a_host_that_does_not_play_the_row_is_refused(tmp_path, role, host, message):
+    code, output = apply_role(tmp_path, role, {}, hosts=host)
+    assert_refused_before_connecting(code, output, "%s: 1 problem(s)" % role, message)
 
 
 @pytest.mark.parametrize(
