@@ -134,6 +134,18 @@ def test_bad_role_settings_are_refused_naming_the_host_and_variable(
     assert_refused_before_connecting(code, output, heading, *named)
 
 
+def test_the_firewall_refuses_a_role_parameter_with_the_site_models_words(tmp_path):
+    code, output = apply_role(
+        tmp_path, "firewall", {}, role_vars={"firewall_confirm_timeout": 5}, hosts="receiver"
+    )
+    assert_refused_before_connecting(
+        code,
+        output,
+        "firewall: 1 problem(s)",
+        "receiver: firewall_confirm_timeout: 5 s is too short; give at least 10",
+    )
+
+
 @pytest.mark.parametrize(
     ("role", "host", "message"),
     [
