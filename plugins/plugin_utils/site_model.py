@@ -1129,6 +1129,37 @@ def _absolute_path(value, _settings):
     return None
 
 
+def _umask_drops_writes(value, _settings):
+    # u+w, g+w, o+r and o+w: tftpd-hpa must never reopen an upload to overwrite it
+    if re.match(r"^0?[0-7]{3}$", value or "") and int(value, 8) & 0o226 == 0o226:
+        return None
+    return (
+        '%s must be quoted octal like "0227" that drops every write bit (so tftpd-hpa can never '
+        "reopen an upload to overwrite it) and o+r" % _text(value)
+    )
+
+
+def _between(low, high, message):
+    def check(value, _settings):
+        if not (_number(value) and low <= value <= high):
+            return message % _text(value)
+        return None
+
+    return check
+
+
+def _remap_pattern(value, _settings):
+    if re.search(r"[\s#]", value or ""):
+        return "whitespace and # cannot be written in a tftpd-hpa remap rule"
+    return None
+
+
+def _shell_safe_path(value, _settings):
+    if not re.match(r'^/[^\s"$`\\]*$', value or ""):
+        return "%s must be an absolute path without whitespace or shell characters" % _text(value)
+    return None
+
+
 # What each role refuses beyond its argument spec (its assert and problem-list tasks, and what
 # the file it renders is checked with), on the values the spec has converted.
 ROLE_LIMITS = {
@@ -1147,6 +1178,14 @@ ROLE_LIMITS = {
     "log_collector_connect_timeout": _above_zero("%s must be above 0 seconds"),
     "log_collector_keepalive_idle": _at_least(1, "%s must be 1 second or more"),
     "log_collector_log_dir": _absolute_path,
+    "tftp_receiver_retention_days": _at_least(1, "%s must be 1 or more (days a snapshot is kept)"),
+    "tftp_receiver_retention_max_bytes": _at_least(
+        1, "%s must be 1 or more (bytes all snapshots may take)"
+    ),
+    "tftp_receiver_umask": _umask_drops_writes,
+    "tftp_receiver_retransmit_ms": _between(10, 255000, "%s must be 10 to 255000 (milliseconds)"),
+    "tftp_receiver_filename_pattern": _remap_pattern,
+    "tftp_receiver_directory": _shell_safe_path,
 }
 
 
@@ -1223,6 +1262,27 @@ def _check_one_role(role, host, host_vars, problems):
         message = limit(settings[name], settings) if limit else None
         if message:
             problems.add(host, name, message)
+
+
+def role_option_problems(role, host, options):
+    """What ``role`` would refuse in ``options`` (option name to value) on ``host``.
+
+    The argument spec and limits the site model applies to the options an inventory sets, for
+    options a play hands the role as parameters, which the model never sees: the same
+    ``host: option: message`` problems. Options left out take the role's defaults.
+    """
+    if role not in dict(ROLE_PARTS):
+        raise ValueError(
+            "%r is not a role with checked options (known: %s)"
+            % (role, ", ".join(sorted(dict(ROLE_PARTS))))
+        )
+    if _mapping(options) is None:
+        raise ValueError(
+            "the options of role %s must be a mapping, not %s" % (role, _text(options))
+        )
+    problems = Problems()
+    _check_one_role(role, host, options, problems)
+    return list(problems)
 
 
 def _check_role_specs(model, hostvars, problems):

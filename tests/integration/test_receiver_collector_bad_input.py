@@ -23,7 +23,9 @@ PLAYBOOK = """
   gather_facts: false
   roles:
     - role: megapower.mpcpu.{role}
+      vars: {role_vars}
 """
+HOSTS = {"tftp_receiver": "receiver", "log_collector": "collector"}
 
 
 def good_site():
@@ -31,9 +33,14 @@ def good_site():
         return yaml.safe_load(handle)["mpcpu_site"]
 
 
-def apply_role(tmp_path, role, extra_vars):
+def apply_role(tmp_path, role, extra_vars, role_vars=None, hosts=None):
     playbook = tmp_path / "apply.yml"
-    playbook.write_text(PLAYBOOK.format(role=role, part=PARTS[role]), encoding="utf-8")
+    playbook.write_text(
+        PLAYBOOK.format(
+            role=role, part=hosts or PARTS[role], role_vars=json.dumps(role_vars or {})
+        ),
+        encoding="utf-8",
+    )
     variables = tmp_path / "vars.json"
     variables.write_text(json.dumps(extra_vars), encoding="utf-8")
     result = ansible_cli.run(
@@ -44,8 +51,10 @@ def apply_role(tmp_path, role, extra_vars):
 
 def assert_refused_before_connecting(code, output, *messages):
     assert code == 2, output
+    # the [ERROR] line shows the problems as a Python list, on one line: quotes escaped
+    unescaped = output.replace("\\'", "'")
     for message in messages:
-        assert message in output, output
+        assert message in unescaped, output
     assert "UNREACHABLE" not in output, output
     assert "changed=0" in output and "unreachable=0" in output, output
     assert "Traceback" not in output, output
@@ -65,13 +74,12 @@ def test_good_input_passes_the_checks_and_only_then_reaches_for_the_host(tmp_pat
         (
             "tftp_receiver",
             {"tftp_receiver_retention_days": 0},
-            ["tftp_receiver_retention_days: 0 must be 1 or more"],
+            ["tftp_receiver_retention_days: 0 must be 1 or more (days a snapshot is kept)"],
         ),
         (
             "tftp_receiver",
             {"tftp_receiver_retention_days": -3, "tftp_receiver_retention_max_bytes": 0},
             [
-                "tftp_receiver: 2 problem(s)",
                 "tftp_receiver_retention_days: -3 must be 1 or more",
                 "tftp_receiver_retention_max_bytes: 0 must be 1 or more",
             ],
@@ -79,15 +87,14 @@ def test_good_input_passes_the_checks_and_only_then_reaches_for_the_host(tmp_pat
         (
             "tftp_receiver",
             {"tftp_receiver_umask": "0022"},
-            ["tftp_receiver_umask: 0022 must be quoted octal"],
+            ["tftp_receiver_umask: '0022' must be quoted octal"],
         ),
         (
             "tftp_receiver",
             # The old default: world-writable uploads tftpd-hpa could overwrite.
             {"tftp_receiver_umask": "0024", "tftp_receiver_retransmit_ms": 5},
             [
-                "tftp_receiver: 2 problem(s)",
-                'tftp_receiver_umask: 0024 must be quoted octal like "0227" that drops every',
+                "tftp_receiver_umask: '0024' must be quoted octal like \"0227\" that drops every",
                 "tftp_receiver_retransmit_ms: 5 must be 10 to 255000 (milliseconds)",
             ],
         ),
@@ -105,17 +112,58 @@ def test_good_input_passes_the_checks_and_only_then_reaches_for_the_host(tmp_pat
             "log_collector",
             {"log_collector_retention_months": -1, "log_collector_backoff_max": 0.5},
             [
-                # the site model, which the role's default compiles first, refuses them
-                "invalid MPCPU site (2 errors)",
-                "collector: log_collector_retention_months: -1 must be 1 or more",
+                "log_collector_retention_months: -1 must be 1 or more",
                 "log_collector_backoff_max: 0.5 must not be below log_collector_backoff_initial",
             ],
         ),
     ],
 )
-def test_bad_role_settings_are_refused_naming_the_variable(tmp_path, role, settings, messages):
-    code, output = apply_role(tmp_path, role, settings)
-    assert_refused_before_connecting(code, output, *messages)
+@pytest.mark.parametrize("given_as", ["inventory", "role parameters"])
+def test_bad_role_settings_are_refused_naming_the_host_and_variable(
+    tmp_path, role, settings, messages, given_as
+):
+    """Set in the inventory, the site model the role compiles first refuses them; handed to
+    the role as parameters, which the model never sees, the role does, with the same words."""
+    if given_as == "inventory":
+        code, output = apply_role(tmp_path, role, settings)
+        heading = "Invalid MPCPU site: %d problem(s)" % len(messages)
+    else:
+        code, output = apply_role(tmp_path, role, {}, role_vars=settings)
+        heading = "%s: %d problem(s)" % (role, len(messages))
+    named = ["%s: %s" % (HOSTS[role], message) for message in messages]
+    assert_refused_before_connecting(code, output, heading, *named)
+
+
+def test_the_firewall_refuses_a_role_parameter_with_the_site_models_words(tmp_path):
+    code, output = apply_role(
+        tmp_path, "firewall", {}, role_vars={"firewall_confirm_timeout": 5}, hosts="receiver"
+    )
+    assert_refused_before_connecting(
+        code,
+        output,
+        "firewall: 1 problem(s)",
+        "receiver: firewall_confirm_timeout: 5 s is too short; give at least 10",
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "host", "message"),
+    [
+        (
+            "tftp_receiver",
+            "collector",
+            "collector: groups: not in mpcpu_snapshot_receivers, so it receives no snapshots",
+        ),
+        (
+            "log_collector",
+            "cpu-a",
+            "cpu-a: groups: not in mpcpu_log_collectors, so it collects no activity log",
+        ),
+    ],
+)
+def test_a_host_that_does_not_play_the_row_is_refused(tmp_path, role, host, message):
+    code, output = apply_role(tmp_path, role, {}, hosts=host)
+    assert_refused_before_connecting(code, output, "%s: 1 problem(s)" % role, message)
 
 
 @pytest.mark.parametrize(
