@@ -25,16 +25,12 @@ source x destination grows by one line per MPCPU per term.
 """
 
 import argparse
-import ipaddress
-import pathlib
-import statistics
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "collections"))
+from bench_site import inventory as site_inventory  # noqa: E402  (puts the collection on sys.path)
+from bench_site import median_seconds  # noqa: E402
 
-from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d  # noqa: E402
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model  # noqa: E402
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (  # noqa: E402
     aerleon_export,
@@ -43,48 +39,13 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import ( 
     policy,
 )
 
-MPCPU_NETWORK = ipaddress.ip_network("198.18.0.0/15")
-ROUTER = "gw"
-SERVER = "srv"
 HAND_WRITTEN = "cisco_ios (ours)"
 
 
 def inventory(devices):
-    site = {
-        "name": "bench-%d" % devices,
-        "networks": [
-            {"name": "cctv", "cidr": str(MPCPU_NETWORK), "gateway": "198.18.0.1", "kind": "mpcpu"},
-            {"name": "office", "cidr": "203.0.113.0/24", "gateway": "203.0.113.1", "kind": "pc"},
-        ],
-        "management_networks": ["203.0.113.0/28"],
-    }
-    groups = {part: [SERVER] for part in appendix_d.PC_PARTS}
-    groups[appendix_d.ROUTER_GROUP] = [ROUTER]
-    groups[appendix_d.DEVICE_GROUP] = []
-    hostvars = {
-        SERVER: {"ansible_host": "203.0.113.10"},
-        ROUTER: {"mpcpu_router_addresses": ["198.18.0.1", "203.0.113.1"]},
-    }
-    first = int(MPCPU_NETWORK.network_address) + 2
-    for number in range(devices):
-        address = first + 2 * number
-        name = "cpu-%05d" % number
-        groups[appendix_d.DEVICE_GROUP].append(name)
-        hostvars[name] = {
-            "mpcpu_ip": str(ipaddress.ip_address(address)),
-            "mpcpu_mac": "02:00:%02x:%02x:%02x:%02x" % tuple(address.to_bytes(4, "big")),
-        }
-    return site, groups, hostvars
-
-
-def median_seconds(function, repeat):
-    function()  # warm-up: imports, caches
-    samples = []
-    for _round in range(repeat):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    # Every second address, so that no two MPCPUs summarise into one prefix (a site's devices
+    # are rarely contiguous); DHCP on the office network through the router's relay.
+    return site_inventory(devices, spacing=2, dhcp_on_router=False)
 
 
 def _once(function):
@@ -171,6 +132,8 @@ def main():
         _print_size(devices, numbers, whole, smallest)
         smallest = smallest or numbers
     low, high = min(results), max(results)
+    if low == high:
+        return 0  # one size: nothing to compare it with
     print("\nlines per added MPCPU from %d to %d MPCPUs:" % (low, high))
     for target in results[high]:
         added = results[high][target]["lines"] - results[low][target]["lines"]

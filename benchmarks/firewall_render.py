@@ -23,7 +23,6 @@ Needs root (unshare) and nft.
 """
 
 import argparse
-import ipaddress
 import json
 import pathlib
 import statistics
@@ -32,57 +31,15 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "collections"))
-
 from aerleon import api as aerleon_api  # noqa: E402
 from aerleon.lib import naming as aerleon_naming  # noqa: E402
+from bench_site import ROUTER, inventory, median_seconds  # noqa: E402  (puts the collection on sys.path)
 
-from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d  # noqa: E402
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model  # noqa: E402
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (  # noqa: E402
     nftables,
     policy,
 )
-
-MPCPU_NETWORK = ipaddress.ip_network("198.18.0.0/15")
-ROUTER = "gw"
-SERVER = "srv"
-
-
-# --- the site ----------------------------------------------------------------------------------
-
-
-def inventory(devices):
-    site = {
-        "name": "bench-%d" % devices,
-        "networks": [
-            {"name": "cctv", "cidr": str(MPCPU_NETWORK), "gateway": "198.18.0.1", "kind": "mpcpu"},
-            {"name": "office", "cidr": "203.0.113.0/24", "gateway": "203.0.113.1", "kind": "pc"},
-        ],
-        "management_networks": ["203.0.113.0/28"],
-    }
-    groups = {part: [SERVER] for part in appendix_d.PC_PARTS}
-    groups["mpcpu_dhcp_servers"] = [ROUTER]
-    groups[appendix_d.ROUTER_GROUP] = [ROUTER]
-    groups[appendix_d.DEVICE_GROUP] = []
-    hostvars = {
-        SERVER: {"ansible_host": "203.0.113.10"},
-        ROUTER: {
-            "mpcpu_router_addresses": ["198.18.0.1", "203.0.113.1"],
-            "mpcpu_service_ip": "198.18.0.1",
-        },
-    }
-    first = int(MPCPU_NETWORK.network_address) + 2
-    for number in range(devices):
-        name = "cpu-%05d" % number
-        groups[appendix_d.DEVICE_GROUP].append(name)
-        hostvars[name] = {
-            "mpcpu_ip": str(ipaddress.ip_address(first + number)),
-            "mpcpu_mac": "02:00:%02x:%02x:%02x:%02x" % tuple((first + number).to_bytes(4, "big")),
-        }
-    return site, groups, hostvars
-
 
 # --- ours ----------------------------------------------------------------------------------------
 
@@ -158,16 +115,6 @@ def render_aerleon(policy_dict, definitions):
 
 
 # --- measuring ---------------------------------------------------------------------------------
-
-
-def median_seconds(function, repeat):
-    function()  # warm-up: imports, caches
-    samples = []
-    for _round in range(repeat):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def _in_throwaway_netns(*argv):
