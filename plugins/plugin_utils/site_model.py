@@ -1257,6 +1257,9 @@ def _check_one_role(role, host, host_vars, problems):
             valid, settings[name] = _converted(name, spec[name], host_vars[name], problems, host)
             if valid:
                 checked.append(name)
+            if spec[name].get("type") == "path":
+                # The spec's check expands $VAR and ~, but the role writes the path as given.
+                settings[name] = host_vars[name]
     for name in checked:
         limit = ROLE_LIMITS.get(name)
         message = limit(settings[name], settings) if limit else None

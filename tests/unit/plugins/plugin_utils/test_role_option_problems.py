@@ -50,6 +50,14 @@ def test_the_roles_defaults_pass(role):
             ],
         ),
         (
+            # The argument spec expands $HOME in a path; the role would write it as given.
+            {"tftp_receiver_directory": "/srv/$HOME"},
+            [
+                "h: tftp_receiver_directory: '/srv/$HOME' must be an absolute path "
+                "without whitespace or shell characters"
+            ],
+        ),
+        (
             {"tftp_receiver_verbosity": "loud"},
             ["h: tftp_receiver_verbosity: 'loud' is not an integer"],
         ),
