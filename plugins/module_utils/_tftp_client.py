@@ -505,8 +505,9 @@ class TftpClient:
         source_address=None,
         timeout_option=None,
     ):
-        if appendix_d.port_problem(port):
-            raise ValueError("port: %s" % appendix_d.port_problem(port))
+        port_problem = appendix_d.port_problem(port)
+        if port_problem:
+            raise ValueError("port: %s" % port_problem)
         if blksize is not None:
             _check_range("blksize", blksize, MIN_BLKSIZE, MAX_BLKSIZE)
         if windowsize is not None:

@@ -162,8 +162,9 @@ def dhcp_server_errors(site, host, addresses, valid_lifetime=86400):
     errors = _placement_errors(site, host, DHCP_PART)
     if errors:
         return errors
-    if lease_lifetime_problem(valid_lifetime):
-        errors.append(problem(host, "dhcp_valid_lifetime", lease_lifetime_problem(valid_lifetime)))
+    lifetime_problem = lease_lifetime_problem(valid_lifetime)
+    if lifetime_problem:
+        errors.append(problem(host, "dhcp_valid_lifetime", lifetime_problem))
     served = [
         (network, mpcpus, _attached(network, addresses))
         for network, mpcpus in _dhcp_networks(site, host)
@@ -391,8 +392,9 @@ def parse_smarthost(text):
     port = match.group("port")
     if port is None:
         return name, None
-    if port_problem(int(port)):
-        raise ValueError("%r: %s" % (text, port_problem(int(port))))
+    why_not = port_problem(int(port))
+    if why_not:
+        raise ValueError("%r: %s" % (text, why_not))
     return name, int(port)
 
 
