@@ -33,6 +33,7 @@ Row = collections.namedtuple(
         "pc_port",  # port on the PC/server; None means "Any"
         "listener",  # MPCPU or PC: the side that serves, so the other side starts
         "pc_part",  # the inventory group whose hosts play the PC side of this row
+        "pc_role",  # the collection's role that sets the PC side up (None: the firewall only)
         "application",  # "tftp" and "dhcp" need special handling in firewalls
         "footnote",  # MPCPU_SPECIFIC or NETWORK_SPECIFIED
         "description",  # the guide's words, lightly cleaned
@@ -48,6 +49,7 @@ ROWS = (
         pc_port=None,
         listener=MPCPU,
         pc_part="mpcpu_log_collectors",
+        pc_role="log_collector",
         application=None,
         footnote=MPCPU_SPECIFIC,
         description=(
@@ -65,6 +67,7 @@ ROWS = (
         pc_port=None,
         listener=MPCPU,
         pc_part="mpcpu_easy_consoles",
+        pc_role=None,
         application=None,
         footnote=MPCPU_SPECIFIC,
         description=(
@@ -82,6 +85,7 @@ ROWS = (
         pc_port=69,
         listener=PC,
         pc_part="mpcpu_snapshot_receivers",
+        pc_role="tftp_receiver",
         application="tftp",
         footnote=MPCPU_SPECIFIC,
         description=(
@@ -97,6 +101,7 @@ ROWS = (
         pc_port=None,
         listener=MPCPU,
         pc_part="mpcpu_managers",
+        pc_role="devices",
         application="tftp",
         footnote=MPCPU_SPECIFIC,
         description=(
@@ -112,6 +117,7 @@ ROWS = (
         pc_port=123,
         listener=PC,
         pc_part="mpcpu_ntp_servers",
+        pc_role="ntp",
         application=None,
         footnote=NETWORK_SPECIFIED,
         description=(
@@ -126,6 +132,7 @@ ROWS = (
         pc_port=25,
         listener=PC,
         pc_part="mpcpu_smtp_relays",
+        pc_role="smtp",
         application=None,
         footnote=NETWORK_SPECIFIED,
         description=(
@@ -141,6 +148,7 @@ ROWS = (
         pc_port=67,
         listener=PC,
         pc_part="mpcpu_dhcp_servers",
+        pc_role="dhcp",
         application="dhcp",
         footnote=NETWORK_SPECIFIED,
         description=(
@@ -160,6 +168,15 @@ ROWS_BY_ID = collections.OrderedDict((row.id, row) for row in ROWS)
 DEVICE_GROUP = "mpcpu"
 ROUTER_GROUP = "mpcpu_routers"
 PC_PARTS = tuple(row.pc_part for row in ROWS)
+
+
+def row_of_role(role):
+    """The row whose PC side ``role`` sets up; KeyError names the roles that set one up."""
+    for table_row in ROWS:
+        if table_row.pc_role == role:
+            return table_row
+    known = ", ".join(table_row.pc_role for table_row in ROWS if table_row.pc_role)
+    raise KeyError("no Appendix D row is set up by role %r (known: %s)" % (role, known))
 
 
 def row(row_id):
