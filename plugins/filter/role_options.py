@@ -10,13 +10,13 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model as _site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options as _role_options
 
 
 def role_option_problems(options, role, host):
     """What ``role`` refuses in ``options`` on ``host``, one ``host: option: message`` each."""
     try:
-        return _site_model.role_option_problems(role, host, options)
+        return _role_options.role_option_problems(role, host, options)
     except ValueError as error:
         raise AnsibleFilterError("role_option_problems: %s" % error) from None
 

@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model as _site_model
 
 
@@ -26,20 +27,29 @@ def site_errors(site, groups, hostvars):
     return _site_model.site_errors(site, groups, hostvars)
 
 
-def site_check(site, groups, hostvars):
-    """The problems and the port matrix, from one pass over the inventory.
+def site_check(site, groups, hostvars, publish=False):
+    """The problems, the port matrix and (``publish``) the compiled model, from one pass over
+    the inventory.
 
-    The model itself is left out: handing 10,000s of flows to Ansible as a task result costs
-    seconds per thousand MPCPUs; publish it with ``site_model`` only where plays read it.
+    Without ``publish`` the model is neither compiled nor returned: handing 10,000s of flows to
+    Ansible as a task result costs seconds per thousand MPCPUs, so only runs whose plays read
+    the model pay for it.
     """
-    model, errors = _site_model.check_site(site, groups, hostvars, compile_flows=False)
-    return {"errors": errors, "matrix": _site_model.port_matrix(model) if model else []}
+    model, errors = _site_model.check_site(site, groups, hostvars, compile_flows=publish)
+    return {
+        "errors": errors,
+        "matrix": reports.port_matrix_summary(model) if model else [],
+        "model": model if publish else None,
+    }
 
 
-def site_host_view(model, host):
-    """What one host plays: rows with programmed ports, addresses, flows, networks of the ends."""
+def site_host_view(model, host, missing_ok=False):
+    """What one host plays: rows with programmed ports, addresses, flows, networks of the ends.
+
+    A host the site does not have is an error, or with ``missing_ok`` plays nothing.
+    """
     try:
-        return _site_model.host_view(model, host)
+        return _site_model.host_view(model, host, missing_ok)
     except (KeyError, TypeError):
         raise AnsibleFilterError(
             "site_host_view: %r is not a host of the compiled site model" % (host,)

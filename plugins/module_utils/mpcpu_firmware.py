@@ -51,36 +51,61 @@ class Image:
         self.fileobj.close()
 
 
-def open_image(path, max_size, expected_sha256=None):
-    """Open and check ``path``; MpcpuError names ``src`` or ``sha256`` when it is unusable."""
+class ImageProblem(Exception):
+    """Why a file is no firmware image mpcpu_firmware would send; the message names the file."""
+
+
+def read_image(path, max_size):
+    """``(open file, size, sha256)`` of the image at ``path``; ImageProblem says why it is unusable.
+
+    The one reader of firmware images: the module before it sends one, and the site model's
+    validation before any host is changed.
+    """
     try:
-        # not a with-block: the open file is handed over to Image, the caller closes it
+        # not a with-block: the open file is handed to the caller, who closes it
         fileobj = open(path, "rb")  # noqa: SIM115
     except OSError as error:
-        raise MpcpuError("src: cannot read %s: %s" % (path, error.strerror or error)) from None
+        raise ImageProblem("cannot read %s: %s" % (path, error.strerror or error)) from None
     try:
         size = _checked_size(path, fileobj, max_size)
         digest = _sha256(path, fileobj)
-        if expected_sha256 is not None and digest != expected_sha256:
-            raise MpcpuError(
-                "sha256: %s has sha256 %s, not the expected %s" % (path, digest, expected_sha256)
-            )
         fileobj.seek(0)
     except BaseException:
         fileobj.close()
         raise
+    return fileobj, size, digest
+
+
+def image_sha256(path, max_size=DEFAULT_MAX_SIZE):
+    """The sha256 of the image at ``path``, read as the module reads it (ImageProblem: why not)."""
+    fileobj, _size, digest = read_image(path, max_size)
+    fileobj.close()
+    return digest
+
+
+def open_image(path, max_size, expected_sha256=None):
+    """Open and check ``path``; MpcpuError names ``src`` or ``sha256`` when it is unusable."""
+    try:
+        fileobj, size, digest = read_image(path, max_size)
+    except ImageProblem as problem:
+        raise MpcpuError("src: %s" % problem) from None
+    if expected_sha256 is not None and digest != expected_sha256:
+        fileobj.close()
+        raise MpcpuError(
+            "sha256: %s has sha256 %s, not the expected %s" % (path, digest, expected_sha256)
+        )
     return Image(path, fileobj, size, digest)
 
 
 def _checked_size(path, fileobj, max_size):
     info = os.fstat(fileobj.fileno())
     if not stat.S_ISREG(info.st_mode):
-        raise MpcpuError("src: %s is not a regular file" % path)
+        raise ImageProblem("%s is not a regular file" % path)
     if info.st_size == 0:
-        raise MpcpuError("src: %s is empty" % path)
+        raise ImageProblem("%s is empty" % path)
     if info.st_size > max_size:
-        raise MpcpuError(
-            "src: %s is %d bytes, more than max_size (%d)" % (path, info.st_size, max_size)
+        raise ImageProblem(
+            "%s is %d bytes, more than max_size (%d)" % (path, info.st_size, max_size)
         )
     return info.st_size
 
@@ -91,7 +116,7 @@ def _sha256(path, fileobj):
         for chunk in iter(lambda: fileobj.read(CHUNK), b""):
             digest.update(chunk)
     except OSError as error:
-        raise MpcpuError("src: cannot read %s: %s" % (path, error.strerror or error)) from None
+        raise ImageProblem("cannot read %s: %s" % (path, error.strerror or error)) from None
     return digest.hexdigest()
 
 

@@ -32,6 +32,25 @@ def _row_hosts(model, row):
     return sorted(set(flow["pc_host"] for flow in model["flows"] if flow["row"] == row["id"]))
 
 
+def port_matrix_summary(model):
+    """One line per row in use, flows counted (MPCPUs times PC hosts): what validation prints.
+
+    Reads no flows, so a model built without them (``compile_flows=False``) is enough.
+    """
+    return [
+        "%s: %s MPCPU %s / PC %s, %s starts, %d flow(s)"
+        % (
+            row["purpose"],
+            row["protocol"].upper(),
+            row["mpcpu_port"] or "any",
+            row["pc_port"] or "any",
+            row["initiator"],
+            len(model["mpcpus"]) * len(model["parts"].get(row["pc_part"], ())),
+        )
+        for row in model["rows"]
+    ]
+
+
 def port_matrix(model):
     """The Appendix D rows as this site programs them, and every concrete flow."""
     lines = ["# Port matrix: %s" % model["name"], "", "## Rows", ""]

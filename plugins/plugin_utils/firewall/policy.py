@@ -39,7 +39,7 @@ import socket
 from collections.abc import Mapping
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
 
 INPUT = "input"
 OUTPUT = "output"
@@ -116,7 +116,7 @@ def _check_options(input_policy, management_ports, errors):
             "input_policy",
             "%r is not one of %s" % (input_policy, ", ".join(INPUT_POLICIES)),
         )
-    ports_problem = site_model.management_ports_problem(management_ports)
+    ports_problem = role_options.management_ports_problem(management_ports)
     if ports_problem:
         errors.add("options", "management_ports", ports_problem)
 

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy
 
 SITE_FILE = pathlib.Path(__file__).resolve().parents[3] / "golden" / "firewall" / "site.yml"
@@ -188,12 +188,12 @@ def test_bad_options_are_named(model):
 @pytest.mark.parametrize("ports", [[], 22, None, [True]])
 def test_management_ports_are_checked_as_the_site_model_checks_the_roles_option(model, ports):
     (error,) = _errors(model, management_ports=ports)
-    assert error == "options: management_ports: %s" % site_model.management_ports_problem(ports)
+    assert error == "options: management_ports: %s" % role_options.management_ports_problem(ports)
 
 
 def test_the_options_are_those_the_firewall_role_offers():
     # The role's argument spec is checked by the site model, the filter options here: one list.
-    spec = site_model._role_spec("firewall")
+    spec = role_options.role_spec("firewall")
     assert spec["firewall_input_policy"]["choices"] == list(policy.INPUT_POLICIES)
     assert spec["firewall_management_ports"]["default"] == list(policy.DEFAULT_MANAGEMENT_PORTS)
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
 
 from .conftest import SERVER
 
 
 @pytest.mark.parametrize("role", ["firewall", "log_collector", "tftp_receiver"])
 def test_the_roles_defaults_pass(role):
-    assert site_model.role_option_problems(role, "h", {}) == []
+    assert role_options.role_option_problems(role, "h", {}) == []
 
 
 @pytest.mark.parametrize(
@@ -64,21 +64,21 @@ def test_the_roles_defaults_pass(role):
     ],
 )
 def test_bad_tftp_receiver_options_are_named(options, problems):
-    assert site_model.role_option_problems("tftp_receiver", "h", options) == problems
+    assert role_options.role_option_problems("tftp_receiver", "h", options) == problems
 
 
 def test_a_quoted_number_the_role_casts_is_taken_one_it_reads_as_given_is_not():
     assert (
-        site_model.role_option_problems("log_collector", "h", {"log_collector_backoff_max": "2"})
+        role_options.role_option_problems("log_collector", "h", {"log_collector_backoff_max": "2"})
         == []
     )
-    assert site_model.role_option_problems(
+    assert role_options.role_option_problems(
         "tftp_receiver", "h", {"tftp_receiver_retention_days": "90"}
     ) == ["h: tftp_receiver_retention_days: '90' is not an integer"]
 
 
 def test_log_collector_options_are_judged_together():
-    problems = site_model.role_option_problems(
+    problems = role_options.role_option_problems(
         "log_collector",
         "h",
         {"log_collector_backoff_initial": 5.0, "log_collector_backoff_max": 2.0},
@@ -90,15 +90,15 @@ def test_log_collector_options_are_judged_together():
 
 def test_a_role_without_checked_options_and_options_not_a_mapping_are_refused():
     with pytest.raises(ValueError, match="'bundle' is not a role with checked options"):
-        site_model.role_option_problems("bundle", "h", {})
+        role_options.role_option_problems("bundle", "h", {})
     with pytest.raises(ValueError, match="must be a mapping, not"):
-        site_model.role_option_problems("tftp_receiver", "h", ["tftp_receiver_umask"])
+        role_options.role_option_problems("tftp_receiver", "h", ["tftp_receiver_umask"])
 
 
 def test_the_inventory_gets_the_same_message_from_the_site_model(make_inventory):
     site, groups, hostvars = make_inventory()
     hostvars[SERVER]["tftp_receiver_umask"] = "0024"
     errors = site_model.site_errors(site, groups, hostvars)
-    assert errors == site_model.role_option_problems(
+    assert errors == role_options.role_option_problems(
         "tftp_receiver", SERVER, {"tftp_receiver_umask": "0024"}
     )

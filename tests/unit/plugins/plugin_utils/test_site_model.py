@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, site_model
 
 
 def build(inventory):
@@ -362,7 +362,7 @@ def test_a_host_outside_the_site_has_no_view(make_inventory):
 def test_the_checking_build_stops_before_the_flows_and_the_matrix_counts_them(make_inventory):
     model, errors = site_model.check_site(*make_inventory(), compile_flows=False)
     assert errors == [] and "flows" not in model and "hosts" not in model
-    assert site_model.port_matrix(model)[0] == (
+    assert reports.port_matrix_summary(model)[0] == (
         "Activity Logging: TCP MPCPU 514 / PC any, pc starts, 2 flow(s)"
     )
 

@@ -1,0 +1,310 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The options of the collection's roles: each role's argument spec and the limits beyond it,
+checked the same way whether the inventory sets an option or a play hands it to the role."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+from collections.abc import Mapping
+
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import Problems, port_problem
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.templated import has_template
+
+_text = appendix_d.value_text
+
+
+# Options of the server roles that an inventory may set per host, with the roles' defaults:
+# the roles re-check them before they change anything, but only after the plays before them
+# have changed hosts, so the model checks what the inventory sets first.
+NTP_OPTIONS = (("ntp_upstream_servers", []), ("ntp_local_stratum", 10))
+
+SMTP_OPTIONS = (("smtp_relayhost", ""), ("smtp_message_size_limit", 10240000))
+
+
+def _options(host_vars, options):
+    return [host_vars.get(name, default) for name, default in options]
+
+
+# The roles whose options an inventory may set per host, and the group each runs on (None:
+# every host the firewall role runs on, the part hosts and the routers). The server roles and
+# their groups come from the table; the device role reads no per-host option.
+ROLE_PARTS = (("firewall", None),) + tuple(
+    (table_row.pc_role, table_row.pc_part)
+    for table_row in appendix_d.ROWS
+    if table_row.pc_role not in (None, "devices")
+)
+ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+
+SPEC_KEYS = ("type", "elements", "choices")
+
+_ROLE_SPECS = {}
+
+
+def role_spec(role):
+    """The options of ``role``'s meta/argument_specs.yml, as Ansible checks them at its start."""
+    if role not in _ROLE_SPECS:
+        path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
+        with open(path, encoding="utf-8") as handle:
+            options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+        # ntp_* and smtp_* options services.py checks itself are left to it: one problem each
+        services_checks = set(name for name, _default in NTP_OPTIONS + SMTP_OPTIONS)
+        _ROLE_SPECS[role] = dict(
+            (name, option)
+            for name, option in options.items()
+            if option.get("type") != "dict" and name not in services_checks
+        )
+    return _ROLE_SPECS[role]
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _at_least(minimum, message):
+    def check(value, _settings):
+        if not (_number(value) and value >= minimum):
+            return message % _text(value)
+        return None
+
+    return check
+
+
+def _above_zero(message):
+    def check(value, _settings):
+        if not (_number(value) and value > 0):
+            return message % _text(value)
+        return None
+
+    return check
+
+
+def _one_port(value, _settings):
+    return port_problem(value)
+
+
+def _lease_lifetime(value, _settings):
+    return services.lease_lifetime_problem(value)
+
+
+def management_ports_problem(ports):
+    """Why ``ports`` are not the TCP ports a firewall keeps open for management (None when
+    they are): the firewall role's option here, the firewall filters' option in the policy."""
+    if not isinstance(ports, (list, tuple)) or not ports:
+        return "give at least one TCP port (SSH: 22)"
+    return "; ".join(problem for problem in map(port_problem, ports) if problem) or None
+
+
+def _management_ports(ports, _settings):
+    return management_ports_problem(ports)
+
+
+def _backoff_max(value, settings):
+    initial = settings.get("log_collector_backoff_initial")
+    if _number(value) and _number(initial) and value < initial:
+        return "%s must not be below log_collector_backoff_initial (%s)" % (
+            _text(value),
+            _text(initial),
+        )
+    return None
+
+
+def _absolute_path(value, _settings):
+    if not re.match(r"^/[^\s]*$", value or ""):
+        return "%s must be an absolute path without whitespace" % _text(value)
+    return None
+
+
+def _umask_drops_writes(value, _settings):
+    # u+w, g+w, o+r and o+w: tftpd-hpa must never reopen an upload to overwrite it
+    if re.match(r"^0?[0-7]{3}$", value or "") and int(value, 8) & 0o226 == 0o226:
+        return None
+    return (
+        '%s must be quoted octal like "0227" that drops every write bit (so tftpd-hpa can never '
+        "reopen an upload to overwrite it) and o+r" % _text(value)
+    )
+
+
+def _between(low, high, message):
+    def check(value, _settings):
+        if not (_number(value) and low <= value <= high):
+            return message % _text(value)
+        return None
+
+    return check
+
+
+def _remap_pattern(value, _settings):
+    if re.search(r"[\s#]", value or ""):
+        return "whitespace and # cannot be written in a tftpd-hpa remap rule"
+    return None
+
+
+def _shell_safe_path(value, _settings):
+    if not re.match(r'^/[^\s"$`\\]*$', value or ""):
+        return "%s must be an absolute path without whitespace or shell characters" % _text(value)
+    return None
+
+
+# What each role refuses beyond its argument spec (its assert and problem-list tasks, and what
+# the file it renders is checked with), on the values the spec has converted.
+ROLE_LIMITS = {
+    "firewall_confirm_timeout": _at_least(10, "%s s is too short; give at least 10"),
+    "firewall_confirm_port": _one_port,
+    "firewall_management_ports": _management_ports,
+    "dhcp_valid_lifetime": _lease_lifetime,
+    "dhcp_lease_cleanup_interval": _at_least(
+        0, "%s is not a number of seconds (0 turns cleanup off)"
+    ),
+    "log_collector_retention_months": _at_least(
+        1, "%s must be 1 or more (months of log files kept)"
+    ),
+    "log_collector_backoff_initial": _above_zero("%s must be above 0 seconds"),
+    "log_collector_backoff_max": _backoff_max,
+    "log_collector_connect_timeout": _above_zero("%s must be above 0 seconds"),
+    "log_collector_keepalive_idle": _at_least(1, "%s must be 1 second or more"),
+    "log_collector_log_dir": _absolute_path,
+    "tftp_receiver_retention_days": _at_least(1, "%s must be 1 or more (days a snapshot is kept)"),
+    "tftp_receiver_retention_max_bytes": _at_least(
+        1, "%s must be 1 or more (bytes all snapshots may take)"
+    ),
+    "tftp_receiver_umask": _umask_drops_writes,
+    "tftp_receiver_retransmit_ms": _between(10, 255000, "%s must be 10 to 255000 (milliseconds)"),
+    "tftp_receiver_filename_pattern": _remap_pattern,
+    "tftp_receiver_directory": _shell_safe_path,
+}
+
+
+def _role_hosts(model, part):
+    if part is not None:
+        return [host["name"] for host in model["parts"].get(part, ())]
+    names = set(host["name"] for hosts in model["parts"].values() for host in hosts)
+    return sorted(names | set(router["name"] for router in model["routers"]))
+
+
+# What a value of each spec type must already be: the spec would convert "30" or "no", but
+# Ansible's role argument check converts nothing and most roles read the value as given, so a
+# string where a number or a boolean belongs breaks a later task or is read wrongly.
+STRICT_TYPES = {
+    "bool": ((bool,), "is not a boolean (true or false)"),
+    "int": ((int,), "is not an integer"),
+    "float": ((int, float), "is not a number"),
+    "list": ((list, tuple), "is not a list"),
+}
+
+# Numbers the roles read through Jinja's int or float wherever they use them: a quoted number
+# ("30", as -e key=value gives it) works there, so the spec's conversion decides.
+CAST_BY_ROLE = frozenset(
+    (
+        "firewall_confirm_timeout",
+        "firewall_confirm_port",
+        "log_collector_retention_months",
+        "log_collector_backoff_initial",
+        "log_collector_backoff_max",
+        "log_collector_connect_timeout",
+        "log_collector_keepalive_idle",
+    )
+)
+
+
+def _of_type(value, kinds):
+    if value is None or not isinstance(value, kinds):
+        return False
+    return bool in kinds or not isinstance(value, bool)  # true is an int to Python, not here
+
+
+def _converted(name, option, value, problems, host):
+    """(True, ``value`` as the role's argument spec takes it), or (False, None) after adding
+    the refusal."""
+    if value is None and "default" in option and option["default"] is None:
+        return True, None  # null is the role's own default (for example: decide on the host)
+    kinds, refusal = STRICT_TYPES.get(option.get("type"), ((object,), ""))
+    if not (_of_type(value, kinds) or (name in CAST_BY_ROLE and isinstance(value, str))):
+        problems.add(host, name, "%s %s" % (_text(value), refusal or "is not set"))
+        return False, None
+    spec = dict((key, option[key]) for key in SPEC_KEYS if key in option)
+    result = ArgumentSpecValidator({name: spec}).validate({name: value})
+    for message in result.error_messages:
+        problems.add(host, name, message)
+    return not result.error_messages, result.validated_parameters.get(name)
+
+
+def _check_one_role(role, host, host_vars, problems):
+    spec = role_spec(role)
+    settings = dict(
+        (name, option["default"])
+        for name, option in spec.items()
+        if not has_template(option.get("default"))
+    )
+    checked = []
+    for name in sorted(spec):
+        if name in host_vars:
+            valid, settings[name] = _converted(name, spec[name], host_vars[name], problems, host)
+            if valid:
+                checked.append(name)
+            if spec[name].get("type") == "path":
+                # The spec's check expands $VAR and ~, but the role writes the path as given.
+                settings[name] = host_vars[name]
+    for name in checked:
+        limit = ROLE_LIMITS.get(name)
+        message = limit(settings[name], settings) if limit else None
+        if message:
+            problems.add(host, name, message)
+
+
+def role_option_problems(role, host, options):
+    """What ``role`` would refuse in ``options`` (option name to value) on ``host``.
+
+    The argument spec and limits the site model applies to the options an inventory sets, for
+    options a play hands the role as parameters, which the model never sees: the same
+    ``host: option: message`` problems. Options left out take the role's defaults.
+    """
+    if role not in dict(ROLE_PARTS):
+        raise ValueError(
+            "%r is not a role with checked options (known: %s)"
+            % (role, ", ".join(sorted(dict(ROLE_PARTS))))
+        )
+    if not isinstance(options, Mapping):
+        raise ValueError(
+            "the options of role %s must be a mapping, not %s" % (role, _text(options))
+        )
+    problems = Problems()
+    _check_one_role(role, host, options, problems)
+    return list(problems)
+
+
+def check_inventory_specs(model, hostvars, problems):
+    """Each role's argument spec and limits, on the options the inventory sets for its hosts."""
+    for role, part in ROLE_PARTS:
+        for host in _role_hosts(model, part):
+            host_vars = hostvars[host]
+            if any(name in host_vars for name in role_spec(role)):
+                _check_one_role(role, host, host_vars, problems)
+
+
+def check_inventory_service_options(model, hostvars, problems):
+    """The NTP and SMTP roles' own checks, on the options the inventory sets."""
+    for part, options, check in (
+        ("mpcpu_ntp_servers", NTP_OPTIONS, services.ntp_option_errors),
+        ("mpcpu_smtp_relays", SMTP_OPTIONS, services.smtp_option_errors),
+    ):
+        for host in model["parts"].get(part, ()):
+            host_vars = hostvars[host["name"]]
+            if not any(name in host_vars for name, _default in options):
+                continue
+            problems.extend_texts(check(host["name"], *_options(host_vars, options)))
+
+
+def check_inventory(model, hostvars, problems):
+    """Every role option the inventory sets on the hosts of ``model``, added to ``problems``."""
+    check_inventory_service_options(model, hostvars, problems)
+    check_inventory_specs(model, hostvars, problems)

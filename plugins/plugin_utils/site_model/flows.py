@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compilation of a validated site: the public shapes of networks and hosts, every concrete
+flow, and one view per host (see ``shapes``)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+
+
+def _flow(table_row, device, pc_host):
+    mpcpu_end = (device["ip"], table_row.mpcpu_port)
+    pc_end = (pc_host["ip"], table_row.pc_port)
+    source, destination = (
+        (mpcpu_end, pc_end)
+        if appendix_d.initiator(table_row) == appendix_d.MPCPU
+        else (pc_end, mpcpu_end)
+    )
+    return {
+        "row": table_row.id,
+        "purpose": table_row.purpose,
+        "protocol": table_row.protocol,
+        "application": table_row.application,
+        "initiator": appendix_d.initiator(table_row),
+        "mpcpu": device["name"],
+        "mpcpu_ip": device["ip"],
+        "mpcpu_mac": device["mac"],
+        "mpcpu_port": table_row.mpcpu_port,
+        "mpcpu_network": device["network"],
+        "pc_host": pc_host["name"],
+        "pc_ip": pc_host["ip"],
+        "pc_port": table_row.pc_port,
+        "pc_network": pc_host.get("network"),
+        "src": source[0],
+        "src_port": source[1],
+        "dst": destination[0],
+        "dst_port": destination[1],
+    }
+
+
+def compile_flows(rows, devices, parts):
+    """Every concrete flow: each enabled row, for each MPCPU, with each host of its PC part."""
+    return [
+        _flow(table_row, device, pc_host)
+        for table_row in rows
+        for device in devices
+        for pc_host in parts.get(table_row.pc_part, ())
+    ]
+
+
+def _device_view(device, rows):
+    return {
+        "name": device["name"],
+        "kind": appendix_d.DEVICE_GROUP,
+        "router": False,
+        "addresses": [device["ip"]],
+        "networks": {device["ip"]: device["network"]},
+        "parts": [],
+        "rows": rows,
+        "flows": [],
+        "crossing": [],
+    }
+
+
+def _pc_side_view(model, host, cidrs):
+    part_names = [
+        part for part, hosts in model["parts"].items() if any(h["name"] == host for h in hosts)
+    ]
+    router = next((r for r in model["routers"] if r["name"] == host), None)
+    addresses = []
+    for part in part_names:
+        addresses += [h["ip"] for h in model["parts"][part] if h["name"] == host]
+    if router is not None:
+        addresses += router["addresses"]
+    addresses = sorted(set(addresses), key=netaddr.IPAddress)
+    return {
+        "name": host,
+        "kind": appendix_d.PC if part_names else "router",
+        "router": router is not None,
+        "addresses": addresses,
+        "networks": dict(
+            (ip, next(name for name, cidr in cidrs if netaddr.IPAddress(ip) in cidr))
+            for ip in addresses
+        ),
+        "parts": part_names,
+        "rows": [
+            dict(row, side=appendix_d.PC) for row in model["rows"] if row["pc_part"] in part_names
+        ],
+        "flows": [],
+        "crossing": [],
+    }
+
+
+def host_views(model):
+    """Every host's view, in one pass over the flows."""
+    cidrs = [(n["name"], netaddr.IPNetwork(n["cidr"])) for n in model["networks"]]
+    pc_side = set(r["name"] for r in model["routers"])
+    for hosts in model["parts"].values():
+        pc_side.update(host["name"] for host in hosts)
+    views = dict((name, _pc_side_view(model, name, cidrs)) for name in sorted(pc_side))
+    # Every MPCPU plays every row in use: one list of rows shared by all their views.
+    device_rows = [dict(row, side=appendix_d.MPCPU) for row in model["rows"]]
+    for device in model["mpcpus"]:
+        views[device["name"]] = _device_view(device, device_rows)
+    joined = [(r["name"], set(r["networks"])) for r in model["routers"]]
+    for flow in model["flows"]:
+        views[flow["mpcpu"]]["flows"].append(flow)
+        views[flow["pc_host"]]["flows"].append(flow)
+        ends = (flow["mpcpu_network"], flow["pc_network"])
+        if ends[0] == ends[1]:
+            continue
+        for router, networks in joined:
+            if router != flow["pc_host"] and ends[0] in networks and ends[1] in networks:
+                views[router]["crossing"].append(flow)
+    return views
+
+
+def empty_view(host):
+    """The view of a host the site does not have: it plays nothing (a ``shapes.HostView``)."""
+    return {
+        "name": host,
+        "kind": None,
+        "router": False,
+        "addresses": [],
+        "networks": {},
+        "parts": [],
+        "rows": [],
+        "flows": [],
+        "crossing": [],
+    }
+
+
+def host_view(model, host, missing_ok=False):
+    """What ``host`` plays, worked out once when the model was built: a ``shapes.HostView``.
+
+    A host the site does not have raises KeyError naming it, or with ``missing_ok`` gets
+    ``empty_view``: a role that refuses hosts playing nothing says so in its own words.
+    """
+    try:
+        return model["hosts"][host]
+    except KeyError:
+        if missing_ok:
+            return empty_view(host)
+        raise KeyError("%r is not a host of the MPCPU site" % (host,)) from None
+
+
+def site(name, validated):
+    """The model of a validated site (``build._validate``'s findings), before its flows and
+    views: a ``shapes.Model``."""
+    return {
+        "name": name,
+        "networks": [public_network(network) for network in validated["networks"]],
+        "management_networks": [str(cidr) for cidr in validated["management"]],
+        "rows": appendix_d.as_dicts(validated["rows"]),
+        "mpcpus": validated["devices"],
+        "parts": dict(
+            (part, [public_part_host(host) for host in part_hosts])
+            for part, part_hosts in validated["parts"].items()
+        ),
+        "routers": validated["routers"],
+    }
+
+
+def public_network(network):
+    return {
+        "name": network["name"],
+        "cidr": str(network["cidr"]),
+        "gateway": str(network["gateway"]) if network["gateway"] else None,
+        "kind": network["kind"],
+    }
+
+
+def public_part_host(host):
+    return {"name": host["name"], "ip": host["ip"]}

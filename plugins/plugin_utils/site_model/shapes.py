@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, MegaPower automation team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The shape of the compiled site model and of each host's view, written once.
+
+Every consumer (the firewall policy, services, bundle, reports, verify, the roles through the
+``site_model`` and ``site_host_view`` filters) reads these keys; ``tests/unit`` checks that a
+compiled model has exactly them. The model is plain dicts and lists so that Ansible can hold it
+as a fact; these TypedDicts only name what is in them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from typing import Dict, List, Optional, TypedDict
+
+
+class Network(TypedDict):
+    """One entry of ``mpcpu_site.networks``."""
+
+    name: str
+    cidr: str  # "198.51.100.0/26"
+    gateway: Optional[str]
+    kind: str  # mpcpu, pc or management
+
+
+class Firmware(TypedDict, total=False):
+    """An MPCPU's ``mpcpu_firmware`` as given, with ``path`` resolved from the inventory."""
+
+    file: str
+    version: str
+    sha256: str
+    path: str  # absent when a relative file has no inventory directory to resolve it in
+
+
+class Device(TypedDict):
+    """One MPCPU (group ``mpcpu``); the model lists them by address."""
+
+    name: str
+    ip: str
+    mac: str  # lower case, colon separated
+    network: str  # the name of its network
+    firmware: Optional[Firmware]
+
+
+class PartHost(TypedDict):
+    """A host playing the PC side of a row (one PC-part group), at its service address."""
+
+    name: str
+    ip: str
+
+
+class Router(TypedDict):
+    """A host of group ``mpcpu_routers``."""
+
+    name: str
+    addresses: List[str]  # one on each network it joins
+    networks: List[str]  # the names of those networks, sorted
+
+
+class Row(TypedDict):
+    """An Appendix D row in use, with the ports the site programmed (``appendix_d.as_dicts``)."""
+
+    id: str
+    purpose: str
+    protocol: str  # tcp or udp
+    mpcpu_port: Optional[int]  # None: any
+    pc_port: Optional[int]  # None: any
+    listener: str  # mpcpu or pc
+    initiator: str  # mpcpu or pc
+    pc_part: str  # the inventory group playing the PC side
+    pc_role: Optional[str]  # the role setting the PC side up (None: the firewall only)
+    application: Optional[str]  # tftp, dhcp or None
+    footnote: str
+    description: str
+
+
+class PlayedRow(Row):
+    """A row as one host plays it: ``side`` is mpcpu or pc."""
+
+    side: str
+
+
+class Flow(TypedDict):
+    """One concrete flow: a row in use, between one MPCPU and one host of its PC part."""
+
+    row: str
+    purpose: str
+    protocol: str
+    application: Optional[str]
+    initiator: str
+    mpcpu: str
+    mpcpu_ip: str
+    mpcpu_mac: str
+    mpcpu_port: Optional[int]
+    mpcpu_network: str
+    pc_host: str
+    pc_ip: str
+    pc_port: Optional[int]
+    pc_network: str
+    src: str
+    src_port: Optional[int]
+    dst: str
+    dst_port: Optional[int]
+
+
+class HostView(TypedDict):
+    """What one host plays, worked out once (``host_view``)."""
+
+    name: str
+    kind: Optional[str]  # mpcpu, pc or router; None for a host the site does not have
+    router: bool  # whether it is in mpcpu_routers
+    addresses: List[str]
+    networks: Dict[str, str]  # address to network name
+    parts: List[str]  # the PC-part groups it plays
+    rows: List[PlayedRow]
+    flows: List[Flow]  # its own flows
+    crossing: List[Flow]  # a router's: flows between two networks it joins, PC end elsewhere
+
+
+class Model(TypedDict, total=False):
+    """The compiled site. ``flows`` and ``hosts`` are absent when built with
+    ``compile_flows=False`` (a check and the port matrix need neither)."""
+
+    name: str
+    networks: List[Network]
+    management_networks: List[str]  # IPv4 or IPv6 CIDRs
+    rows: List[Row]
+    mpcpus: List[Device]
+    parts: Dict[str, List[PartHost]]  # PC-part group to its hosts
+    routers: List[Router]
+    flows: List[Flow]
+    hosts: Dict[str, HostView]  # host name to its view
