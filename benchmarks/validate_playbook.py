@@ -6,10 +6,13 @@ DHCP), then, round after round, the same ansible-playbook is timed on it:
 
 - floor: a play on localhost with one ``ansible.builtin.debug`` task: what Ansible itself
   costs for this inventory (parsing it, building the variables, one task);
-- validate: ``playbooks/validate.yml`` (validation, the compiled model, the port matrix).
+- validate: ``playbooks/validate.yml`` (validation and the port matrix);
+- compile: ``site.yml``'s first play (validation, then the model compiled and published as
+  the fact every later play reads), the flows counted.
 
 The script fails instead of printing a ratio when a run fails or validate.yml does not print
-the matrix. Target: validate/floor at most 1.5 at each size.
+the matrix. Target: validate/floor at most 1.5 at each size. compile/floor shows what a
+deployment pays before its first host is touched (the inventory is validated once per run).
 
     . ~/.cache/megapower-mpcpu/venv/bin/activate
     python3 benchmarks/validate_playbook.py [--sizes 1000 10000] [--rounds 3]
@@ -43,6 +46,20 @@ FLOOR_PLAY = """---
     - name: One task
       ansible.builtin.debug:
         msg: floor
+"""
+COMPILE_PLAY = """---
+- name: What site.yml's first play does
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.site_model
+      vars:
+        site_model_show_matrix: false
+  post_tasks:
+    - name: Count the flows
+      ansible.builtin.debug:
+        msg: "flows {{ site_model_compiled.flows | length }}"
 """
 
 
@@ -101,30 +118,52 @@ def timed_run(playbook, inventory, expect):
     return elapsed
 
 
+def _runs(times):
+    return " ".join("%.2f" % t for t in times)
+
+
 def measure(size, rounds, scratch):
     inventory = write_inventory(scratch, size)
     floor_play = pathlib.Path(scratch) / "floor.yml"
     floor_play.write_text(FLOOR_PLAY)
+    compile_play = pathlib.Path(scratch) / "compile.yml"
+    compile_play.write_text(COMPILE_PLAY)
     validate = ROOT / "playbooks" / "validate.yml"
-    floors, validates = [], []
+    floors, validates, compiles = [], [], []
     for _round in range(rounds):
         floors.append(timed_run(floor_play, inventory, "msg: floor"))
         validates.append(timed_run(validate, inventory, "Activity Logging: TCP MPCPU 514"))
+        compiles.append(timed_run(compile_play, inventory, "msg: flows "))
     floor, valid = statistics.median(floors), statistics.median(validates)
+    compiled = statistics.median(compiles)
     print(
-        "%6d MPCPUs: floor %6.2f s, validate %6.2f s, validate/floor %.3f"
-        "  (runs: floor %s; validate %s)"
+        "%6d MPCPUs: floor %6.2f s, validate %6.2f s, compile %6.2f s, "
+        "validate/floor %.3f, compile/floor %.3f  (runs: floor %s; validate %s; compile %s)"
         % (
             size,
             floor,
             valid,
+            compiled,
             valid / floor,
-            " ".join("%.2f" % t for t in floors),
-            " ".join("%.2f" % t for t in validates),
+            compiled / floor,
+            _runs(floors),
+            _runs(validates),
+            _runs(compiles),
         ),
         flush=True,
     )
     return valid / floor
+
+
+def _processor():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def main():
@@ -132,6 +171,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print("processor: %s" % _processor(), flush=True)
     with tempfile.TemporaryDirectory(prefix="mpcpu-validate-bench-") as scratch:
         ratios = [measure(size, args.rounds, scratch) for size in args.sizes]
     return 0 if all(ratio <= 1.5 for ratio in ratios) else 1

@@ -43,9 +43,9 @@ def collection_module(name):
 appendix_d, tftp = _import_collection()
 
 # The rows where the MPCPU listens (server side of the simulator).
-SERVED_ROWS = ("time_firmware", "activity_logging", "easy_cpu")
+SERVED_ROWS = tuple(row.id for row in appendix_d.ROWS if row.listener == appendix_d.MPCPU)
 # The rows where the MPCPU starts the conversation (client subcommands).
-CLIENT_ROWS = ("snapshot", "alarm_email", "ntp", "ip_assignment")
+CLIENT_ROWS = tuple(row.id for row in appendix_d.ROWS if row.listener == appendix_d.PC)
 
 
 def server_ports(offset=0, overrides=None):
