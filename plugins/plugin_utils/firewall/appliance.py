@@ -24,6 +24,7 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     aerleon_export as _export,
 )
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
 
 try:
@@ -128,8 +129,7 @@ def _crossing_flows(model, host_policy):
     """Flows of the model that the policy's forward rules carry, as (row, MPCPU IP, PC IP)."""
     members = {}
     for rule in _policy.rules_in(host_policy, _policy.FORWARD):
-        devices = rule.src if _export._mpcpu_starts(rule) else rule.dst
-        pcs = rule.dst if _export._mpcpu_starts(rule) else rule.src
+        devices, pcs = (rule.src, rule.dst) if boundary.mpcpu_starts(rule) else (rule.dst, rule.src)
         members[rule.row] = (
             set(host_policy["sets"][devices].elements),
             set(host_policy["sets"][pcs].elements),
@@ -160,16 +160,10 @@ def _sampled(flows):
 
 def _ends(row, device_ip, pc_ip):
     """(initiator, responder, initiator port, responder port) of one flow."""
-    ports = appendix_d_ports(row)
+    ports = boundary.initiator_ports(row)
     if row["initiator"] == appendix_d.MPCPU:
         return device_ip, pc_ip, ports[0], ports[1]
     return pc_ip, device_ip, ports[0], ports[1]
-
-
-def appendix_d_ports(row):
-    if row["initiator"] == appendix_d.MPCPU:
-        return row["mpcpu_port"], row["pc_port"]
-    return row["pc_port"], row["mpcpu_port"]
 
 
 def _flow_probes(row, device_ip, pc_ip, stateless):
@@ -393,7 +387,7 @@ class Checker(object):
 
     def __init__(self, host_policy, target, filters, compiled):
         self.platform = _export.PLATFORMS[target]
-        self.networks = _export._mpcpu_networks(host_policy)
+        self.networks = boundary.mpcpu_networks(host_policy)
         self.filters = {}
         keys = list(_export.filter_names(self.platform))
         by_name = dict((name, key) for key, name in _export.filter_names(self.platform).items())
@@ -422,8 +416,8 @@ class Checker(object):
 
     def evaluate(self, probe):
         """(verdict, [(filter name, term)]): every filter the packet meets must permit it."""
-        src_side = _export.side_of(probe.src, self.networks)
-        dst_side = _export.side_of(probe.dst, self.networks)
+        src_side = boundary.side_of(probe.src, self.networks)
+        dst_side = boundary.side_of(probe.dst, self.networks)
         names = _export.filter_names(self.platform)
         seen = []
         verdict = "permit"

@@ -22,6 +22,9 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     cisco_ios,
     policy,
 )
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    boundary as mpcpu_boundary,  # the fixture ``boundary`` is the site router's policy
+)
 
 TESTS = pathlib.Path(__file__).resolve().parents[3]
 GOLDEN = TESTS / "golden" / "aerleon"
@@ -239,7 +242,7 @@ TEXT_TARGETS = ["cisco", "cisconx", "arista", "ciscoasa"]
 def _text_verdict(acls, platform, networks, probe):
     """Every ACL the packet meets (from/to MPCPU by its ends' sides) must permit it."""
     names = aerleon_export.filter_names(platform)
-    sides = [aerleon_export.side_of(address, networks) for address in (probe.src, probe.dst)]
+    sides = [mpcpu_boundary.side_of(address, networks) for address in (probe.src, probe.dst)]
     keys = aerleon_export.filters_for_sides(platform, *sides)
     verdicts = [acl_text.decide(acls[names[key]], probe) for key in keys]
     return "permit" if verdicts and set(verdicts) == {"permit"} else "deny"
@@ -258,7 +261,7 @@ def test_the_rendered_acl_text_decides_every_probe_as_the_site_needs(
     platform = aerleon_export.PLATFORMS[target]
     acls = acl_text.parse(files["%s/mpcpu-boundary%s" % (target, platform.suffix)])
     assert sorted(acls) == ["MPCPU-FROM-DEVICES", "MPCPU-TO-DEVICES"]
-    networks = aerleon_export._mpcpu_networks(boundary)
+    networks = mpcpu_boundary.mpcpu_networks(boundary)
     stateless = platform.state == aerleon_export.STATELESS
     check = checker(model, boundary, target)
     probes = appliance.site_probes(model, boundary, stateless)[0]
@@ -271,7 +274,7 @@ def test_the_rendered_acl_text_decides_every_probe_as_the_site_needs(
 def _hand_written_disagreements(model, boundary):
     acls = acl_text.parse(cisco_ios.render(boundary))
     platform = aerleon_export.PLATFORMS["cisco"]  # same ACL names and placement
-    networks = aerleon_export._mpcpu_networks(boundary)
+    networks = mpcpu_boundary.mpcpu_networks(boundary)
     probes = appliance.site_probes(model, boundary, True)[0]
     return [
         probe
@@ -281,9 +284,9 @@ def _hand_written_disagreements(model, boundary):
 
 
 def _between_mpcpu_networks(boundary, probe):
-    networks = aerleon_export._mpcpu_networks(boundary)
-    sides = {aerleon_export.side_of(address, networks) for address in (probe.src, probe.dst)}
-    return sides == {aerleon_export.MPCPU_ZONE}
+    networks = mpcpu_boundary.mpcpu_networks(boundary)
+    sides = {mpcpu_boundary.side_of(address, networks) for address in (probe.src, probe.dst)}
+    return sides == {mpcpu_boundary.MPCPU_SIDE}
 
 
 def test_the_hand_written_ios_acl_passes_the_same_probes_across_the_boundary(model, boundary):
