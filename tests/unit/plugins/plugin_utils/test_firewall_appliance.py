@@ -17,6 +17,7 @@ from unit.plugins.plugin_utils import acl_text
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    aerleon_adapter,
     aerleon_export,
     appliance,
     cisco_ios,
@@ -369,8 +370,8 @@ def test_an_unknown_target_names_the_known_ones(model, boundary):
 
 
 def test_missing_aerleon_is_named_with_the_install_command(model, monkeypatch):
-    monkeypatch.setattr(appliance, "_aerleon_api", None)
-    with pytest.raises(appliance.ApplianceError, match=r"pip install aerleon"):
+    monkeypatch.setattr(aerleon_adapter, "INSTALLED", False)
+    with pytest.raises(appliance.ApplianceError, match=r"pip install 'aerleon>=1\.18,<1\.19'"):
         appliance.render_files(model)
 
 
@@ -379,7 +380,9 @@ def test_the_collection_loads_without_aerleon():
         "import sys; sys.modules['aerleon'] = None\n"
         "from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle\n"
         "from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import appliance\n"
-        "assert appliance._aerleon_api is None\n"
+        "from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (\n"
+        "    aerleon_adapter)\n"
+        "assert aerleon_adapter.INSTALLED is False\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
