@@ -62,26 +62,26 @@ def naming_from(definitions):
 # --- rendering -----------------------------------------------------------------------------------
 
 
+def _aerleon_step(target, failure, step, *args):
+    """``step(*args)``, or ApplianceError naming the target: Aerleon raises many unrelated types."""
+    try:
+        return step(*args)
+    except Exception as error:
+        raise ApplianceError(["%s: %s: %s" % (target, failure, error)]) from None
+
+
 def compile_target(filters, names, target):
     """Aerleon's policy object for one target's filters: parsed once, rendered and checked."""
     data = {"filename": _export.POLICY_NAME, "filters": filters}
-    try:
-        return aerleon_adapter.compile_policy(data, names)
-    except Exception as error:  # Aerleon raises many unrelated types; name the target
-        raise ApplianceError(
-            ["%s: Aerleon refused the exported policy: %s" % (target, error)]
-        ) from None
+    refused = "Aerleon refused the exported policy"
+    return _aerleon_step(target, refused, aerleon_adapter.compile_policy, data, names)
 
 
 def render_target(compiled, target):
     """What Aerleon's generator for ``target`` writes (as ``aerleon.api.Generate`` and aclgen
     do: the same generator on the same policy object, with their default expiry warning)."""
-    try:
-        return aerleon_adapter.generate(compiled, target)
-    except Exception as error:  # Aerleon raises many unrelated types; name the target
-        raise ApplianceError(
-            ["%s: Aerleon could not render the boundary: %s" % (target, error)]
-        ) from None
+    failed = "Aerleon could not render the boundary"
+    return _aerleon_step(target, failed, aerleon_adapter.generate, compiled, target)
 
 
 def note(target):
