@@ -7,4 +7,9 @@
 target-neutral rules over named address sets, and refuses bad input before anything renders.
 ``targets`` holds one small class per output (nftables, iptables-restore, firewalld, Cisco IOS),
 registered in one table.
+
+``boundary`` says which side of the MPCPU site a flow starts on and an address sits on; both
+stacks read it: the host renderers and the appliance path (``aerleon_export`` writes the site
+boundary as an Aerleon policy, ``appliance`` renders and checks it). ``aerleon_adapter`` is the
+only module that imports Aerleon: it checks the installed release and the private hooks used.
 """

@@ -29,11 +29,13 @@ import ipaddress
 
 import yaml
 
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
 
 POLICY_NAME = "mpcpu-boundary"
-MPCPU_ZONE = "mpcpu"
-PC_ZONE = "pc"
+# The zones of zone appliances are the two sides of the boundary.
+MPCPU_ZONE = boundary.MPCPU_SIDE
+PC_ZONE = boundary.PC_SIDE
 UNPRIVILEGED = "1024-65535"
 NO_ADDRESS = "MPCPU_DHCP_NO_ADDRESS"
 BROADCAST = "MPCPU_DHCP_BROADCAST"
@@ -211,8 +213,7 @@ def _service_token(rule, side):
 
 def _rule_ports(rule):
     """(source service, destination service) names of a request rule, None for any port."""
-    mpcpu_starts = rule.src.startswith(_policy.ALL_MPCPUS)
-    src_side, dst_side = ("MPCPU", "PC") if mpcpu_starts else ("PC", "MPCPU")
+    src_side, dst_side = ("MPCPU", "PC") if boundary.mpcpu_starts(rule) else ("PC", "MPCPU")
     src = _service_token(rule, src_side) if rule.src_port is not None else None
     dst = _service_token(rule, dst_side) if rule.dst_port is not None else None
     return src, dst
@@ -221,25 +222,10 @@ def _rule_ports(rule):
 # --- which filters see a packet ------------------------------------------------------------------
 
 
-def _mpcpu_networks(host_policy):
-    return [
-        ipaddress.ip_network(cidr) for cidr in host_policy["sets"][_policy.MPCPU_NETWORKS].elements
-    ]
-
-
-def side_of(address, mpcpu_networks):
-    """MPCPU_ZONE when ``address`` is on an MPCPU network, PC_ZONE otherwise (IPv6 included:
-    MPCPU networks are IPv4, an IPv6 management network is on the PC side)."""
-    ip = ipaddress.ip_network(address, strict=False)
-    on_mpcpu = any(ip.version == net.version and ip.subnet_of(net) for net in mpcpu_networks)
-    return MPCPU_ZONE if on_mpcpu else PC_ZONE
-
-
 def _sides(host_policy, set_name, cache):
     if set_name not in cache:
-        networks = _mpcpu_networks(host_policy)
-        elements = host_policy["sets"][set_name].elements
-        cache[set_name] = sorted(set(side_of(element, networks) for element in elements))
+        networks = boundary.mpcpu_networks(host_policy)
+        cache[set_name] = boundary.sides_of(host_policy["sets"][set_name], networks)
     return cache[set_name]
 
 
@@ -287,16 +273,12 @@ def _request_term(rule, platform):
         rule,
         (rule.src, rule.dst),
         _rule_ports(rule),
-        "%s: %s starts" % (rule.purpose, "the MPCPU" if _mpcpu_starts(rule) else "the PC"),
+        "%s: %s starts" % (rule.purpose, "the MPCPU" if boundary.mpcpu_starts(rule) else "the PC"),
     )
     if platform.name == "paloalto" and rule.application == "tftp":
         term["pan-application"] = ["tftp"]
     term["action"] = "accept"
     return term
-
-
-def _mpcpu_starts(rule):
-    return rule.src.startswith(_policy.ALL_MPCPUS)
 
 
 def _reply_term(rule):
@@ -438,7 +420,7 @@ def _rule_terms(host_policy, platform):
             terms.append(_reply_term(rule))
             if rule.helper == "tftp":
                 terms += _data_terms(rule)
-            if rule.application == "dhcp" and _mpcpu_starts(rule):
+            if rule.application == "dhcp" and boundary.mpcpu_starts(rule):
                 terms.append(_broadcast_term(rule))
         terms_by_rule.append(terms)
     return terms_by_rule

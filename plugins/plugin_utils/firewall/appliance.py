@@ -7,34 +7,27 @@
 (``aerleon_export``), a note on how TFTP data and DHCP broadcasts pass on that platform, and a
 table that evaluates every Appendix D flow of the site (and a set of flows that must be denied)
 against the target's own filters with Aerleon's AclCheck. Aerleon is a controller-side
-dependency: the collection loads without it and says ``pip install aerleon`` when it is needed.
+dependency, reached only through ``aerleon_adapter``: the collection loads without it and
+names the pip command, or the supported range, when it is needed.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import bisect
 import collections
-import copy
 import ipaddress
 import socket
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    aerleon_adapter,
+    boundary,
+)
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     aerleon_export as _export,
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
-
-try:
-    from aerleon import api as _aerleon_api
-    from aerleon.lib import aclcheck as _aclcheck
-    from aerleon.lib import naming as _naming
-    from aerleon.lib import plugin_supervisor as _plugin_supervisor
-    from aerleon.lib import policy as _aerleon_policy
-    from aerleon.lib import policy_builder as _policy_builder
-except ImportError:  # pragma: no cover - exercised by test_missing_aerleon_is_named
-    _aerleon_api = None
 
 TARGETS = tuple(_export.PLATFORMS)
 CLIENT_PORT = 49152  # the initiator's ephemeral port in probes
@@ -55,47 +48,40 @@ class ApplianceError(_export.ExportError):
 
 
 def require_aerleon():
-    if _aerleon_api is None:
-        raise ApplianceError(
-            [
-                "appliance targets (%s) are rendered with Aerleon, which is not installed on "
-                "the controller: pip install aerleon (or add it to the execution environment's "
-                "python requirements)" % ", ".join(TARGETS)
-            ]
-        )
+    """A supported Aerleon with every hook the targets use, or ApplianceError saying why."""
+    try:
+        aerleon_adapter.require()
+    except aerleon_adapter.AerleonError as error:
+        raise ApplianceError(["appliance targets (%s): %s" % (", ".join(TARGETS), error)]) from None
 
 
 def naming_from(definitions):
-    names = _naming.Naming()
-    names.ParseDefinitionsObject(definitions, "mpcpu")
-    return names
+    return aerleon_adapter.naming_from(definitions)
 
 
 # --- rendering -----------------------------------------------------------------------------------
 
 
+def _aerleon_step(target, failure, step, *args):
+    """``step(*args)``, or ApplianceError naming the target: Aerleon raises many unrelated types."""
+    try:
+        return step(*args)
+    except Exception as error:
+        raise ApplianceError(["%s: %s: %s" % (target, failure, error)]) from None
+
+
 def compile_target(filters, names, target):
     """Aerleon's policy object for one target's filters: parsed once, rendered and checked."""
     data = {"filename": _export.POLICY_NAME, "filters": filters}
-    try:
-        return _aerleon_policy.FromBuilder(_policy_builder.PolicyBuilder(data, names))
-    except Exception as error:  # Aerleon raises many unrelated types; name the target
-        raise ApplianceError(
-            ["%s: Aerleon refused the exported policy: %s" % (target, error)]
-        ) from None
+    refused = "Aerleon refused the exported policy"
+    return _aerleon_step(target, refused, aerleon_adapter.compile_policy, data, names)
 
 
 def render_target(compiled, target):
     """What Aerleon's generator for ``target`` writes (as ``aerleon.api.Generate`` and aclgen
     do: the same generator on the same policy object, with their default expiry warning)."""
-    _plugin_supervisor.PluginSupervisor.Start()
-    generator = _plugin_supervisor.PluginSupervisor.generators[target]
-    try:
-        return str(generator(compiled, 2))
-    except Exception as error:  # Aerleon raises many unrelated types; name the target
-        raise ApplianceError(
-            ["%s: Aerleon could not render the boundary: %s" % (target, error)]
-        ) from None
+    failed = "Aerleon could not render the boundary"
+    return _aerleon_step(target, failed, aerleon_adapter.generate, compiled, target)
 
 
 def note(target):
@@ -128,8 +114,7 @@ def _crossing_flows(model, host_policy):
     """Flows of the model that the policy's forward rules carry, as (row, MPCPU IP, PC IP)."""
     members = {}
     for rule in _policy.rules_in(host_policy, _policy.FORWARD):
-        devices = rule.src if _export._mpcpu_starts(rule) else rule.dst
-        pcs = rule.dst if _export._mpcpu_starts(rule) else rule.src
+        devices, pcs = (rule.src, rule.dst) if boundary.mpcpu_starts(rule) else (rule.dst, rule.src)
         members[rule.row] = (
             set(host_policy["sets"][devices].elements),
             set(host_policy["sets"][pcs].elements),
@@ -160,16 +145,10 @@ def _sampled(flows):
 
 def _ends(row, device_ip, pc_ip):
     """(initiator, responder, initiator port, responder port) of one flow."""
-    ports = appendix_d_ports(row)
+    ports = boundary.initiator_ports(row)
     if row["initiator"] == appendix_d.MPCPU:
         return device_ip, pc_ip, ports[0], ports[1]
     return pc_ip, device_ip, ports[0], ports[1]
-
-
-def appendix_d_ports(row):
-    if row["initiator"] == appendix_d.MPCPU:
-        return row["mpcpu_port"], row["pc_port"]
-    return row["pc_port"], row["mpcpu_port"]
 
 
 def _flow_probes(row, device_ip, pc_ip, stateless):
@@ -349,62 +328,22 @@ def site_allows(index, probe, stateless):
 # --- evaluating the rendered policy with Aerleon's AclCheck -----------------------------------
 
 
-def _merged_ranges(addresses, version):
-    ranges = sorted(
-        (int(net.network_address), int(net.network_address) + net.num_addresses - 1)
-        for net in addresses
-        if net.version == version
-    )
-    merged = []
-    for first, last in ranges:
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    return [r[0] for r in merged], [r[1] for r in merged]
-
-
-def indexed_aclcheck():
-    """AclCheck whose address match for a single address bisects sorted ranges.
-
-    AclCheck compares a probe with every address of a term, one by one: with 10,000 MPCPUs a
-    check took 8-26 s per target. For a host address the answer is the same (a /32 is never a
-    partial match), so only that step is replaced; everything else is Aerleon's."""
-
-    class IndexedAclCheck(_aclcheck.AclCheck):
-        ranges = {}  # id(address list) -> (the list, starts, ends), per checker
-
-        def _AddrMatch(self, addr, addresses):
-            if not addresses or addr == "any" or addr.num_addresses != 1:
-                return super()._AddrMatch(addr, addresses)
-            cached = self.ranges.get(id(addresses))
-            if cached is None or cached[0] is not addresses:
-                cached = (addresses,) + _merged_ranges(addresses, addr.version)
-                self.ranges[id(addresses)] = cached
-            value = int(addr.network_address)
-            index = bisect.bisect_right(cached[1], value) - 1
-            return "full" if index >= 0 and value <= cached[2][index] else False
-
-    return IndexedAclCheck
-
-
 class Checker(object):
     """AclCheck over each filter of one target's policy: first matching term decides."""
 
     def __init__(self, host_policy, target, filters, compiled):
         self.platform = _export.PLATFORMS[target]
-        self.networks = _export._mpcpu_networks(host_policy)
+        self.networks = boundary.mpcpu_networks(host_policy)
         self.filters = {}
         keys = list(_export.filter_names(self.platform))
         by_name = dict((name, key) for key, name in _export.filter_names(self.platform).items())
-        for one, parsed in zip(filters, compiled.filters, strict=True):
+        views = aerleon_adapter.single_filter_policies(compiled)
+        for one, view in zip(filters, views, strict=True):
             options = list(one["header"]["targets"].values())[0]
             key = by_name[options] if self.platform.zones else by_name[options.split()[0]]
-            view = copy.copy(compiled)  # AclCheck walks .filters: give it this one alone
-            view.filters = [parsed]
             self.filters[key] = view
         self.order = [key for key in keys if key in self.filters]
-        self.aclcheck = indexed_aclcheck()
+        self.aclcheck = aerleon_adapter.indexed_aclcheck()
 
     def _verdict(self, key, probe):
         if key not in self.filters:
@@ -422,8 +361,8 @@ class Checker(object):
 
     def evaluate(self, probe):
         """(verdict, [(filter name, term)]): every filter the packet meets must permit it."""
-        src_side = _export.side_of(probe.src, self.networks)
-        dst_side = _export.side_of(probe.dst, self.networks)
+        src_side = boundary.side_of(probe.src, self.networks)
+        dst_side = boundary.side_of(probe.dst, self.networks)
         names = _export.filter_names(self.platform)
         seen = []
         verdict = "permit"

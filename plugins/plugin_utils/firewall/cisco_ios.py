@@ -18,9 +18,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
-    aerleon_export,
-)
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
 
 FROM_DEVICES = "MPCPU-FROM-DEVICES"
@@ -67,17 +65,12 @@ def _entry(protocol, source, destination, suffix=""):
 
 def _mpcpu_side_sets(policy):
     """Names of the address sets holding an address on an MPCPU network."""
-    networks = [
-        ipaddress.ip_network(cidr) for cidr in policy["sets"][_policy.MPCPU_NETWORKS].elements
-    ]
+    networks = boundary.mpcpu_networks(policy)
     return set(
         name
         for name, address_set in policy["sets"].items()
         if address_set.kind not in (_policy.MACS, _policy.INTERFACES)
-        and any(
-            aerleon_export.side_of(element, networks) == aerleon_export.MPCPU_ZONE
-            for element in address_set.elements
-        )
+        and any(boundary.on_mpcpu_network(element, networks) for element in address_set.elements)
     )
 
 

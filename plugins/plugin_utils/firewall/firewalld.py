@@ -26,6 +26,7 @@ __metaclass__ = type
 
 from xml.sax.saxutils import escape, quoteattr
 
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
 
 ZONE = "mpcpu"
@@ -190,12 +191,12 @@ def render_files(policy):
             policy,
             (ZONE, "ANY"),
             "Flows the MPCPUs start through this router",
-            [rule for rule in forward if rule.src and rule.src.startswith(_policy.ALL_MPCPUS)],
+            [rule for rule in forward if boundary.mpcpu_starts(rule)],
         )
         files["policies/%s.xml" % FORWARD_TO_POLICY] = _policy_file(
             policy,
             ("ANY", ZONE),
             "Flows the PC side starts through this router towards the MPCPUs",
-            [rule for rule in forward if rule.dst and rule.dst.startswith(_policy.ALL_MPCPUS)],
+            [rule for rule in forward if boundary.mpcpu_answers(rule)],
         )
     return dict(sorted(files.items()))

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 
 INPUT = "input"
 OUTPUT = "output"
@@ -59,8 +60,9 @@ MACS = "macs"
 INPUT_POLICIES = ("accept", "drop")
 DEFAULT_MANAGEMENT_PORTS = (22,)
 
-ALL_MPCPUS = "mpcpus"
-MPCPU_NETWORKS = "mpcpu_networks"
+# The boundary's own sets: ``boundary`` names them; the renderers read them from here too.
+ALL_MPCPUS = boundary.ALL_MPCPUS
+MPCPU_NETWORKS = boundary.MPCPU_NETWORKS
 MANAGEMENT = "management"
 MANAGEMENT6 = "management6"
 MPCPU_MACS = "mpcpu_macs"
@@ -140,13 +142,6 @@ def _check_interface_addresses(interface_addresses, errors):
             ipaddress.ip_address(entry.get("address"))
         except ValueError:
             errors.add(*where, message="%r is not an IP address" % (entry.get("address"),))
-
-
-def _row_ports(row):
-    """(source port, destination port) of the row's flows: the side that starts is the source."""
-    if row["initiator"] == appendix_d.MPCPU:
-        return row["mpcpu_port"], row["pc_port"]
-    return row["pc_port"], row["mpcpu_port"]
 
 
 # --- address sets ----------------------------------------------------------------------------
@@ -263,7 +258,7 @@ def _rule(row, chain, kind, *, ends, ports, comment):
 def _own_rules(row, device_ips, sets):
     """Rules of a host that plays the PC side of ``row``."""
     devices = sets.devices(row["id"], device_ips)
-    ports = _row_ports(row)
+    ports = boundary.initiator_ports(row)
     if row["initiator"] == appendix_d.MPCPU:
         rules = [_rule(row, INPUT, FLOW, ends=(devices, None), ports=ports, comment=row["purpose"])]
     else:
@@ -307,7 +302,16 @@ def _forward_rules(row, ends, sets):
         "hosts of %s behind this router" % row["pc_part"],
     )
     ends = (devices, pc_hosts) if row["initiator"] == appendix_d.MPCPU else (pc_hosts, devices)
-    return [_rule(row, FORWARD, FLOW, ends=ends, ports=_row_ports(row), comment=row["purpose"])]
+    return [
+        _rule(
+            row,
+            FORWARD,
+            FLOW,
+            ends=ends,
+            ports=boundary.initiator_ports(row),
+            comment=row["purpose"],
+        )
+    ]
 
 
 def _rules(model, own, crossing, sets):

@@ -17,10 +17,14 @@ from unit.plugins.plugin_utils import acl_text
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    aerleon_adapter,
     aerleon_export,
     appliance,
     cisco_ios,
     policy,
+)
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    boundary as mpcpu_boundary,  # the fixture ``boundary`` is the site router's policy
 )
 
 TESTS = pathlib.Path(__file__).resolve().parents[3]
@@ -239,7 +243,7 @@ TEXT_TARGETS = ["cisco", "cisconx", "arista", "ciscoasa"]
 def _text_verdict(acls, platform, networks, probe):
     """Every ACL the packet meets (from/to MPCPU by its ends' sides) must permit it."""
     names = aerleon_export.filter_names(platform)
-    sides = [aerleon_export.side_of(address, networks) for address in (probe.src, probe.dst)]
+    sides = [mpcpu_boundary.side_of(address, networks) for address in (probe.src, probe.dst)]
     keys = aerleon_export.filters_for_sides(platform, *sides)
     verdicts = [acl_text.decide(acls[names[key]], probe) for key in keys]
     return "permit" if verdicts and set(verdicts) == {"permit"} else "deny"
@@ -258,7 +262,7 @@ def test_the_rendered_acl_text_decides_every_probe_as_the_site_needs(
     platform = aerleon_export.PLATFORMS[target]
     acls = acl_text.parse(files["%s/mpcpu-boundary%s" % (target, platform.suffix)])
     assert sorted(acls) == ["MPCPU-FROM-DEVICES", "MPCPU-TO-DEVICES"]
-    networks = aerleon_export._mpcpu_networks(boundary)
+    networks = mpcpu_boundary.mpcpu_networks(boundary)
     stateless = platform.state == aerleon_export.STATELESS
     check = checker(model, boundary, target)
     probes = appliance.site_probes(model, boundary, stateless)[0]
@@ -271,7 +275,7 @@ def test_the_rendered_acl_text_decides_every_probe_as_the_site_needs(
 def _hand_written_disagreements(model, boundary):
     acls = acl_text.parse(cisco_ios.render(boundary))
     platform = aerleon_export.PLATFORMS["cisco"]  # same ACL names and placement
-    networks = aerleon_export._mpcpu_networks(boundary)
+    networks = mpcpu_boundary.mpcpu_networks(boundary)
     probes = appliance.site_probes(model, boundary, True)[0]
     return [
         probe
@@ -281,9 +285,9 @@ def _hand_written_disagreements(model, boundary):
 
 
 def _between_mpcpu_networks(boundary, probe):
-    networks = aerleon_export._mpcpu_networks(boundary)
-    sides = {aerleon_export.side_of(address, networks) for address in (probe.src, probe.dst)}
-    return sides == {aerleon_export.MPCPU_ZONE}
+    networks = mpcpu_boundary.mpcpu_networks(boundary)
+    sides = {mpcpu_boundary.side_of(address, networks) for address in (probe.src, probe.dst)}
+    return sides == {mpcpu_boundary.MPCPU_SIDE}
 
 
 def test_the_hand_written_ios_acl_passes_the_same_probes_across_the_boundary(model, boundary):
@@ -366,8 +370,8 @@ def test_an_unknown_target_names_the_known_ones(model, boundary):
 
 
 def test_missing_aerleon_is_named_with_the_install_command(model, monkeypatch):
-    monkeypatch.setattr(appliance, "_aerleon_api", None)
-    with pytest.raises(appliance.ApplianceError, match=r"pip install aerleon"):
+    monkeypatch.setattr(aerleon_adapter, "INSTALLED", False)
+    with pytest.raises(appliance.ApplianceError, match=r"pip install 'aerleon>=1\.18,<1\.19'"):
         appliance.render_files(model)
 
 
@@ -376,7 +380,9 @@ def test_the_collection_loads_without_aerleon():
         "import sys; sys.modules['aerleon'] = None\n"
         "from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle\n"
         "from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import appliance\n"
-        "assert appliance._aerleon_api is None\n"
+        "from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (\n"
+        "    aerleon_adapter)\n"
+        "assert aerleon_adapter.INSTALLED is False\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
