@@ -207,20 +207,22 @@ def test_check_config_command_accepts_a_good_file(tmp_path, capsys):
 class LoopbackDevice:
     """A device that follows the documented protocol: ``LOG n``, replay, then live lines.
 
+    The test decides when lines happen (``log_up_to``), not the wall clock: on a busy machine
+    the collector may take any time to connect, and a device that logs on a timer could have
+    logged everything before it is asked, which would leave nothing live to detect.
+
     ``live_when_ahead``: asked for a line that does not exist yet, stream the live lines at
     once (a device that restarted, as the collector's detection expects) instead of waiting.
     """
 
-    def __init__(self, total, rate, live_when_ahead=False):
-        self.total = total
-        self.rate = rate
+    def __init__(self, newest=0, live_when_ahead=False):
+        self.newest = newest
         self.live_when_ahead = live_when_ahead
-        self.started = time.monotonic()
         self.requests = []
         self.writers = set()
 
-    def produced(self):
-        return min(self.total, int((time.monotonic() - self.started) * self.rate) + 1)
+    def log_up_to(self, seq):
+        self.newest = max(self.newest, seq)
 
     async def handle(self, reader, writer):
         self.writers.add(writer)
@@ -228,10 +230,10 @@ class LoopbackDevice:
             request = await reader.readline()
             next_seq = int(request.split()[1])
             self.requests.append(next_seq)
-            if self.live_when_ahead and next_seq > self.produced() + 1:
-                next_seq = self.produced() + 1
+            if self.live_when_ahead and next_seq > self.newest + 1:
+                next_seq = self.newest + 1
             while True:
-                newest = self.produced()
+                newest = self.newest
                 for seq in range(next_seq, newest + 1):
                     writer.write(device_line(seq))
                 next_seq = max(next_seq, newest + 1)
@@ -268,35 +270,58 @@ def _lines_written(config):
     )
 
 
-async def _run_collector(config, seconds, until_lines=None):
-    """Run a collector for ``seconds``, or until ``until_lines`` lines are written (10 s max)."""
+async def _wait_until(what, condition, timeout=30.0):
+    """Wait for ``condition()``; the generous timeout only ends a test that fails anyway."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "no %s within %.0f s" % (what, timeout)
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def _collector_running(config):
+    """A collector following the configured device from its saved state until the block ends."""
     device = config["devices"][0]
     files = collector.DeviceFiles(config["log_dir"], config["state_dir"], device["ip"])
     files.recover()
     task = asyncio.ensure_future(collector.Collector(device, files, config).run())
-    deadline = time.monotonic() + (10.0 if until_lines else seconds)
-    await asyncio.sleep(seconds)
-    while until_lines and _lines_written(config) < until_lines and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    files.close()
-
-
-async def _collect_through_restart_and_drop(dirs, total):
-    device = LoopbackDevice(total=total, rate=400)
-    server = await asyncio.start_server(device.handle, "127.0.0.1", 0)
-    config = _config(dirs, server.sockets[0].getsockname()[1])
     try:
-        await _run_collector(config, 0.4)  # then the collector "restarts"
-        runner = asyncio.ensure_future(_run_collector(config, 0.6, until_lines=total))
-        await asyncio.sleep(0.3)
-        device.drop_connections()  # the device's side of the connection is cut
-        await runner
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        files.close()
+
+
+@contextlib.asynccontextmanager
+async def _serving(device, dirs):
+    """The device listening on loopback; yields the collector's configuration for it."""
+    server = await asyncio.start_server(device.handle, "127.0.0.1", 0)
+    try:
+        yield _config(dirs, server.sockets[0].getsockname()[1])
     finally:
         server.close()
         device.drop_connections()
         await server.wait_closed()
+
+
+async def _collect_through_restart_and_drop(dirs, total):
+    device = LoopbackDevice(newest=total // 5)
+    async with _serving(device, dirs) as config:
+        async with _collector_running(config):
+            await _wait_until("first lines", lambda: _lines_written(config) >= total // 5)
+            device.log_up_to(total * 2 // 5)  # live lines, some in flight when it stops
+        # the collector "restarts"
+        async with _collector_running(config):
+            await _wait_until("second request", lambda: len(device.requests) == 2)
+            device.log_up_to(total * 3 // 5)
+            await _wait_until("more lines", lambda: _lines_written(config) > total * 2 // 5)
+            device.drop_connections()  # the device's side of the connection is cut
+            device.log_up_to(total)
+            await _wait_until(
+                "reconnection and every line",
+                lambda: len(device.requests) >= 3 and _lines_written(config) >= total,
+            )
     return device
 
 
@@ -314,15 +339,11 @@ def test_a_device_that_restarted_is_read_again_from_line_1(dirs):
     (state_dir / "127.0.0.1.seq").write_text("9000\n")
 
     async def scenario():
-        device = LoopbackDevice(total=50, rate=1000, live_when_ahead=True)
-        server = await asyncio.start_server(device.handle, "127.0.0.1", 0)
-        try:
-            config = _config(dirs, server.sockets[0].getsockname()[1])
-            await _run_collector(config, 0.2, until_lines=50)
-        finally:
-            server.close()
-            device.drop_connections()
-            await server.wait_closed()
+        device = LoopbackDevice(newest=20, live_when_ahead=True)
+        async with _serving(device, dirs) as config, _collector_running(config):
+            await _wait_until("request after line 9000", lambda: device.requests == [9001])
+            device.log_up_to(50)  # a live line, below 9001: the collector sees the restart
+            await _wait_until("50 lines", lambda: _lines_written(config) >= 50)
         return device
 
     device = asyncio.run(scenario())
