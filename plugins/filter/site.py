@@ -61,6 +61,23 @@ def appendix_d_rows(_ignored=None):
     return appendix_d.as_dicts()
 
 
+def appendix_d_groups(_ignored=None, initiator=None, role=None, routers=False):
+    """The host pattern of the PC-part groups the table names, in table order: every part, or
+    those of the rows ``initiator`` starts, or the part of the row ``role`` sets up; with
+    ``routers`` the router group too."""
+    if initiator not in (None, appendix_d.PC, appendix_d.MPCPU):
+        raise AnsibleFilterError(
+            "appendix_d_groups: initiator %r is not pc or mpcpu" % (initiator,)
+        )
+    try:
+        rows = [appendix_d.row_of_role(role)] if role is not None else appendix_d.ROWS
+    except KeyError as error:
+        raise AnsibleFilterError("appendix_d_groups: %s" % error.args[0]) from None
+    parts = [row.pc_part for row in rows if initiator in (None, appendix_d.initiator(row))]
+    groups = sorted(set(parts), key=parts.index) + ([appendix_d.ROUTER_GROUP] if routers else [])
+    return ":".join(groups)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -69,4 +86,5 @@ class FilterModule(object):
             "site_check": site_check,
             "site_host_view": site_host_view,
             "appendix_d_rows": appendix_d_rows,
+            "appendix_d_groups": appendix_d_groups,
         }
