@@ -98,7 +98,7 @@ def _check_mac(name, text, problems):
 
 
 def firmware_path(file_name, inventory_dir):
-    """Where site.yml's firmware play reads the image: relative paths from the inventory.
+    """Where the devices role reads the image: relative paths from the inventory.
 
     None for a relative path with no inventory directory (a caller outside Ansible): there is
     nothing to resolve it against, so the file is not checked.
@@ -139,7 +139,7 @@ def _checked_sha256(name, sha256, problems):
 
 
 def _check_firmware(name, host_vars, problems, images):
-    """The image each device names, read once per path (``images``) the way site.yml does."""
+    """The image each device names, read once per path (``images``) the way the devices role does."""
     firmware = host_vars.get("mpcpu_firmware")
     if firmware is None:
         return None
