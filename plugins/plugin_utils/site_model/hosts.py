@@ -139,7 +139,7 @@ def _checked_sha256(name, sha256, problems):
 
 
 def _check_firmware(name, host_vars, problems, images):
-    """The image each device names, read once per path (``images``) the way the devices role does."""
+    """The image each device names, read once per path (``images``) as the devices role reads it."""
     firmware = host_vars.get("mpcpu_firmware")
     if firmware is None:
         return None
