@@ -40,18 +40,35 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - megapower.mpcpu.attributes
 attributes:
   action:
     support: full
-    details: Runs on the controller only.
+    details:
+      - Runs on the controller only and never connects to the host.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
+    details:
+      - Only checks, so the task runs the same in check mode.
   diff_mode:
-    support: none
+    support: N/A
+    details:
+      - Nothing is changed, so there is nothing to compare.
   idempotent:
     support: full
+    details:
+      - Never changes anything; the task always reports C(changed=false).
   platform:
     platforms: all
+    details:
+      - Runs on the controller, whatever the host the task runs for.
 seealso:
   - plugin: megapower.mpcpu.role_option_problems
     plugin_type: filter

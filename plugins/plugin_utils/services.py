@@ -27,10 +27,9 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import problem
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.role_options import (  # noqa: F401
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.role_options import (
     lease_lifetime_problem,
     ntp_option_errors,
-    parse_smarthost,
     smtp_option_errors,
 )
 

@@ -7,7 +7,11 @@ import subprocess
 
 import pytest
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services, site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import (
+    role_options,
+    services,
+    site_model,
+)
 
 SERVER = "pc-server"
 LEASES = "/var/lib/kea/kea-leases4.csv"
@@ -321,7 +325,7 @@ def test_a_host_outside_the_ntp_part_is_refused(site):
     ],
 )
 def test_smarthost_in_brackets_is_parsed(text, parsed):
-    assert services.parse_smarthost(text) == parsed
+    assert role_options.parse_smarthost(text) == parsed
 
 
 @pytest.mark.parametrize(
@@ -340,7 +344,7 @@ def test_smarthost_in_brackets_is_parsed(text, parsed):
 )
 def test_malformed_smarthost_is_refused_with_the_reason(text, reason):
     with pytest.raises(ValueError, match=reason.replace("[", r"\[").replace("]", r"\]")):
-        services.parse_smarthost(text)
+        role_options.parse_smarthost(text)
 
 
 def test_relay_accepts_mail_from_loopback_and_each_mpcpu_address_only(site):
