@@ -88,9 +88,10 @@ def _service_files(model):
         config = services.kea_dhcp4_config(model, name, addresses, lease_file=KEA_LEASE_FILE)
         files["services/%s/kea-dhcp4.conf" % name] = _json(config)
     for name, _view in _part_hosts(model, NTP_PART):
-        files["services/%s/chrony.json" % name] = _json(services.chrony_server_settings(model))
+        settings = services.chrony_server_settings(model, name)
+        files["services/%s/chrony.json" % name] = _json(settings)
     for name, _view in _part_hosts(model, SMTP_PART):
-        settings = services.postfix_relay_settings(model)
+        settings = services.postfix_relay_settings(model, name)
         files["services/%s/postfix.json" % name] = _json(settings)
     return files
 
