@@ -199,15 +199,23 @@ def _subnet(site, network, mpcpus):
         "id": int(netaddr.IPNetwork(network["cidr"]).network),
         "subnet": network["cidr"],
         "option-data": _dhcp_options(site, network),
-        "reservations": [
-            {
-                "hw-address": device["mac"],
-                "ip-address": device["ip"],
-                "user-context": {"mpcpu": device["name"]},
-            }
-            for device in mpcpus
-        ],
+        "reservations": [_reservation(device) for device in mpcpus],
     }
+
+
+def _reservation(device):
+    reservation = {
+        "hw-address": device["mac"],
+        "ip-address": device["ip"],
+        "user-context": {"mpcpu": device["name"]},
+    }
+    if device.get("hostname"):
+        # EASY CPU shows each CPU's DHCP host name: send option 12 whether asked for or not.
+        reservation["hostname"] = device["hostname"]
+        reservation["option-data"] = [
+            {"name": "host-name", "data": device["hostname"], "always-send": True}
+        ]
+    return reservation
 
 
 def _kea_mpcpu_test(mpcpus):

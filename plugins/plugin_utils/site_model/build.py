@@ -16,6 +16,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
     crosscheck,
+    dhcp_names,
     flows,
     hosts,
     pairs,
@@ -57,6 +58,7 @@ def _check_hosts(groups, hostvars, networks, problems):
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
     names = set(groups.get(appendix_d.DEVICE_GROUP, ()))
     pairs.check_pairs(names, hostvars, devices, problems, reach=(routers, pc_hosts))
+    dhcp_names.set_hostnames(devices, hostvars, problems)
     return devices, parts, routers
 
 

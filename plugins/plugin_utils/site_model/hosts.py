@@ -36,6 +36,7 @@ DEVICE_KEYS = (
     "mpcpu_firmware",
     "mpcpu_mate",
     "mpcpu_device_protocol",
+    "mpcpu_dhcp_hostname",
 )
 
 PC_KEYS = ("mpcpu_service_ip",)

@@ -37,3 +37,29 @@ def test_a_cpus_own_setting_wins_over_the_sites_and_leaves_the_rest(make_invento
     assert devices["mpcpu-b"]["protocol"]["restart_timeout"] == 600
     assert devices["mpcpu-b"]["protocol"]["time_file"] == "clock.txt"
     assert devices["mpcpu-b"]["protocol"]["firmware_file"] == "firmware.bin"
+
+
+def test_each_reservation_carries_the_cpus_host_name_by_default_its_inventory_name(
+    make_inventory,
+):
+    from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
+
+    site, groups, hostvars = make_inventory()
+    hostvars["mpcpu-b"]["mpcpu_dhcp_hostname"] = "lobby-b"
+    model = site_model.build_site(site, groups, hostvars)
+    attached = [
+        {"device": "eth0", "address": "203.0.113.10"},
+        {"device": "eth1", "address": "198.51.100.2"},
+    ]
+    config = services.kea_dhcp4_config(
+        model, "pc-server", attached, lease_file="/var/lib/kea/leases.csv"
+    )
+    reservations = dict(
+        (r["ip-address"], r)
+        for subnet in config["Dhcp4"]["subnet4"]
+        for r in subnet["reservations"]
+    )
+    assert reservations["198.51.100.10"]["hostname"] == "mpcpu-a"
+    assert reservations["198.51.100.11"]["option-data"] == [
+        {"name": "host-name", "data": "lobby-b", "always-send": True}
+    ]
