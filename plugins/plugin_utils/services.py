@@ -199,22 +199,25 @@ def _subnet(site, network, mpcpus):
         "id": int(netaddr.IPNetwork(network["cidr"]).network),
         "subnet": network["cidr"],
         "option-data": _dhcp_options(site, network),
-        "reservations": [_reservation(device) for device in mpcpus],
+        "reservations": [_reservation(device, _hostnames(site)) for device in mpcpus],
     }
 
 
-def _reservation(device):
+def _hostnames(site):
+    return dict((device["name"], device.get("hostname")) for device in site["mpcpus"])
+
+
+def _reservation(device, hostnames):
+    hostname = hostnames.get(device["name"])
     reservation = {
         "hw-address": device["mac"],
         "ip-address": device["ip"],
         "user-context": {"mpcpu": device["name"]},
     }
-    if device.get("hostname"):
+    if hostname:
         # EASY CPU shows each CPU's DHCP host name: send option 12 whether asked for or not.
-        reservation["hostname"] = device["hostname"]
-        reservation["option-data"] = [
-            {"name": "host-name", "data": device["hostname"], "always-send": True}
-        ]
+        reservation["hostname"] = hostname
+        reservation["option-data"] = [{"name": "host-name", "data": hostname, "always-send": True}]
     return reservation
 
 

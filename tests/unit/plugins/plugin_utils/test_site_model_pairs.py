@@ -1,6 +1,6 @@
 """Hot-standby pairs and the device-side protocol settings in the compiled model."""
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import protocol
 
 
@@ -42,8 +42,6 @@ def test_a_cpus_own_setting_wins_over_the_sites_and_leaves_the_rest(make_invento
 def test_each_reservation_carries_the_cpus_host_name_by_default_its_inventory_name(
     make_inventory,
 ):
-    from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
-
     site, groups, hostvars = make_inventory()
     hostvars["mpcpu-b"]["mpcpu_dhcp_hostname"] = "lobby-b"
     model = site_model.build_site(site, groups, hostvars)
