@@ -40,11 +40,14 @@ PAIRS = (("A1", "B1"), ("A2", "B2"), ("A3", "B3"))
 FLASH_LINE = re.compile(r"(\S+): flash (begins|ends) at=([0-9.]+)")
 
 
-def _start_simulator(workdir, faults=()):
+def _start_simulator(workdir, faults=(), absent=()):
     config = workdir / "simulator-config.json"
+    # a CPU whose mate is absent plays an unpaired one: the simulator links only pairs it has
     devices = [
-        {"name": name, "address": ip, "mate": mate, "role": role}
+        {"name": name, "address": ip, "clock_offset": 3600}
+        | ({"mate": mate, "role": role} if mate not in absent else {})
         for name, (ip, mate, role) in DEVICES.items()
+        if name not in absent
     ]
     defaults = {"log_rate": 0, "flash_seconds": FLASH_SECONDS}
     config.write_text(json.dumps({"defaults": defaults, "devices": devices, "faults": faults}))
@@ -71,8 +74,8 @@ def _start_simulator(workdir, faults=()):
 
 @pytest.fixture
 def simulator(tmp_path):
-    def start(faults=()):
-        started = _start_simulator(tmp_path, faults)
+    def start(faults=(), absent=()):
+        started = _start_simulator(tmp_path, faults, absent)
         processes.append(started[0])
         return started
 
@@ -222,3 +225,21 @@ def test_a_flash_failing_on_the_first_cpu_of_a_pair_leaves_its_mate_untouched(tm
     assert all(not (first in flashes and second in flashes) for first, second in PAIRS)
     # the second wave never started: no selected CPU was touched
     assert all(devices[name]["firmware"]["version"] == "4.0" for name in ("A1", "A3", "B2"))
+
+
+def test_time_is_set_on_a_cpu_whose_mate_does_not_answer(tmp_path, simulator):
+    _process, status_file, _log_file = simulator(absent=["A1"])
+    completed = ansible_cli.run(
+        "ansible-playbook",
+        "-i",
+        _inventory(tmp_path),
+        ROOT / "playbooks" / "site.yml",
+        "--tags",
+        "time",
+        timeout=600,
+    )
+    assert completed.returncode != 0  # A1 does not answer
+    devices = _status(status_file)
+    assert "A1" not in devices
+    # B1 (its mate) and every other CPU were set: an hour off before, in step now
+    assert all(abs(device["clock_offset"]) < 5 for device in devices.values()), devices
