@@ -186,15 +186,26 @@ def _subnet(site, network, mpcpus):
         "id": int(netaddr.IPNetwork(network["cidr"]).network),
         "subnet": network["cidr"],
         "option-data": _dhcp_options(site, network),
-        "reservations": [
-            {
-                "hw-address": device["mac"],
-                "ip-address": device["ip"],
-                "user-context": {"mpcpu": device["name"]},
-            }
-            for device in mpcpus
-        ],
+        "reservations": [_reservation(device, _hostnames(site)) for device in mpcpus],
     }
+
+
+def _hostnames(site):
+    return dict((device["name"], device.get("hostname")) for device in site["mpcpus"])
+
+
+def _reservation(device, hostnames):
+    hostname = hostnames.get(device["name"])
+    reservation = {
+        "hw-address": device["mac"],
+        "ip-address": device["ip"],
+        "user-context": {"mpcpu": device["name"]},
+    }
+    if hostname:
+        # EASY CPU shows each CPU's DHCP host name: send option 12 whether asked for or not.
+        reservation["hostname"] = hostname
+        reservation["option-data"] = [{"name": "host-name", "data": hostname, "always-send": True}]
+    return reservation
 
 
 def _kea_mpcpu_test(mpcpus):

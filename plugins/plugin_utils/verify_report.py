@@ -36,6 +36,47 @@ def report_cells(model, results):
     return cells
 
 
+def _pairs(model):
+    """(first, second) of each hot-standby pair, in model order."""
+    names = [device["name"] for device in model["mpcpus"]]
+    mates = dict((device["name"], device.get("mate")) for device in model["mpcpus"])
+    return [
+        (name, mates[name])
+        for name in names
+        if mates[name] and names.index(mates[name]) > names.index(name)
+    ]
+
+
+def pair_findings(model, results):
+    """For each pair and row failing on a CPU of it: (first, second, row, outage), where
+    ``outage`` says the row fails on both CPUs, so the matrix has no CPU serving it."""
+    passed = dict(
+        ((name, row["id"]), ok) for name, row, ok, _detail in report_cells(model, results)
+    )
+    findings = []
+    for first, second in _pairs(model):
+        for row in model["rows"]:
+            failing = [name for name in (first, second) if not passed[(name, row["id"])]]
+            if failing:
+                findings.append((first, second, row, len(failing) == 2))
+    return findings
+
+
+def _pair_lines(model, results):
+    lines = []
+    for first, second, row, outage in pair_findings(model, results):
+        if outage:
+            lines.append(
+                "- **OUTAGE** pair %s/%s, %s: fails on both CPUs" % (first, second, row["purpose"])
+            )
+        else:
+            lines.append(
+                "- pair %s/%s, %s: fails on one CPU, its mate serves"
+                % (first, second, row["purpose"])
+            )
+    return ["", "## Pairs", ""] + lines if lines else []
+
+
 def summary(model, results):
     cells = report_cells(model, results)
     failed = [cell for cell in cells if not cell[2]]
@@ -67,6 +108,7 @@ def markdown(model, results):
             "- %s, %s: %s" % (name, row["purpose"], detail)
             for name, row, _passed, detail in failures
         ]
+    lines += _pair_lines(model, results)
     return "\n".join(lines) + "\n"
 
 

@@ -16,8 +16,11 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
     crosscheck,
+    dhcp_names,
     flows,
     hosts,
+    pairs,
+    protocol,
     settings,
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields import as_mapping
@@ -53,12 +56,22 @@ def _check_hosts(groups, hostvars, networks, problems):
         crosscheck.address_owners(devices, pc_hosts, routers), "address", problems
     )
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
+    names = set(groups.get(appendix_d.DEVICE_GROUP, ()))
+    pairs.check_pairs(names, hostvars, devices, problems, reach=(routers, pc_hosts))
+    dhcp_names.set_hostnames(devices, hostvars, problems)
     return devices, parts, routers
 
 
 def _validate(site, groups, hostvars, problems):
     networks, management, rows = _check_settings(site, problems)
     devices, parts, routers = _check_hosts(groups, hostvars, networks, problems)
+    protocol.set_device_protocols(
+        protocol.check_site_protocol(site, problems),
+        groups.get(appendix_d.DEVICE_GROUP, ()),
+        devices,
+        hostvars,
+        problems,
+    )
     crosscheck.check_parts_played(rows, parts, groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)

@@ -30,7 +30,14 @@ FIRMWARE_KEYS = ("file", "version", "sha256")
 
 # The collection's own host variables, and where each belongs. Any other ``mpcpu_*`` host
 # variable is a misspelling the collection would silently ignore, so it is refused.
-DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
+DEVICE_KEYS = (
+    "mpcpu_ip",
+    "mpcpu_mac",
+    "mpcpu_firmware",
+    "mpcpu_mate",
+    "mpcpu_device_protocol",
+    "mpcpu_dhcp_hostname",
+)
 
 PC_KEYS = ("mpcpu_service_ip",)
 

@@ -23,7 +23,14 @@ _text = appendix_d.value_text
 
 NETWORK_KINDS = ("mpcpu", "pc", "management")
 
-SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
+SITE_KEYS = (
+    "name",
+    "networks",
+    "management_networks",
+    "rows",
+    "port_overrides",
+    "device_protocol",
+)
 
 NETWORK_KEYS = ("name", "cidr", "gateway", "kind")
 

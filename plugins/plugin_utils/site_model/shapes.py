@@ -42,6 +42,9 @@ class Device(TypedDict):
     mac: str  # lower case, colon separated
     network: str  # the name of its network
     firmware: Optional[Firmware]
+    mate: Optional[str]  # the other CPU of its hot-standby pair (mpcpu_mate); None: unpaired
+    hostname: Optional[str]  # the DHCP host name (option 12); None: the reservation has none
+    protocol: Dict[str, object]  # its device-side settings (site_model.protocol.DEFAULTS' keys)
 
 
 class PartHost(TypedDict):

@@ -58,3 +58,36 @@ def test_a_row_with_two_pc_hosts_fails_when_either_flow_fails(model):
     text = verify_report.markdown(model, results)
     assert "13 passed, 1 failed" in text
     assert "- mpcpu-a, NTP: ntp-2: no answer" in text
+
+
+@pytest.fixture
+def paired_model(make_inventory):
+    site, groups, hostvars = make_inventory()
+    hostvars["mpcpu-a"]["mpcpu_mate"] = "mpcpu-b"
+    hostvars["mpcpu-b"]["mpcpu_mate"] = "mpcpu-a"
+    return site_model.build_site(site, groups, hostvars)
+
+
+def _failing(model, cells):
+    results = all_pass(model)
+    for result in results:
+        if (result["mpcpu"], result["row"]) in cells:
+            result.update(passed=False, detail="no answer")
+    return results
+
+
+def test_a_row_failing_on_both_cpus_of_a_pair_is_an_outage(paired_model):
+    results = _failing(paired_model, {("mpcpu-a", "ntp"), ("mpcpu-b", "ntp")})
+    text = verify_report.markdown(paired_model, results)
+    assert "- **OUTAGE** pair mpcpu-a/mpcpu-b, NTP: fails on both CPUs" in text
+
+
+def test_a_row_failing_on_one_cpu_of_a_pair_is_no_outage(paired_model):
+    text = verify_report.markdown(paired_model, _failing(paired_model, {("mpcpu-b", "ntp")}))
+    assert "- pair mpcpu-a/mpcpu-b, NTP: fails on one CPU, its mate serves" in text
+    assert "OUTAGE" not in text
+
+
+def test_an_unpaired_site_gets_no_pair_section(model):
+    text = verify_report.markdown(model, _failing(model, {("mpcpu-a", "ntp"), ("mpcpu-b", "ntp")}))
+    assert "## Pairs" not in text
