@@ -130,7 +130,7 @@ def verify(installed, output_dir=None):
     """Cells of the report verify writes in the run directory, or ``output_dir`` relative to it."""
     extra = ("-e", "mpcpu_output_dir=%s" % output_dir) if output_dir else ()
     installed.playbook("verify", "-e", "verify_fail_on_failure=false", *extra)
-    report_dir = installed.run_dir / (output_dir or ".") / "mpcpu-verify"
+    report_dir = installed.run_dir / (output_dir or ".") / "mpcpu-verify-lab"
     suite = ElementTree.parse(report_dir / "junit.xml").getroot()
     return {
         (case.get("classname"), case.get("name")): case.find("failure") is None
