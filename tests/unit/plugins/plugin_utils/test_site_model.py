@@ -372,7 +372,7 @@ def test_one_port_check_for_every_port():
     assert [site_model.port_problem(v) for v in (0, 65536, "69", True, None)] == [
         "0 is not a port number from 1 to 65535",
         "65536 is not a port number from 1 to 65535",
-        "'69' is not a port number from 1 to 65535",
+        "'69' is a string: write the number without quotes",
         "true is not a port number from 1 to 65535",
         "null is not a port number from 1 to 65535",
     ]
