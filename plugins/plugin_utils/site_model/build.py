@@ -12,6 +12,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_option
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
     Problems,
     SiteModelError,
+    merged,
     problem,
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
@@ -97,11 +98,11 @@ def build_site(site, groups, hostvars, compile_flows=True):
     hostvars = HostVarsOnce(hostvars)
     found = _validate(site, clean_groups(groups), hostvars, problems)
     if problems:
-        raise SiteModelError(problems)
+        raise SiteModelError(merged(problems))
     model = flows.site(site.get("name", "site"), found)
     role_options.check_inventory(model, hostvars, problems)
     if problems:
-        raise SiteModelError(problems)
+        raise SiteModelError(merged(problems))
     if compile_flows:
         model["flows"] = flows.compile_flows(found["rows"], found["devices"], found["parts"])
         model["hosts"] = flows.host_views(model)

@@ -39,7 +39,13 @@ def check_unique(entries, field, problems):
     shared = [value for value, hosts in owners.items() if len(hosts) > 1]
     for value in sorted(shared):
         hosts = owners[value]
-        if len(set(name for name, _field in hosts)) > 1:
+        names = sorted(set(name for name, _field in hosts))
+        fields = set(entry_field for _name, entry_field in hosts)
+        if len(names) > 1 and len(fields) == 1:
+            # One line naming them all: the value is wrong on no host more than another.
+            text = "%s %s is shared by these %d hosts; each needs its own"
+            problems.add(names_text(names), fields.pop(), text % (field, value, len(names)))
+        elif len(names) > 1:
             for name, entry_field in hosts:
                 others = sorted(set(other for other, _field in hosts if other != name))
                 problems.add(
