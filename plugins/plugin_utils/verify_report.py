@@ -73,11 +73,7 @@ def markdown(model, results):
         "|---|" + "---|" * len(model["rows"]),
     ]
     for device in model["mpcpus"]:
-        marks = [
-            MARKS[passed]
-            for name, _row, passed, _detail in cells
-            if name == device["name"]
-        ]
+        marks = [MARKS[passed] for name, _row, passed, _detail in cells if name == device["name"]]
         lines.append("| %s | %s |" % (device["name"], " | ".join(marks)))
     lines += _cell_list("Failures", [cell for cell in cells if cell[2] is False])
     lines += _not_probed_list([cell for cell in cells if cell[2] is None])

@@ -7,9 +7,9 @@ results a verify run would collect, and the site is the example inventory's.
 import json
 import pathlib
 
-import ansible_cli
 import yaml
 
+import ansible_cli
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -131,7 +131,11 @@ BAD_INVENTORIES = [
     ("ip in a pc network", _set("hostvars/mpcpu-a/mpcpu_ip", "203.0.113.50"), "mpcpu-a: mpcpu_ip"),
     ("broadcast address", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.63"), "mpcpu-a: mpcpu_ip"),
     ("gateway address", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.1"), "mpcpu-a: mpcpu_ip"),
-    ("duplicate mpcpu ip", _set("hostvars/mpcpu-b/mpcpu_ip", "198.51.100.10"), "mpcpu-a, mpcpu-b: mpcpu_ip"),
+    (
+        "duplicate mpcpu ip",
+        _set("hostvars/mpcpu-b/mpcpu_ip", "198.51.100.10"),
+        "mpcpu-a, mpcpu-b: mpcpu_ip",
+    ),
     (
         "mpcpu ip used by server",
         _set("hostvars/pc-server/ansible_host", "198.51.100.10"),
