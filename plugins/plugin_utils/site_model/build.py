@@ -61,6 +61,7 @@ def _validate(site, groups, hostvars, problems):
     networks, management, rows = _check_settings(site, problems)
     devices, parts, routers = _check_hosts(groups, hostvars, networks, problems)
     crosscheck.check_parts_played(rows, parts, groups, problems)
+    crosscheck.check_near_miss_groups(groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)
     return {
