@@ -27,17 +27,21 @@ def site_errors(site, groups, hostvars):
     return _site_model.site_errors(site, groups, hostvars)
 
 
-def site_check(site, groups, hostvars, publish=False):
-    """The problems, the port matrix and (``publish``) the compiled model, from one pass over
-    the inventory.
+def site_check(site, groups, hostvars, publish=False, strict_options=False):
+    """The problems, the warnings, the port matrix and (``publish``) the compiled model, from
+    one pass over the inventory (``strict_options``: an undeclared option in a role's
+    namespace is a problem, not a warning).
 
     Without ``publish`` the model is neither compiled nor returned: handing 10,000s of flows to
     Ansible as a task result costs seconds per thousand MPCPUs, so only runs whose plays read
     the model pay for it.
     """
-    model, errors = _site_model.check_site(site, groups, hostvars, compile_flows=publish)
+    model, errors, warnings = _site_model.assess_site(
+        site, groups, hostvars, compile_flows=publish, strict_options=strict_options
+    )
     return {
         "errors": errors,
+        "warnings": warnings,
         "matrix": reports.port_matrix_summary(model) if model else [],
         "model": model if publish else None,
     }

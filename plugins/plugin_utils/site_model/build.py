@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_warnings
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
     Problems,
     SiteModelError,
@@ -121,3 +121,14 @@ def check_site(site, groups, hostvars, compile_flows=True):
 def site_errors(site, groups, hostvars):
     """The list of problems with the inventory; empty when the site is valid."""
     return check_site(site, groups, hostvars)[1]
+
+
+def assess_site(site, groups, hostvars, compile_flows=True, strict_options=False):
+    """``(model, errors, warnings)``: ``check_site`` and, on a valid site, what it allows but
+    probably does not mean (``site_warnings``); with ``strict_options`` an undeclared option
+    in a role's namespace is an error and the model None."""
+    model, errors = check_site(site, groups, hostvars, compile_flows)
+    if model is None:
+        return None, errors, []
+    errors, warnings = site_warnings.site_warnings(model, HostVarsOnce(hostvars), strict_options)
+    return (None if errors else model), errors, warnings
