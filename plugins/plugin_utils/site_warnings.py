@@ -30,19 +30,26 @@ CLOSE_CUTOFF = 0.6
 _DECLARED = {}
 
 
-def declared_options(role):
-    """Every option ``role``'s argument spec declares (its entry points together)."""
+def declared_spec(role):
+    """Every option ``role``'s argument spec declares (its entry points together), by name."""
     if role not in _DECLARED:
         path = os.path.join(role_options.ROLES_DIR, role, "meta", "argument_specs.yml")
         with open(path, encoding="utf-8") as handle:
             specs = yaml.safe_load(handle)["argument_specs"]
-        _DECLARED[role] = frozenset(
-            name for entry in specs.values() for name in (entry.get("options") or {})
+        _DECLARED[role] = dict(
+            (name, option or {})
+            for entry in specs.values()
+            for name, option in (entry.get("options") or {}).items()
         )
     return _DECLARED[role]
 
 
-def _role_hosts(model, part):
+def declared_options(role):
+    return frozenset(declared_spec(role))
+
+
+def role_hosts(model, part):
+    """The hosts ``part`` names (None: every part host and router, where the firewall runs)."""
     if part is not None:
         return [host["name"] for host in model["parts"].get(part, ())]
     names = set(host["name"] for hosts in model["parts"].values() for host in hosts)
@@ -78,7 +85,7 @@ def unknown_role_options(model, hostvars):
     found = Problems()
     for role, part in role_options.ROLE_PARTS:
         prefix = role + "_"
-        for host in _role_hosts(model, part):
+        for host in role_hosts(model, part):
             for name in sorted(hostvars[host]):
                 if name.startswith(prefix) and name not in declared_options(role):
                     found.add(host, name, _unknown_option_message(role, name))
