@@ -89,3 +89,84 @@ def test_a_verify_option_of_the_wrong_type_is_refused(tmp_path):
     result = report_run(tmp_path, pc_side_results(), "-e", "verify_require_device_side=maybe")
     assert result.returncode != 0
     assert "verify_require_device_side" in result.stdout
+
+
+COLLECTING_PLAYBOOK = """
+- name: Compile the site
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.site_model
+      vars: {site_model_show_matrix: false}
+- name: Leave what the probe entry point registers on a PC host (its MPCPU-side task skipped)
+  hosts: cctv-srv-1
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: As registered
+      ansible.builtin.set_fact:
+        __verify_probe_pc: {results: "{{ probe_results }}"}
+        __verify_probe_mpcpu: {skipped: true}
+- name: Write the verify report
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.verify
+"""
+
+
+def test_the_report_collects_what_the_probes_registered(tmp_path):
+    (tmp_path / "play.yml").write_text(COLLECTING_PLAYBOOK)
+    (tmp_path / "results.json").write_text(json.dumps({"probe_results": pc_side_results()}))
+    result = ansible_cli.run(
+        "ansible-playbook",
+        "-i",
+        INVENTORY,
+        tmp_path / "play.yml",
+        "-e",
+        "@%s" % (tmp_path / "results.json"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "15 passed, 0 failed, 20 not probed" in " ".join(result.stdout.split())
+
+
+PROBING_PLAYBOOK = """
+- name: Compile the site
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.site_model
+      vars: {site_model_show_matrix: false}
+- name: Probe from the gateway, which starts no flow (it serves DHCP, which the MPCPUs start)
+  hosts: cctv-gw-1
+  connection: local
+  gather_facts: false
+  vars: {ansible_python_interpreter: "{{ ansible_playbook_python }}"}
+  tasks:
+    - name: Probe
+      ansible.builtin.include_role:
+        name: megapower.mpcpu.verify
+        tasks_from: probe
+- name: Show what the probe left
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: The PC-side results survive the skipped MPCPU-side task
+      ansible.builtin.assert:
+        that:
+          - hostvars['cctv-gw-1'].__verify_probe_pc.results == []
+          - hostvars['cctv-gw-1'].__verify_probe_mpcpu is skipped
+"""
+
+
+def test_the_probe_entry_point_keeps_its_results_when_the_other_side_is_skipped(tmp_path):
+    (tmp_path / "play.yml").write_text(PROBING_PLAYBOOK)
+    result = ansible_cli.run(
+        "ansible-playbook", "-i", INVENTORY, tmp_path / "play.yml", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
