@@ -170,14 +170,14 @@ def test_every_row_passes_for_every_mpcpu(deployed_site, installed):
     cells = verify(installed)
     assert set(cells) == {(mpcpu, row) for mpcpu in MPCPUS for row in ROWS}
     assert failing(cells) == []
-    assert (installed.run_dir / "mpcpu-verify" / "report.md").read_text().startswith("# Verify")
+    assert (installed.run_dir / "mpcpu-verify-lab" / "report.md").read_text().startswith("# Verify")
 
 
 def test_render_writes_the_bundle_into_the_run_directory(installed):
     installed.playbook("render")
-    bundle = installed.run_dir / "mpcpu-bundle"
+    bundle = installed.run_dir / "mpcpu-bundle-lab"
     assert (bundle / "port-matrix.md").read_text().startswith("# Port matrix")
-    assert (installed.run_dir / "mpcpu-bundle.diff").is_file()
+    assert (installed.run_dir / "mpcpu-bundle-lab.diff").is_file()
 
 
 def test_a_stopped_ntp_server_fails_exactly_the_ntp_row(deployed_site, installed):
