@@ -170,3 +170,11 @@ def test_the_probe_entry_point_keeps_its_results_when_the_other_side_is_skipped(
         "ansible-playbook", "-i", INVENTORY, tmp_path / "play.yml", cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_listing_the_hosts_of_site_warns_of_no_missing_probe_group():
+    result = ansible_cli.run(
+        "ansible-playbook", "-i", INVENTORY, ROOT / "playbooks" / "site.yml", "--list-hosts"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Could not match supplied host pattern" not in result.stdout + result.stderr
