@@ -25,10 +25,16 @@ def bundle_files(model, hostvars=None):
         raise AnsibleFilterError(str(error)) from None
 
 
+def bundle_template_jobs(model, hostvars):
+    """The server roles' text files to render into the bundle, each with its variables."""
+    return bundle.template_jobs(model, HostVarsOnce(hostvars))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "port_matrix_markdown": reports.port_matrix,
             "flow_diagram_mermaid": reports.flow_diagram,
             "bundle_files": bundle_files,
+            "bundle_template_jobs": bundle_template_jobs,
         }

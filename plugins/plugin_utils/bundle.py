@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import (
@@ -44,6 +45,7 @@ KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
 SITE_ROUTER_ACL = "firewall/site-router-acl.ios"
 SITE_ROUTER_NOTE = "firewall/site-router-acl.md"
 NO_CROSSING_NOTE = cisco_ios.NOTHING_CROSSES
+ROLES_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "roles"))
 
 
 def _json(data):
@@ -174,17 +176,62 @@ def role_option_files(model, hostvars):
     written: it is filled in at deploy time)."""
     files = {}
     for role, part in role_options.ROLE_PARTS:
-        names = sorted(site_warnings.declared_options(role) - set(["mpcpu_site"]))
-        names = [name for name in names if not name.endswith("_site_model")]
-        defaults = _spec_defaults(role)
         for host in site_warnings.role_hosts(model, part):
-            host_vars = hostvars[host]
-            options = dict(
-                (name, role_option_value(name, host_vars.get(name, defaults.get(name))))
-                for name in names
+            files["options/%s/%s.json" % (host, role)] = _json(
+                _host_options(role, host, hostvars[host])
             )
-            files["options/%s/%s.json" % (host, role)] = _json(options)
     return files
+
+
+# Text files the server roles write whole from a template and the role's options (no host
+# fact needed): rendered into the bundle as the host gets them, under files/<host>/<path>.
+TEXT_TEMPLATES = {
+    "ntp": (("chrony.conf.j2", "/etc/chrony/chrony.conf"),),
+    "smtp": (
+        ("main.cf.j2", "/etc/postfix/main.cf"),
+        ("master.cf.j2", "/etc/postfix/master.cf"),
+    ),
+}
+
+
+HOST_NAME_DEFAULT = "{{ inventory_hostname }}"
+
+
+def _default_on(host, value):
+    """A spec default as ``host`` gets it: its own name filled in; other Jinja is shown as
+    written (filled in at deploy time)."""
+    return host if value == HOST_NAME_DEFAULT else value
+
+
+def _host_options(role, host, host_vars):
+    names = sorted(site_warnings.declared_options(role) - set(["mpcpu_site"]))
+    defaults = _spec_defaults(role)
+    return dict(
+        (name, role_option_value(name, host_vars.get(name, _default_on(host, defaults.get(name)))))
+        for name in names
+        if not name.endswith("_site_model")
+    )
+
+
+def template_jobs(model, hostvars):
+    """[{path, template, variables}]: each text file of ``TEXT_TEMPLATES`` on each host of its
+    role, with the variables the role renders it with (its options as the host has them,
+    secrets masked, and the site model). The bundle role renders them with Ansible's own
+    template engine, so the bundle shows what the role writes."""
+    jobs = []
+    for role, part in role_options.ROLE_PARTS:
+        for template, dest in TEXT_TEMPLATES.get(role, ()):
+            for host in site_warnings.role_hosts(model, part):
+                variables = _host_options(role, host, hostvars[host])
+                variables["%s_site_model" % role] = model
+                jobs.append(
+                    {
+                        "path": "files/%s%s" % (host, dest),
+                        "template": os.path.join(ROLES_DIR, role, "templates", template),
+                        "variables": variables,
+                    }
+                )
+    return jobs
 
 
 def bundle_files(model, hostvars=None):

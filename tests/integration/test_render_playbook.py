@@ -113,3 +113,20 @@ def test_a_bundle_dir_holding_another_site_is_refused_naming_both(tmp_path):
     said = " ".join(result.stdout.split())
     assert "%s/shared holds the bundle of site example-campus, not of site " % tmp_path in said
     assert (tmp_path / "shared" / "port-matrix.md").read_text().count("example-campus")
+
+
+def test_the_diff_shows_a_mail_and_a_time_upstream_moving(tmp_path):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories" / "example", inventory)
+    bundle = tmp_path / "bundle"
+    render(inventory, bundle)
+    group_vars = inventory / "group_vars" / "all.yml"
+    group_vars.write_text(
+        group_vars.read_text()
+        + "smtp_relayhost: '[mail.example.net]:587'\nntp_upstream_servers: [ntp1.example.net]\n"
+    )
+    render(inventory, bundle)
+    diff = (tmp_path / "bundle.diff").read_text()
+    assert "+relayhost = [mail.example.net]:587" in diff
+    assert "+server ntp1.example.net iburst" in diff
+    assert '+  "smtp_relayhost": "[mail.example.net]:587"' in diff

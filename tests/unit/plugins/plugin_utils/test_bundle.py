@@ -179,3 +179,20 @@ def test_a_secret_option_is_masked_in_the_options(make_inventory):
     texts = bundle.bundle_files(model, hostvars).values()
     assert not any("hunter2" in text for text in texts)
     assert bundle.role_option_value("smtp_relayhost_password", "hunter2") == bundle.MASKED
+
+
+def test_the_ntp_and_smtp_hosts_get_their_text_files_rendered_with_their_options(make_inventory):
+    site, groups, hostvars = make_inventory()
+    hostvars["pc-server"]["smtp_relayhost"] = "[mail.example.net]:587"
+    model = site_model.build_site(site, groups, hostvars)
+    jobs = dict((job["path"], job) for job in bundle.template_jobs(model, hostvars))
+    assert sorted(jobs) == [
+        "files/pc-server/etc/chrony/chrony.conf",
+        "files/pc-server/etc/postfix/main.cf",
+        "files/pc-server/etc/postfix/master.cf",
+    ]
+    main_cf = jobs["files/pc-server/etc/postfix/main.cf"]
+    assert main_cf["template"].endswith("roles/smtp/templates/main.cf.j2")
+    assert main_cf["variables"]["smtp_relayhost"] == "[mail.example.net]:587"
+    assert main_cf["variables"]["smtp_myhostname"] == "pc-server"
+    assert main_cf["variables"]["smtp_site_model"] is model
