@@ -359,7 +359,8 @@ def _converted(name, option, value, problems, host):
         return True, None  # null is the role's own default (for example: decide on the host)
     kinds, refusal = STRICT_TYPES.get(option.get("type"), ((object,), ""))
     if not (_of_type(value, kinds) or (name in CAST_BY_ROLE and isinstance(value, str))):
-        problems.add(host, name, "%s %s" % (_text(value), refusal or "is not set"))
+        quoted = option.get("type") in ("int", "float") and appendix_d.quoted_number_problem(value)
+        problems.add(host, name, quoted or "%s %s" % (_text(value), refusal or "is not set"))
         return False, None
     spec = dict((key, option[key]) for key in SPEC_KEYS if key in option)
     result = ArgumentSpecValidator({name: spec}).validate({name: value})

@@ -78,7 +78,8 @@ def assert_stopped_before_any_change(result, hosts):
         ),
         (
             "services_duplicate_mac",
-            "mpcpu-01: mpcpu_mac: MAC 02:00:00:00:01:10 is also used by mpcpu-02",
+            "mpcpu-01, mpcpu-02: mpcpu_mac: MAC 02:00:00:00:01:10 is shared by these 2 hosts;"
+            " each needs its own",
         ),
     ],
     ids=["reservation outside its subnet", "duplicate MAC"],

@@ -86,7 +86,10 @@ def test_bad_site_lists_every_problem_with_host_and_field_and_no_traceback():
     assert result.returncode == 2, output
     assert "Invalid MPCPU site: 4 problem(s)" in output
     assert "mpcpu-01: mpcpu_ip: ''198.51.100.300'' is not a valid IPv4 address" in output
-    assert "mpcpu-02: mpcpu_mac: MAC 02:00:00:00:01:10 is also used by mpcpu-03" in output
+    assert (
+        "mpcpu-02, mpcpu-03: mpcpu_mac: MAC 02:00:00:00:01:10 is shared by these 2 hosts;"
+        " each needs its own"
+    ) in output
     assert "groups: mpcpu_ntp_servers: nobody plays the PC side of row ntp" in output
     assert "Traceback" not in output
 

@@ -8,10 +8,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_warnings
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
     Problems,
     SiteModelError,
+    merged,
     problem,
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
@@ -73,6 +74,7 @@ def _validate(site, groups, hostvars, problems):
         problems,
     )
     crosscheck.check_parts_played(rows, parts, groups, problems)
+    crosscheck.check_near_miss_groups(groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)
     return {
@@ -110,11 +112,11 @@ def build_site(site, groups, hostvars, compile_flows=True):
     hostvars = HostVarsOnce(hostvars)
     found = _validate(site, clean_groups(groups), hostvars, problems)
     if problems:
-        raise SiteModelError(problems)
+        raise SiteModelError(merged(problems))
     model = flows.site(site.get("name", "site"), found)
     role_options.check_inventory(model, hostvars, problems)
     if problems:
-        raise SiteModelError(problems)
+        raise SiteModelError(merged(problems))
     if compile_flows:
         model["flows"] = flows.compile_flows(found["rows"], found["devices"], found["parts"])
         model["hosts"] = flows.host_views(model)
@@ -132,3 +134,18 @@ def check_site(site, groups, hostvars, compile_flows=True):
 def site_errors(site, groups, hostvars):
     """The list of problems with the inventory; empty when the site is valid."""
     return check_site(site, groups, hostvars)[1]
+
+
+def assess_site(site, groups, hostvars, compile_flows=True, strict_options=False):
+    """``(model, errors, warnings)``: ``check_site`` and, on a valid site, what it allows but
+    probably does not mean (``site_warnings``), also kept in the model as ``warnings``; with
+    ``strict_options`` an undeclared option in a role's namespace is an error and the model
+    None."""
+    model, errors = check_site(site, groups, hostvars, compile_flows)
+    if model is None:
+        return None, errors, []
+    errors, warnings = site_warnings.site_warnings(model, HostVarsOnce(hostvars), strict_options)
+    if errors:
+        return None, errors, warnings
+    model["warnings"] = warnings
+    return model, errors, warnings

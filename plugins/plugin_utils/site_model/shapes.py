@@ -124,7 +124,8 @@ class HostView(TypedDict):
 
 class Model(TypedDict, total=False):
     """The compiled site. ``flows`` and ``hosts`` are absent when built with
-    ``compile_flows=False`` (a check and the port matrix need neither)."""
+    ``compile_flows=False`` (a check and the port matrix need neither); ``warnings`` is set by
+    ``assess_site`` (the ``site_model`` filter), not by ``build_site``."""
 
     name: str
     networks: List[Network]
@@ -135,3 +136,4 @@ class Model(TypedDict, total=False):
     routers: List[Router]
     flows: List[Flow]
     hosts: Dict[str, HostView]  # host name to its view
+    warnings: List[str]  # what the site allows but probably does not mean (site_warnings)
