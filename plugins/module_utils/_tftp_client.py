@@ -43,6 +43,9 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session impo
 )
 
 STRANGERS_EVERY = 0xFF  # look for packets from other ports every 256 blocks (and on timeouts)
+# Lock-step times the round trip of every 4th block: a sample per few round trips is all
+# RFC 6298 asks, and the clock and the arithmetic stay out of most blocks' path.
+TIMED_EVERY = 0x3
 
 
 class _Reader(Transfer):
@@ -82,10 +85,12 @@ class _Reader(Transfer):
         write, pack_ack, monotonic = self.fileobj.write, HEADER.pack, time.monotonic
         rollover = self.blocks.rollover
         expected_wire = self.blocks.wire(self.expected)
+        timed_at = 0.0  # when the ACK being timed went (sent once: Karn's rule)
         while True:
             try:
                 length = receive(buffer)
             except (BlockingIOError, TimeoutError):
+                timed_at = 0.0
                 self.resend_ack()
                 continue
             if (
@@ -98,18 +103,25 @@ class _Reader(Transfer):
                 self.transferred += blksize
                 block = self.expected
                 self.expected = block + 1
+                now = monotonic()
+                if timed_at:  # this block answers the ACK we timed
+                    self.measured(now - timed_at)
+                    timed_at = 0.0
+                if self.attempt:
+                    self.progress()
                 if block - self.acked >= windowsize:
                     send(pack_ack(OP_ACK, expected_wire))
                     self.acked = block
+                    if not block & TIMED_EVERY:
+                        timed_at = now
                 expected_wire = expected_wire + 1 if expected_wire < MAX_BLOCK else rollover
-                if self.attempt:
-                    self.progress()
-                self.restart_timer(monotonic())
+                self.restart_timer(now)
                 if not block & STRANGERS_EVERY:
                     channel.answer_strangers(self.peer)
             elif self.other_packet(length):
                 return
             else:
+                timed_at = 0.0  # a stray may have drawn an ACK again: the next block is ambiguous
                 expected_wire = self.blocks.wire(self.expected)
 
     def other_packet(self, length):
@@ -355,11 +367,18 @@ class _Writer(Transfer):
                 if self.acknowledged(length) == block:
                     break
                 self.rearm()  # a duplicate moves nothing and sends nothing (RFC 1123)
-            if self.attempt:
-                self.progress()
+            if self.attempt or not block & TIMED_EVERY:
+                self.answered(monotonic() - now)
             if not block & STRANGERS_EVERY:
                 channel.answer_strangers(self.peer)
         self.block_count = block
+
+    def answered(self, rtt):
+        """The block went out ``rtt`` ago and is acknowledged: time it if it was sent once."""
+        if self.attempt:
+            self.progress()
+        else:
+            self.measured(rtt)
 
     def short_read(self, packet, size, block):
         """(packet to send, payload size) after a short read: read on; the final block?"""
@@ -383,20 +402,30 @@ class _Writer(Transfer):
         self.flight = flight = _Flight(windowsize)
         send_blocks, send = outbox.send, self.channel.connected.send
         monotonic = time.monotonic
+        timed_block, timed_at = 0, 0.0  # a block sent once, timed to its ACK (Karn's rule)
         while flight.base != outbox.last:
+            now = monotonic()
             if flight.sent != outbox.last and flight.sent < flight.base + windowsize:
                 flight.sent = send_blocks(flight.sent + 1, flight.base + windowsize, send)
                 self.awaited = flight.sent
-            self.restart_timer(monotonic())
+                now = monotonic()
+                if not timed_block:
+                    timed_block, timed_at = flight.sent, now
+            self.restart_timer(now)
             acked = self.wait_ack(flight)
             self.channel.answer_strangers(self.peer)
             if acked is None:
+                timed_block = 0
                 self.timed_out()
                 self.send_again(flight)
                 continue
             if self.attempt and acked > flight.base:
                 self.progress()
+            if timed_block and acked >= timed_block:
+                self.measured(monotonic() - timed_at)
+                timed_block = 0
             if flight.acknowledge(acked):
+                timed_block = 0
                 self.send_again(flight)
         self.transferred = outbox.transferred
         self.block_count = outbox.last

@@ -140,6 +140,7 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import
 from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session import (
     BACKOFF_CAP,
     DEFAULT_PORT,
+    MIN_RTO,
     TransferResult,
 )
 
@@ -187,5 +188,6 @@ __all__ = [
     "parse_packet",
     "BACKOFF_CAP",
     "DEFAULT_PORT",
+    "MIN_RTO",
     "TransferResult",
 ]

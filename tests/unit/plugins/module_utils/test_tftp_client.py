@@ -22,6 +22,7 @@ LOOPBACK = "127.0.0.1"
 FORK = multiprocessing.get_context("fork")
 PEER_LIFETIME = 30  # seconds: a peer that is still serving then has lost its client
 RECORDED = ("requests", "log", "received", "stranger_got", "failure")
+FINAL_RESENDS = 5  # a read's final block sent again this often unanswered: the peer gives up
 
 
 def payload(size, seed=7):
@@ -221,11 +222,16 @@ class Peer:
         chunks = [self.content[i : i + blksize] for i in range(0, len(self.content), blksize)]
         if len(self.content) % blksize == 0:
             chunks.append(b"")
-        base = 0
+        base, unanswered_finals = 0, 0
         while base < len(chunks):
             for block in range(base + 1, min(base + windowsize, len(chunks)) + 1):
                 self.send_data(sock, address, block, chunks[block - 1])
-            base = self.await_ack(sock, base)
+            moved = self.await_ack(sock, base)
+            if moved == base and base + windowsize >= len(chunks):
+                unanswered_finals += 1
+                if unanswered_finals == FINAL_RESENDS:
+                    return  # the client had it all and left: its final ACK was lost
+            base = moved
 
     def send_data(self, sock, address, block, chunk):
         if block == self.stranger_at:
@@ -252,7 +258,8 @@ class Peer:
         while True:
             data = self.receive(sock, self.resend_after)
             if data is None:
-                self.ack(sock, address, expected - 1)
+                oack = tftp.pack_oack(accepted) if accepted and expected == 1 else None
+                self.ack(sock, address, expected - 1, oack)  # the OACK was the "ACK 0"
                 continue
             assert data.opcode == tftp.OP_DATA, data
             if absolute_block(data.block, expected, self.rollover) != expected:
@@ -739,6 +746,39 @@ def test_windowed_transfer_survives_random_loss_both_ways():
     with Peer(lose=lose, resend_after=0.05) as peer:
         write(peer, data, blksize=700, windowsize=16, timeout=0.05)
     assert bytes(peer.received) == data
+
+
+def test_lock_step_write_over_a_slow_lossy_path_waits_for_the_path_not_the_timeout(
+    back_off, udp_path
+):
+    data = payload(512 * 80 + 17)
+    with Peer(resend_after=0.3) as peer:
+        server = (LOOPBACK, peer.port)
+        with udp_path.UdpPath(server, delay=0.005, loss_up=0.04, loss_down=0.04, seed=3) as path:
+            client = tftp.TftpClient(LOOPBACK, path.port, timeout=1.0, total_timeout=60)
+            result = client.write("image.bin", io.BytesIO(data))
+    assert bytes(peer.received) == data
+    assert path.stats["dropped_up"] + path.stats["dropped_down"] >= 1
+    assert result.retransmissions >= 1
+    # a fixed first wait of 1 s backs off to 2 s; one that follows a 10 ms path, far less
+    assert min(back_off.waits) < 1.0
+
+
+@pytest.mark.parametrize("windowsize", [1, 16])
+def test_read_and_write_over_a_slow_lossy_path_are_byte_identical(udp_path, windowsize):
+    data = payload(1428 * 150 + 5)
+    options = {"blksize": 1428, "windowsize": windowsize, "timeout": 1.0, "total_timeout": 60}
+    with Peer(resend_after=0.3) as peer:
+        server = (LOOPBACK, peer.port)
+        with udp_path.UdpPath(server, delay=0.005, loss_up=0.03, loss_down=0.03, seed=5) as path:
+            tftp.TftpClient(LOOPBACK, path.port, **options).write("up.bin", io.BytesIO(data))
+    assert bytes(peer.received) == data
+    with Peer(content=data, resend_after=0.3) as peer:
+        server = (LOOPBACK, peer.port)
+        with udp_path.UdpPath(server, delay=0.005, loss_up=0.03, loss_down=0.03, seed=6) as path:
+            got = io.BytesIO()
+            tftp.TftpClient(LOOPBACK, path.port, **options).read("down.bin", got)
+    assert got.getvalue() == data
 
 
 # Block numbers ---------------------------------------------------------------------------
