@@ -43,9 +43,9 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session impo
 )
 
 STRANGERS_EVERY = 0xFF  # look for packets from other ports every 256 blocks (and on timeouts)
-# Lock-step times the round trip of every 4th block: a sample per few round trips is all
-# RFC 6298 asks, and the clock and the arithmetic stay out of most blocks' path.
-TIMED_EVERY = 0x3
+# Lock-step times the round trip of every 16th block: a path's round trip changes over
+# seconds, not packets, and the clock and the arithmetic stay out of most blocks' path.
+TIMED_EVERY = 0xF
 
 
 class _Reader(Transfer):

@@ -14,6 +14,7 @@ __metaclass__ = type
 import collections
 import contextlib
 import errno
+import math
 import socket
 import struct
 import sys
@@ -48,6 +49,9 @@ BACKOFF_CAP = 16  # the wait doubles per retransmission up to 16 times ``timeout
 # Linux TCP bounds its RTTVAR term the same way (rto_min).
 MIN_RTO = 0.2
 CLOCK_GRANULARITY = 0.001  # RFC 6298's G: monotonic() is far finer, the kernel timer is not
+# The wait moves in steps of this: each change costs a system call (SO_RCVTIMEO), and a wait
+# that followed every microsecond of jitter would change on nearly every packet.
+RTO_STEP = 0.01
 SOCKET_BUFFER = 4 * 1024 * 1024  # room for whole windows of large blocks; the kernel may clamp
 RECEIVE_BUFFER = 4 + MAX_BLKSIZE + 1  # one byte more than any legal packet: oversize shows
 MIN_WAIT = 0.001  # SO_RCVTIMEO of 0 would mean "forever"
@@ -124,7 +128,8 @@ class RetransmissionTimer:
     def bounded(self):
         rto = self.srtt + max(CLOCK_GRANULARITY, 4 * self.rttvar, MIN_RTO)
         # and at least twice the round trip: a slow path's jitter outgrows its RTTVAR
-        return min(max(rto, 2 * self.srtt), self.ceiling)
+        rto = max(rto, 2 * self.srtt)
+        return min(math.ceil(rto / RTO_STEP) * RTO_STEP, self.ceiling)
 
 
 class Blocks:
