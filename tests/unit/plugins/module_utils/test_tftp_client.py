@@ -1,6 +1,7 @@
 """TFTP client state machine against a scripted server on loopback that counts every packet."""
 
 import collections
+import errno
 import io
 import itertools
 import multiprocessing
@@ -779,6 +780,67 @@ def test_read_and_write_over_a_slow_lossy_path_are_byte_identical(udp_path, wind
             got = io.BytesIO()
             tftp.TftpClient(LOOPBACK, path.port, **options).read("down.bin", got)
     assert got.getvalue() == data
+
+
+# UDP segmentation offload ------------------------------------------------------------------
+
+
+def kernel_segments_udp():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        return _tftp_client.segments_per_send(probe, 1432) > 1
+
+
+@pytest.fixture
+def sendmsg_calls(monkeypatch):
+    """The number of packets in each sendmsg the client makes (the peer runs in a child)."""
+    calls = []
+    sendmsg = socket.socket.sendmsg
+
+    def counting(sock, buffers, *args):
+        calls.append(len(buffers))
+        return sendmsg(sock, buffers, *args)
+
+    monkeypatch.setattr(socket.socket, "sendmsg", counting)
+    return calls
+
+
+@pytest.mark.skipif(not kernel_segments_udp(), reason="this kernel has no UDP_SEGMENT")
+def test_windowed_write_sends_each_window_in_one_system_call(sendmsg_calls):
+    data = payload(1428 * 100 + 9)
+    with Peer(lose=lose_first("in", tftp.OP_DATA, 40)) as peer:
+        write(peer, data, blksize=1428, windowsize=16)
+    assert bytes(peer.received) == data  # the kernel cut the sends into single blocks
+    assert sum(sendmsg_calls) >= 101  # every block, and the window after the loss again
+    assert max(sendmsg_calls) == 16
+    assert len(sendmsg_calls) < 101 / 4
+
+
+def test_windowed_write_where_the_kernel_cannot_segment_sends_one_packet_per_call(
+    monkeypatch, sendmsg_calls
+):
+    monkeypatch.setattr(_tftp_client, "UDP_SEGMENT", 0x7FFF)  # an option no kernel knows
+    data = payload(1428 * 100 + 9)
+    with Peer(lose=lose_first("in", tftp.OP_DATA, 40)) as peer:
+        write(peer, data, blksize=1428, windowsize=16)
+    assert bytes(peer.received) == data
+    assert sendmsg_calls == []
+
+
+def test_segmented_send_refused_by_the_device_falls_back_to_one_packet_per_call(monkeypatch):
+    refused = []
+
+    def no_offload(sock, buffers, *args):
+        refused.append(len(buffers))
+        raise OSError(errno.EIO, "device cannot segment")  # no checksum offload
+
+    monkeypatch.setattr(socket.socket, "sendmsg", no_offload)
+    monkeypatch.setattr(_tftp_client, "segments_per_send", lambda sock, size: 16)
+    data = payload(1428 * 100 + 9)
+    with Peer() as peer:
+        result = write(peer, data, blksize=1428, windowsize=16)
+    assert bytes(peer.received) == data
+    assert refused == [16]  # tried once, then never again
+    assert result.retransmissions == 0
 
 
 # Block numbers ---------------------------------------------------------------------------
