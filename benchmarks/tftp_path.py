@@ -73,8 +73,12 @@ class Job(typing.NamedTuple):
 class Outcome(typing.NamedTuple):
     seconds: float
     cpu: float  # the client process's user + system CPU seconds
-    finished: bool  # False: stopped at the cap
+    status: str  # "done", "stopped" (at the cap) or "failed" (the client gave up)
     retransmissions: int | None  # ours only
+
+    @property
+    def finished(self):
+        return self.status == "done"
 
 
 def supported(client, setting):
@@ -186,20 +190,26 @@ def run_job(job, command, cap_at, outcomes):
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
-    stopper = threading.Timer(max(cap_at - started, 0), process.send_signal, (signal.SIGKILL,))
+    stopped = []
+    stopper = threading.Timer(max(cap_at - started, 0), stop, (process, stopped))
     stopper.start()
-    _pid, status, usage = os.wait4(process.pid, 0)
+    _pid, wait_status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - started
     stopper.cancel()
     output = process.stdout.read()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    finished = process.returncode == 0
+    process.returncode = os.waitstatus_to_exitcode(wait_status)
+    status = "stopped" if stopped else "done" if process.returncode == 0 else "failed"
     cpu = usage.ru_utime + usage.ru_stime
-    if finished and job.client in ("ours", "tftpy"):
+    if status == "done" and job.client in ("ours", "tftpy"):
         measured = json.loads(output)
-        outcomes[job] = Outcome(measured["seconds"], measured["cpu"], True, measured["retx"])
+        outcomes[job] = Outcome(measured["seconds"], measured["cpu"], status, measured["retx"])
     else:
-        outcomes[job] = Outcome(seconds, cpu, finished, None)
+        outcomes[job] = Outcome(seconds, cpu, status, None)
+
+
+def stop(process, stopped):
+    stopped.append(True)
+    process.send_signal(signal.SIGKILL)
 
 
 def run_all(jobs, ports, source, cap):
@@ -229,17 +239,24 @@ def check_uploads(outcomes, root, expected):
 def cell_text(outcome, cap):
     if outcome is None:
         return "n/a"
+    if outcome.status == "failed":
+        return "failed@%.0f" % outcome.seconds  # the client gave up after that many seconds
     return "%.1f" % outcome.seconds if outcome.finished else ">%d" % cap
 
 
-def fastest_peer_ratio(found):
+def fastest_peer_ratio(found, cap):
+    """The fastest peer's time over ours; ``>=`` when it is a lower bound (a peer stopped at
+    the cap); peers that gave up have no time and are left out."""
     ours = found.get("ours")
-    peers = [outcome for client, outcome in found.items() if client != "ours" and outcome]
+    peers = [
+        outcome
+        for client, outcome in found.items()
+        if client != "ours" and outcome and outcome.status != "failed"
+    ]
     if ours is None or not ours.finished or not peers:
         return "n/a"
-    fastest = min(peers, key=lambda outcome: outcome.seconds)
-    sign = "" if all(peer.finished for peer in peers) else ">="
-    return "%s%.2f" % (sign, fastest.seconds / ours.seconds)
+    fastest = min((cap, ">=") if peer.status == "stopped" else (peer.seconds, "") for peer in peers)
+    return "%s%.2f" % (fastest[1], fastest[0] / ours.seconds)
 
 
 def table(outcomes, cells, clients, cap):
@@ -253,7 +270,7 @@ def table(outcomes, cells, clients, cap):
             rows.append([
                 "%d ms" % cell.rtt_ms, "%g %%" % cell.loss_pct, setting.label,
                 *(cell_text(outcome, cap) for outcome in found.values()),
-                fastest_peer_ratio(found), retransmissions,
+                fastest_peer_ratio(found, cap), retransmissions,
             ])  # fmt: skip
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = [

@@ -48,6 +48,7 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session impo
 STRANGERS_EVERY = 0xFF  # look for packets from other ports every 256 blocks (and on timeouts)
 # Lock-step times the round trip of every 16th block: a path's round trip changes over
 # seconds, not packets, and the clock and the arithmetic stay out of most blocks' path.
+# After a loss the next block is timed: until then the wait stays backed off (Karn).
 TIMED_EVERY = 0xF
 
 # UDP generic segmentation offload (Linux 4.18+): one send of several equal-sized DATA
@@ -126,7 +127,7 @@ class _Reader(Transfer):
                 if block - self.acked >= windowsize:
                     send(pack_ack(OP_ACK, expected_wire))
                     self.acked = block
-                    if not block & TIMED_EVERY:
+                    if not block & TIMED_EVERY or self.wait != self.base_wait:
                         timed_at = now
                 expected_wire = expected_wire + 1 if expected_wire < MAX_BLOCK else rollover
                 self.restart_timer(now)
@@ -427,7 +428,7 @@ class _Writer(Transfer):
                 if self.acknowledged(length) == block:
                     break
                 self.rearm()  # a duplicate moves nothing and sends nothing (RFC 1123)
-            if self.attempt or not block & TIMED_EVERY:
+            if self.attempt or not block & TIMED_EVERY or self.wait != self.base_wait:
                 self.answered(monotonic() - now)
             if not block & STRANGERS_EVERY:
                 channel.answer_strangers(self.peer)

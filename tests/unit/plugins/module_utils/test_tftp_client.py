@@ -67,7 +67,9 @@ class Peer:
     every ``ack_every`` blocks (default: the window size) counted from where the sender
     restarted (``ack_cadence="restart"``) or from the start of the transfer ("start"), and
     after a gap its last in-order block for each out-of-order packet (``stray_acks="each"``)
-    or for the first only ("first"); RFC 7440 allows all of these.
+    or for the first only ("first"); RFC 7440 allows all of these. ``dally``: seconds a
+    write's receiver stays after its final ACK to answer copies of the final block (RFC
+    1350's dally, for paths that lose that ACK).
     Records: ``requests``, ``log`` of (time, "in"/"out", Packet), ``received`` (a write's
     bytes), ``stranger_got`` (what the second socket got back).
     """
@@ -87,6 +89,7 @@ class Peer:
         self.ack_cadence = knobs.pop("ack_cadence", "restart")
         self.ack_every = knobs.pop("ack_every", None)
         self.stray_acks = knobs.pop("stray_acks", "each")
+        self.dally = knobs.pop("dally", 0.0)
         assert not knobs, knobs
         self.listener = socket.socket(family, socket.SOCK_DGRAM)
         self.listener.bind((host, 0))
@@ -274,6 +277,7 @@ class Peer:
             answered_stray = False
             if len(data.payload) < blksize:
                 self.ack(sock, address, expected)
+                self.answer_final_copies(sock, address, expected)
                 return
             if (
                 self.ack_cadence == "start"
@@ -285,6 +289,12 @@ class Peer:
             if expected == self.stranger_at:
                 self.play_stranger(address, tftp.pack_ack(wire_block(expected + 1, self.rollover)))
             expected += 1
+
+    def answer_final_copies(self, sock, address, final):
+        quiet_until = time.monotonic() + self.dally
+        while time.monotonic() < quiet_until:
+            if self.receive(sock, quiet_until - time.monotonic()) is not None:
+                self.ack(sock, address, final)
 
     def ack(self, sock, address, block, packet=None):
         packet = packet or tftp.pack_ack(wire_block(block, self.rollover))
@@ -753,7 +763,7 @@ def test_lock_step_write_over_a_slow_lossy_path_waits_for_the_path_not_the_timeo
     back_off, udp_path
 ):
     data = payload(512 * 80 + 17)
-    with Peer(resend_after=0.3) as peer:
+    with Peer(resend_after=0.3, dally=2.0) as peer:
         server = (LOOPBACK, peer.port)
         with udp_path.UdpPath(server, delay=0.005, loss_up=0.04, loss_down=0.04, seed=3) as path:
             client = tftp.TftpClient(LOOPBACK, path.port, timeout=1.0, total_timeout=60)
@@ -769,7 +779,7 @@ def test_lock_step_write_over_a_slow_lossy_path_waits_for_the_path_not_the_timeo
 def test_read_and_write_over_a_slow_lossy_path_are_byte_identical(udp_path, windowsize):
     data = payload(1428 * 150 + 5)
     options = {"blksize": 1428, "windowsize": windowsize, "timeout": 1.0, "total_timeout": 60}
-    with Peer(resend_after=0.3) as peer:
+    with Peer(resend_after=0.3, dally=2.0) as peer:
         server = (LOOPBACK, peer.port)
         with udp_path.UdpPath(server, delay=0.005, loss_up=0.03, loss_down=0.03, seed=5) as path:
             tftp.TftpClient(LOOPBACK, path.port, **options).write("up.bin", io.BytesIO(data))
