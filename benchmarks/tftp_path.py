@@ -145,7 +145,7 @@ def serve_paths(cell, count, server, seed, results):
     delay, loss = cell.rtt_ms / 2000, cell.loss_pct / 100
     paths = [
         udp_path.UdpPath(server, delay=delay, loss_up=loss, loss_down=loss, seed=seed)
-        for _ in range(count)
+        for _path in range(count)
     ]
     for path in paths:
         path.__enter__()

@@ -97,18 +97,18 @@ def test_wait_follows_rfc_6298_and_stays_within_the_floor_and_the_timeout():
     assert timer.rttvar == pytest.approx(0.75 * 0.15 + 0.25 * 0.2)
     assert timer.srtt == pytest.approx(0.875 * 0.3 + 0.125 * 0.5)
     assert timer.rto == within_a_step(timer.srtt + 4 * timer.rttvar)
-    for _ in range(100):
+    for _sample in range(100):
         timer.sample(0.02)
     # a steady path waits its round trip and the allowance for a pause, not less
     assert timer.rto == within_a_step(0.02 + tftp.MIN_RTO)
-    for _ in range(50):
+    for _sample in range(50):
         timer.sample(3.0)
     assert timer.rto == 2.0  # a slow path waits the user's timeout, not more
 
 
 def test_wait_is_the_timeout_when_the_user_asks_for_less_than_the_allowance():
     timer = _tftp_session.RetransmissionTimer(0.05)
-    for _ in range(20):
+    for _sample in range(20):
         timer.sample(0.0001)
     assert timer.rto == 0.05
 
@@ -131,7 +131,7 @@ def test_back_off_doubles_from_the_measured_wait_up_to_16_times_the_timeout(cloc
     first = moving.wait
     assert first == within_a_step(0.25)  # 0.05 + the pause allowance (RTTVAR has shrunk)
     waits = []
-    for _ in range(9):
+    for _sample in range(9):
         moving.timed_out()
         waits.append(moving.wait)
     assert waits == pytest.approx([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 16.0, 16.0, 16.0])
