@@ -225,6 +225,8 @@ def template_jobs(model, hostvars):
             for host in site_warnings.role_hosts(model, part):
                 variables = _host_options(role, host, hostvars[host])
                 variables["%s_site_model" % role] = model
+                # The role's templates read the settings of the host they are rendered for.
+                variables["inventory_hostname"] = host
                 jobs.append(
                     {
                         "path": "files/%s%s" % (host, dest),
