@@ -97,9 +97,7 @@ def tables_from_nft(ruleset):
         for kind in ("chain", "set", "rule"):
             if kind in entry:
                 obj = entry[kind]
-                table = tables.setdefault(
-                    (obj["family"], obj["table"]), {"chains": {}, "sets": {}}
-                )
+                table = tables.setdefault((obj["family"], obj["table"]), {"chains": {}, "sets": {}})
                 _add_object(table, kind, obj)
     return tables
 
@@ -231,9 +229,7 @@ def _representatives(address_set):
 def _ends(rule, sets):
     if rule.kind == _policy.DHCP_DISCOVER:
         return ["0.0.0.0"], ["255.255.255.255"]
-    return [
-        _representatives(sets[name]) if name else [None] for name in (rule.src, rule.dst)
-    ]
+    return [_representatives(sets[name]) if name else [None] for name in (rule.src, rule.dst)]
 
 
 def packets(host_policy, rule):
@@ -261,48 +257,59 @@ def packets(host_policy, rule):
 # --- matching one packet ----------------------------------------------------------------------
 
 
+def _payload_field(packet, protocol, field):
+    if protocol == "ip":
+        known = {"saddr": packet.saddr, "daddr": packet.daddr, "protocol": packet.protocol}
+        return known.get(field, UNKNOWN)
+    if protocol in ("tcp", "udp", "th"):
+        if protocol not in ("th", packet.protocol):
+            return False
+        return {"sport": packet.sport, "dport": packet.dport}.get(field, UNKNOWN)
+    return False if protocol in ("ip6", "icmp", "icmpv6", "arp") else UNKNOWN
+
+
+def _meta_field(packet, key):
+    return {
+        "l4proto": packet.protocol,
+        "nfproto": "ipv4",
+        "protocol": "ip",
+        "iifname": packet.iifname,
+        "oifname": packet.oifname,
+        "pkttype": "broadcast" if packet.broadcast else "unicast",
+    }.get(key, UNKNOWN)
+
+
+# The first packet of a flow: a new connection, with no NAT status.
+_CT_FIELDS = {"state": "new", "status": ""}
+
+
 def _field(packet, left):
     """The packet's value of ``left``; UNKNOWN when the flow does not fix it or we cannot read
     it; False when the packet cannot have it (a TCP port of a UDP packet, an IPv6 address)."""
     if "payload" in left:
-        protocol, field = left["payload"].get("protocol"), left["payload"].get("field")
-        if protocol == "ip":
-            return {"saddr": packet.saddr, "daddr": packet.daddr, "protocol": packet.protocol}.get(
-                field, UNKNOWN
-            )
-        if protocol in ("tcp", "udp", "th"):
-            if protocol != "th" and protocol != packet.protocol:
-                return False
-            return {"sport": packet.sport, "dport": packet.dport}.get(field, UNKNOWN)
-        return False if protocol in ("ip6", "icmp", "icmpv6", "arp") else UNKNOWN
+        return _payload_field(packet, left["payload"].get("protocol"), left["payload"].get("field"))
     if "meta" in left:
-        key = left["meta"].get("key")
-        return {
-            "l4proto": packet.protocol,
-            "nfproto": "ipv4",
-            "protocol": "ip",
-            "iifname": packet.iifname,
-            "oifname": packet.oifname,
-            "pkttype": "broadcast" if packet.broadcast else "unicast",
-        }.get(key, UNKNOWN)
-    if "ct" in left and left["ct"].get("key") == "state":
-        return "new"
-    if "ct" in left and left["ct"].get("key") == "status":
-        return ""
+        return _meta_field(packet, left["meta"].get("key"))
+    if "ct" in left:
+        return _CT_FIELDS.get(left["ct"].get("key"), UNKNOWN)
+    return UNKNOWN
+
+
+def _equal_to_structure(value, candidate):
+    if "prefix" in candidate:
+        network = "%s/%s" % (candidate["prefix"]["addr"], candidate["prefix"]["len"])
+        return _in_network(value, network)
+    if "range" in candidate:
+        low, high = candidate["range"]
+        return _in_range(value, low, high)
+    if "elem" in candidate:
+        return _scalar_equal(value, candidate["elem"].get("val"))
     return UNKNOWN
 
 
 def _scalar_equal(value, candidate):
     if isinstance(candidate, dict):
-        if "prefix" in candidate:
-            network = "%s/%s" % (candidate["prefix"]["addr"], candidate["prefix"]["len"])
-            return _in_network(value, network)
-        if "range" in candidate:
-            low, high = candidate["range"]
-            return _in_range(value, low, high)
-        if "elem" in candidate:
-            return _scalar_equal(value, candidate["elem"].get("val"))
-        return UNKNOWN
+        return _equal_to_structure(value, candidate)
     if isinstance(candidate, str) and "/" in candidate:
         return _in_network(value, candidate)
     if isinstance(candidate, str) and candidate.endswith("*"):

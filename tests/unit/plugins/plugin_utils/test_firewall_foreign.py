@@ -37,7 +37,8 @@ def nft(name):
 
 
 def legacy():
-    return foreign.tables_from_iptables_save((RULESETS / "bookworm-legacy-iptables-save.txt").read_text())
+    text = (RULESETS / "bookworm-legacy-iptables-save.txt").read_text()
+    return foreign.tables_from_iptables_save(text)
 
 
 def findings(model, host, tables, **options):
