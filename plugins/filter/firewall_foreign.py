@@ -26,13 +26,15 @@ def _tables(nft_json, legacy_save):
     return tables
 
 
-def firewall_foreign_rulesets(model, host, nft_json, legacy_save="", mode="refuse", **options):
+def firewall_foreign_rulesets(
+    model, host, nft_json, legacy_save="", mode="refuse", own_tables=(), **options
+):
     """{"findings": [...], "refused": [lines], "adjusted": [lines], "adjust_file": text}."""
     if mode not in MODES:
         raise AnsibleFilterError(
             "firewall_foreign_rulesets: mode %r is not one of %s" % (mode, ", ".join(MODES))
         )
-    own = [foreign.OWN_TABLE] + list(options.pop("own_tables", []))
+    own = [foreign.OWN_TABLE] + [tuple(pair) for pair in own_tables]
     try:
         host_policy = policy.build_host_policy(model, host, **options)
     except policy.FirewallPolicyError as error:
