@@ -27,7 +27,7 @@ def _tables(nft_json, legacy_save):
 
 
 def firewall_foreign_rulesets(
-    model, host, nft_json, legacy_save="", mode="refuse", own_tables=(), **options
+    model, host, nft_json, legacy_save="", mode="refuse", *, own_tables=(), **options
 ):
     """{"findings": [...], "refused": [lines], "adjusted": [lines], "adjust_file": text}."""
     if mode not in MODES:

