@@ -772,3 +772,29 @@ def test_ufw_that_drops_the_flows_is_refused_with_the_way_out(fwlab, tmp_path):
     finally:
         fwlab.sh("pc", "ufw --force reset && ufw --force disable", check=False)
         fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.fixture
+def firewalld_on_pc(fwlab):
+    fwlab.playbook(ON_PC_ONLY)
+    fwlab.sh("pc", "systemctl start firewalld && firewall-cmd --state")
+    try:
+        yield
+    finally:
+        fwlab.sh("pc", "systemctl stop firewalld; rm -f /etc/firewalld/*/mpcpu*.xml", check=False)
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.mark.usefixtures("firewalld_on_pc")
+def test_auto_applies_through_a_running_firewalld_and_the_flows_pass(fwlab):
+    first = fwlab.playbook(ON_PC_ONLY)
+    assert "pc: firewall backend firewalld (firewall_backend: auto, firewalld is active)" in (
+        _flat(first.stdout)
+    )
+    zone = fwlab.sh("pc", "firewall-cmd --info-zone=mpcpu").stdout
+    assert "sources: ipset:mpcpu-networks" in zone
+    assert "table inet mpcpu" not in fwlab.sh("pc", "nft list tables").stdout
+    assert _changed(fwlab.playbook(ON_PC_ONLY).stdout, "pc") == 0
+    _every_flow_passes(fwlab)
+    _intruder_gets_nothing(fwlab)
+    assert _tcp_reached(fwlab, "device", PC) == [SMTP]
