@@ -654,3 +654,147 @@ def test_firewalld_accepts_the_rendered_zone_policy_and_services(fwlab):
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert b"sources: ipset:mpcpu-networks" in result.stdout
+
+
+# --- beside another firewall on the host --------------------------------------------------------
+
+# An ordinary company baseline: its own table, input policy drop, SSH and ping allowed.
+BASELINE_CONF = """#!/usr/sbin/nft -f
+flush ruleset
+table inet baseline {
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tct state established,related accept
+\t\tiif "lo" accept
+\t\ttcp dport 22 accept
+\t\tmeta l4proto { icmp, ipv6-icmp } accept
+\t}
+}
+"""
+ON_PC_ONLY = {"pc": {}, "gw": {"firewall_state": "absent"}}
+ADJUSTING = {"pc": {"firewall_foreign_rulesets": "adjust"}, "gw": {"firewall_state": "absent"}}
+PC_STATE = "sha256sum /etc/megapower-mpcpu/firewall/*; nft -s list table inet mpcpu"
+
+
+def _flows_the_mpcpu_starts_pass(fwlab):
+    assert _tftp_transfer(fwlab, "device", "pc", PC, "put"), "snapshot upload to the PC"
+    assert [a[1:] for a in _udp_answers(fwlab, "device", "pc", PC, NTP, sport=NTP)] == [[PC, NTP]]
+    assert _tcp_stream(fwlab, "device", "pc", PC, SMTP)["connected"]
+
+
+@pytest.fixture
+def baseline_on_pc(fwlab):
+    """The baseline as /etc/nftables.conf, enabled at boot and loaded, beside our table."""
+    fwlab.playbook(ON_PC_ONLY)
+    fwlab.sh(
+        "pc",
+        "cat > /etc/nftables.conf <<'EOF'\n%sEOF\nsystemctl enable --quiet nftables"
+        " && systemctl restart nftables" % BASELINE_CONF,
+    )
+    try:
+        yield
+    finally:
+        fwlab.sh(
+            "pc",
+            "systemctl disable --quiet nftables; printf 'flush ruleset\\n' > /etc/nftables.conf;"
+            " nft delete table inet baseline",
+            check=False,
+        )
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.mark.usefixtures("baseline_on_pc")
+def test_a_baseline_that_drops_the_flows_is_refused_before_anything_changes(fwlab):
+    # What the issue saw: our table loaded, the baseline's policy drop kills the flows.
+    assert not _tcp_stream(fwlab, "device", "pc", PC, SMTP)["connected"]
+    before = fwlab.sh("pc", PC_STATE).stdout
+    refused = fwlab.playbook(ON_PC_ONLY, check=False)
+    assert refused.returncode != 0
+    output = _flat(refused.stdout)
+    assert "3 flow(s) another firewall on pc would drop" in output
+    for flow in ("Snapshot (udp to port 69", "NTP (udp from port 123", "Alarm Email (tcp"):
+        assert flow in output
+    assert "dropped by table inet baseline, base chain input (nftables), its policy drop" in output
+    assert fwlab.sh("pc", PC_STATE).stdout == before
+
+
+@pytest.mark.usefixtures("baseline_on_pc")
+def test_adjust_lets_exactly_the_flows_through_the_baseline_and_across_a_reboot(fwlab):
+    first = fwlab.playbook(ADJUSTING)
+    assert "adjusting another firewall for these flows" in _flat(first.stdout)
+    assert _changed(fwlab.playbook(ADJUSTING).stdout, "pc") == 0
+    _every_flow_passes(fwlab)
+    _intruder_gets_nothing(fwlab)
+    lab.reboot(fwlab.state, "pc")
+    chain = fwlab.sh("pc", "nft list chain inet baseline input").stdout
+    assert "jump mpcpu_adjust_input" in chain, "the adjustment is back after the baseline loads"
+    assert "in effect" in fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status").stdout
+    # The flows the baseline would drop; the others and the intruder were proven before.
+    _flows_the_mpcpu_starts_pass(fwlab)
+
+
+def _install_ufw(fwlab, workdir):
+    """ufw and what it needs beyond the image, fetched on the machine, installed in pc only."""
+    subprocess.run(
+        ["apt-get", "download", "-q", "ufw", "ucf"],
+        cwd=workdir,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    for deb in sorted(workdir.glob("*.deb")):
+        subprocess.run(
+            lab.ssh_argv(fwlab.state, "pc", "cat > /tmp/%s" % deb.name),
+            stdin=deb.open("rb"),
+            check=True,
+            timeout=60,
+        )
+    fwlab.sh("pc", "DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/ucf_*.deb /tmp/ufw_*.deb")
+
+
+def test_ufw_that_drops_the_flows_is_refused_with_the_way_out(fwlab, tmp_path):
+    fwlab.playbook(ON_PC_ONLY)
+    _install_ufw(fwlab, tmp_path)
+    fwlab.sh("pc", "ufw allow 22/tcp && ufw --force enable")
+    try:
+        before = fwlab.sh("pc", PC_STATE).stdout
+        refused = fwlab.playbook(ADJUSTING, check=False)
+        assert refused.returncode != 0
+        output = _flat(refused.stdout)
+        assert "dropped by table ip filter, base chain INPUT (ufw), its policy drop" in output
+        assert "ufw allow" in output, "adjust never edits ufw's chains: it says what to do"
+        assert fwlab.sh("pc", PC_STATE).stdout == before
+        # Done the way the refusal says, the role applies and the flows pass through ufw.
+        for port, protocol in ((SNAPSHOT_TFTP, "udp"), (NTP, "udp"), (SMTP, "tcp")):
+            fwlab.sh("pc", "ufw allow from %s to any port %d proto %s" % (DEVICE, port, protocol))
+        fwlab.playbook(ADJUSTING)
+        _flows_the_mpcpu_starts_pass(fwlab)
+    finally:
+        fwlab.sh("pc", "ufw --force reset && ufw --force disable", check=False)
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.fixture
+def firewalld_on_pc(fwlab):
+    fwlab.playbook(ON_PC_ONLY)
+    fwlab.sh("pc", "systemctl start firewalld && firewall-cmd --state")
+    try:
+        yield
+    finally:
+        fwlab.sh("pc", "systemctl stop firewalld; rm -f /etc/firewalld/*/mpcpu*.xml", check=False)
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.mark.usefixtures("firewalld_on_pc")
+def test_auto_applies_through_a_running_firewalld_and_the_flows_pass(fwlab):
+    first = fwlab.playbook(ON_PC_ONLY)
+    assert "pc: firewall backend firewalld (firewall_backend: auto, firewalld is active)" in (
+        _flat(first.stdout)
+    )
+    zone = fwlab.sh("pc", "firewall-cmd --info-zone=mpcpu").stdout
+    assert "sources: ipset:mpcpu-networks" in zone
+    assert "table inet mpcpu" not in fwlab.sh("pc", "nft list tables").stdout
+    assert _changed(fwlab.playbook(ON_PC_ONLY).stdout, "pc") == 0
+    _every_flow_passes(fwlab)
+    _intruder_gets_nothing(fwlab)
+    assert _tcp_reached(fwlab, "device", PC) == [SMTP]
