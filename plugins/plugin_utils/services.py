@@ -80,6 +80,13 @@ def _mpcpu_networks(site):
     return [network for network in site["networks"] if network["kind"] == "mpcpu"]
 
 
+def _shared_mpcpus(site):
+    """The MPCPUs on networks of kind shared, each alone: the rest of such a network is not
+    theirs to be served."""
+    shared = set(n["name"] for n in site["networks"] if n["kind"] == "shared")
+    return ["%s/32" % device["ip"] for device in site["mpcpus"] if device["network"] in shared]
+
+
 # --- the host's own addresses ------------------------------------------------------------
 
 
@@ -363,9 +370,10 @@ def holds_capability(proc_status, capability):
 
 
 def chrony_server_settings(site):
-    """The networks chrony serves (every MPCPU network, nothing else) and its NTP port."""
+    """The networks chrony serves (every MPCPU network, the MPCPUs on shared ones, nothing else)
+    and its NTP port."""
     return {
-        "allow": [network["cidr"] for network in _mpcpu_networks(site)],
+        "allow": [network["cidr"] for network in _mpcpu_networks(site)] + _shared_mpcpus(site),
         "port": _site_row(site, NTP_ROW)["pc_port"],
     }
 

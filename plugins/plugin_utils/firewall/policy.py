@@ -25,6 +25,10 @@ arrives on: the host's interfaces that carry an address inside an MPCPU network 
 host, as the dhcp role finds its MPCPU-facing interface). On those, every target drops all IPv6
 in, out and forwarded, but neighbour discovery (solicitations and advertisements, hop limit 255).
 IPv6 management networks (``management_networks`` may name them) keep SSH from other interfaces.
+
+Shared networks (kind ``shared``: MPCPUs among other hosts, a flat site): the MPCPU networks
+set holds each MPCPU's own address there instead of the network, so every target matches the
+MPCPUs by address and leaves the other hosts alone; their interfaces keep IPv6.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -56,6 +60,10 @@ DHCP_DISCOVER = "dhcp_discover"
 ADDRESSES = "addresses"
 NETWORKS = "networks"
 MACS = "macs"
+
+# Network kinds (site_model.settings): dedicated to MPCPUs, or MPCPUs among other hosts.
+DEDICATED = "mpcpu"
+SHARED = "shared"
 
 INPUT_POLICIES = ("accept", "drop")
 DEFAULT_MANAGEMENT_PORTS = (22,)
@@ -413,14 +421,46 @@ def _check_shadowing(host, rules, sets, errors):
 
 
 def _mpcpu_interfaces(model, interface_addresses):
-    """The host's interfaces that carry an address inside an MPCPU network."""
-    networks = [ipaddress.ip_network(n["cidr"]) for n in model["networks"] if n["kind"] == "mpcpu"]
+    """The host's interfaces that carry an address inside a network dedicated to MPCPUs (on a
+    shared network the interface carries everyone else's IPv6 too: it stays open)."""
+    networks = [
+        ipaddress.ip_network(n["cidr"]) for n in model["networks"] if n["kind"] == DEDICATED
+    ]
     return sorted(
         set(
             entry["device"]
             for entry in interface_addresses or []
             if any(ipaddress.ip_address(entry["address"]) in network for network in networks)
         )
+    )
+
+
+def shared_networks(model):
+    """The networks of kind shared: MPCPUs among other hosts."""
+    return [n for n in model["networks"] if n["kind"] == SHARED]
+
+
+def _add_mpcpu_networks(model, sets):
+    """What the firewalls treat as MPCPU traffic: every network dedicated to MPCPUs whole, and
+    on a shared network each MPCPU's own address (every MPCPU of the site, so that one this
+    host never talks to is still refused); the other hosts there are left alone."""
+    dedicated = [n["cidr"] for n in model["networks"] if n["kind"] == DEDICATED]
+    shared = set(n["name"] for n in shared_networks(model))
+    if not shared:
+        sets.add(
+            MPCPU_NETWORKS,
+            NETWORKS,
+            _sorted_networks(dedicated),
+            "networks of kind mpcpu: what comes from or goes to them is MPCPU traffic",
+        )
+        return
+    on_shared = ["%s/32" % d["ip"] for d in model["mpcpus"] if d["network"] in shared]
+    sets.add(
+        MPCPU_NETWORKS,
+        NETWORKS,
+        _sorted_networks(dedicated + on_shared),
+        "networks of kind mpcpu and the MPCPUs on networks of kind shared: what comes from or "
+        "goes to them is MPCPU traffic",
     )
 
 
@@ -432,12 +472,7 @@ def _base_sets(model, device_ips, mpcpu_interfaces):
         _sorted_networks(model["management_networks"]),
         "networks the controller manages hosts from: SSH open to them, never to an MPCPU",
     )
-    sets.add(
-        MPCPU_NETWORKS,
-        NETWORKS,
-        _sorted_networks(n["cidr"] for n in model["networks"] if n["kind"] == "mpcpu"),
-        "networks of kind mpcpu: what comes from or goes to them is MPCPU traffic",
-    )
+    _add_mpcpu_networks(model, sets)
     sets.add(ALL_MPCPUS, ADDRESSES, _sorted_addresses(device_ips), "every MPCPU this host talks to")
     management6 = _sorted_networks(model["management_networks"], version=6)
     if management6:
@@ -485,6 +520,7 @@ def _assemble(model, host, own, crossing, **options):
         "management_ports": sorted(set(options["management_ports"])),
         "log_drops": bool(options["log_drops"]),
         "mpcpu_interfaces": options["mpcpu_interfaces"],
+        "shared_networks": [n["cidr"] for n in shared_networks(model)],
         "sets": sets,
         "rules": rules,
     }

@@ -53,12 +53,14 @@ def _check_hosts(groups, hostvars, networks, problems):
         crosscheck.address_owners(devices, pc_hosts, routers), "address", problems
     )
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
+    settings.check_dedicated_pc_hosts(networks, pc_hosts, routers, problems)
     return devices, parts, routers
 
 
 def _validate(site, groups, hostvars, problems):
     networks, management, rows = _check_settings(site, problems)
     devices, parts, routers = _check_hosts(groups, hostvars, networks, problems)
+    settings.check_dedicated_management(networks, management, problems)
     crosscheck.check_parts_played(rows, parts, groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)

@@ -12,6 +12,7 @@ import os
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d, mpcpu_firmware
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import settings
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields import (
     as_mapping,
     host_address,
@@ -64,7 +65,9 @@ def _check_device_address(name, host_vars, networks, problems):
     if text is None:
         problems.add(name, "mpcpu_ip", "missing: every MPCPU needs its IPv4 address")
         return None
-    address, network = host_address(name, "mpcpu_ip", text, networks, problems, kinds=("mpcpu",))
+    address, network = host_address(
+        name, "mpcpu_ip", text, networks, problems, kinds=settings.MPCPU_KINDS
+    )
     if address is not None and address == network["gateway"]:
         problems.add(
             name, "mpcpu_ip", "%s is the gateway of network %s" % (address, network["name"])

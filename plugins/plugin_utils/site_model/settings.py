@@ -21,7 +21,15 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields 
 _text = appendix_d.value_text
 
 
-NETWORK_KINDS = ("mpcpu", "pc", "management")
+NETWORK_KINDS = ("mpcpu", "shared", "pc", "management")
+
+# The kinds of network an MPCPU may sit on. ``mpcpu``: dedicated to MPCPUs (beside them only
+# the routers' gateway addresses and single management addresses); the firewalls treat the
+# whole network as MPCPU traffic. ``shared``: MPCPUs among other hosts (a flat site, a CCTV
+# VLAN with cameras); the firewalls match the MPCPUs by address and leave the others alone.
+DEDICATED = "mpcpu"
+SHARED = "shared"
+MPCPU_KINDS = (DEDICATED, SHARED)
 
 SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
 
@@ -84,7 +92,7 @@ def _check_network(index, network, problems):
         )
     elif not isinstance(kind, str) or kind not in NETWORK_KINDS:
         problems.add(where, "kind", "%s is not one of %s" % (_text(kind), ", ".join(NETWORK_KINDS)))
-    elif kind == "mpcpu" and cidr is not None and cidr.prefixlen > MAX_MPCPU_PREFIX:
+    elif kind in MPCPU_KINDS and cidr is not None and cidr.prefixlen > MAX_MPCPU_PREFIX:
         problems.add(
             where,
             "cidr",
@@ -269,4 +277,53 @@ def check_device_ports(rows, problems):
                 "mpcpu_port",
                 "rows %s would all use %s/%d on every MPCPU"
                 % (", ".join(row_ids), protocol.upper(), port),
+            )
+
+
+# --- networks dedicated to MPCPUs: nothing else on them -------------------------------------
+
+_CHOOSE_SHARED = (
+    "if it holds other hosts too, declare it kind: shared (the firewalls then match the MPCPUs "
+    "by address and leave the others alone)"
+)
+
+
+def check_dedicated_management(networks, management, problems):
+    """A management network reaching into a dedicated MPCPU network makes it someone else's
+    network too; a single address (the controller's own) is the one exception."""
+    for index, cidr in enumerate(management):
+        if cidr.version != 4 or cidr.prefixlen == 32:
+            continue
+        for network in networks:
+            if network["kind"] == DEDICATED and (
+                cidr in network["cidr"] or network["cidr"] in cidr
+            ):
+                problems.add(
+                    "mpcpu_site.management_networks[%d]" % index,
+                    "cidr",
+                    "%s reaches into %s (%s), which kind: mpcpu declares dedicated to MPCPUs: "
+                    "%s; otherwise name only the controller's own addresses there (/32)"
+                    % (cidr, network["name"], network["cidr"], _CHOOSE_SHARED),
+                )
+
+
+def check_dedicated_pc_hosts(networks, pc_hosts, routers, problems):
+    """A PC host on a dedicated MPCPU network, unless at the address of a router joining it
+    (a router that also serves DHCP there, say)."""
+    router_addresses = set(address for router in routers for address in router["addresses"])
+    for name in sorted(pc_hosts):
+        host = pc_hosts[name]
+        if not host or host["ip"] in router_addresses:
+            continue
+        network = next(
+            (n for n in networks if parse_ipv4(host["ip"]) in n["cidr"]),
+            None,
+        )
+        if network is not None and network["kind"] == DEDICATED:
+            problems.add(
+                name,
+                host["field"],
+                "%s is in %s (%s), which kind: mpcpu declares dedicated to MPCPUs: %s; "
+                "otherwise give the host an address on another network"
+                % (host["ip"], network["name"], network["cidr"], _CHOOSE_SHARED),
             )

@@ -22,7 +22,7 @@ class Network(TypedDict):
     name: str
     cidr: str  # "198.51.100.0/26"
     gateway: Optional[str]
-    kind: str  # mpcpu, pc or management
+    kind: str  # mpcpu (dedicated to MPCPUs), shared (MPCPUs among other hosts), pc or management
 
 
 class Firmware(TypedDict, total=False):

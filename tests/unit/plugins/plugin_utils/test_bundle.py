@@ -42,7 +42,7 @@ def test_kea_reserves_every_mpcpu_by_mac(make_inventory):
 def flat_site(make_inventory):
     """One network, no router: the server shares the MPCPUs' network, nothing crosses."""
     site, groups, hostvars = make_inventory()
-    site["networks"] = site["networks"][:1]
+    site["networks"] = [dict(site["networks"][0], kind="shared")]
     site["management_networks"] = ["198.51.100.0/28"]
     del groups["mpcpu_routers"], hostvars["router"]
     hostvars["pc-server"]["ansible_host"] = "198.51.100.5"
