@@ -31,6 +31,9 @@ import yaml
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
+    settings as site_settings,
+)
 
 POLICY_NAME = "mpcpu-boundary"
 # The zones of zone appliances are the two sides of the boundary.
@@ -263,8 +266,14 @@ def _term(name, rule, ends, ports, comment):
     term["destination-address"] = network_token(ends[1])
     if ports[1]:
         term["destination-port"] = ports[1]
-    term["protocol"] = rule.protocol
+    term["protocol"] = _protocol(rule.protocol)
     return term
+
+
+def _protocol(word):
+    """Aerleon names the IP protocols it knows (vrrp for 112); the host targets' numbers."""
+    by_number = dict((str(n), name) for name, n in site_settings.PROTOCOL_NUMBERS.items())
+    return by_number.get(word, word)
 
 
 def _request_term(rule, platform):

@@ -54,13 +54,16 @@ def _check_hosts(groups, hostvars, networks, problems):
     )
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
     settings.check_dedicated_pc_hosts(networks, pc_hosts, routers, problems)
-    return devices, parts, routers
+    return devices, parts, routers, pc_hosts
 
 
 def _validate(site, groups, hostvars, problems):
     networks, management, rows = _check_settings(site, problems)
-    devices, parts, routers = _check_hosts(groups, hostvars, networks, problems)
+    devices, parts, routers, pc_hosts = _check_hosts(groups, hostvars, networks, problems)
     settings.check_dedicated_management(networks, management, problems)
+    extra_flows = settings.resolve_extra_flows(
+        settings.check_extra_flows(site, problems), networks, (devices, pc_hosts, routers), problems
+    )
     crosscheck.check_parts_played(rows, parts, groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)
@@ -71,6 +74,7 @@ def _validate(site, groups, hostvars, problems):
         "devices": devices,
         "parts": parts,
         "routers": routers,
+        "extra_flows": extra_flows,
     }
 
 
@@ -101,6 +105,7 @@ def build_site(site, groups, hostvars, compile_flows=True):
     if problems:
         raise SiteModelError(problems)
     model = flows.site(site.get("name", "site"), found)
+    model["extra_flows"] = found["extra_flows"]
     role_options.check_inventory(model, hostvars, problems)
     if problems:
         raise SiteModelError(problems)

@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import port_problem
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields import (
@@ -31,7 +33,7 @@ DEDICATED = "mpcpu"
 SHARED = "shared"
 MPCPU_KINDS = (DEDICATED, SHARED)
 
-SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
+SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides", "extra_flows")
 
 NETWORK_KEYS = ("name", "cidr", "gateway", "kind")
 
@@ -327,3 +329,161 @@ def check_dedicated_pc_hosts(networks, pc_hosts, routers, problems):
                 "otherwise give the host an address on another network"
                 % (host["ip"], network["name"], network["cidr"], _CHOOSE_SHARED),
             )
+
+
+# --- extra flows: what the site needs beside Appendix D ----------------------------------------
+
+EXTRA_FLOW_KEYS = ("name", "protocol", "from", "to", "port")
+
+EXTRA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
+
+# Protocols by name; any other IP protocol is given by its number (0-255).
+PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "vrrp": 112}
+PORTED = ("tcp", "udp")
+
+# VRRP advertisements go to this group (RFC 5798): every VRRP flow is let through to it.
+VRRP_GROUP = "224.0.0.18/32"
+
+
+def check_extra_flows(site, problems):
+    """(index, entry) of the entries of ``extra_flows`` with a valid form, ends still names."""
+    entries = site.get("extra_flows")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        problems.add("mpcpu_site", "extra_flows", "give a list of {name, protocol, from, to, port}")
+        return []
+    checked = []
+    names = set()
+    for index, entry in enumerate(entries):
+        flow = _check_extra_flow("mpcpu_site.extra_flows[%d]" % index, entry, problems)
+        if flow and flow["name"] in names:
+            problems.add(
+                "mpcpu_site.extra_flows[%d]" % index, "name", "%r is used twice" % flow["name"]
+            )
+        elif flow:
+            names.add(flow["name"])
+            checked.append((index, flow))
+    return checked
+
+
+def _check_extra_flow(where, entry, problems):
+    if as_mapping(entry) is None:
+        problems.add(
+            where, "extra_flows", "each extra flow is a mapping with name, protocol, from, to"
+        )
+        return None
+    count = len(problems)
+    for key in sorted(set(entry) - set(EXTRA_FLOW_KEYS), key=str):
+        problems.add(where, str(key), "unknown key (known: %s)" % ", ".join(EXTRA_FLOW_KEYS))
+    name = entry.get("name")
+    if not isinstance(name, str) or not EXTRA_NAME.match(name):
+        problems.add(
+            where,
+            "name",
+            "%s is not a flow name: lower-case letters, digits and _, a letter first, up to 24 "
+            "(it names the firewalls' sets and rules)" % _text(name),
+        )
+    elif name in appendix_d.ROWS_BY_ID:
+        problems.add(
+            where, "name", "%s is an Appendix D row id: name the site's flow otherwise" % name
+        )
+    protocol = _extra_protocol(where, entry.get("protocol"), problems)
+    port = _extra_port(where, protocol, entry, problems)
+    ends = [_extra_end_names(where, key, entry.get(key), problems) for key in ("from", "to")]
+    if len(problems) > count:
+        return None
+    return {"name": name, "protocol": protocol, "port": port, "from": ends[0], "to": ends[1]}
+
+
+def _extra_protocol(where, value, problems):
+    if isinstance(value, str) and value.lower() in PROTOCOL_NUMBERS:
+        return value.lower()
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
+        by_number = dict((number, name) for name, number in PROTOCOL_NUMBERS.items())
+        return by_number.get(value, value)
+    problems.add(
+        where,
+        "protocol",
+        "%s is not one of %s or an IP protocol number (0-255)"
+        % (_text(value), ", ".join(PROTOCOL_NUMBERS)),
+    )
+    return None
+
+
+def _extra_port(where, protocol, entry, problems):
+    port = entry.get("port")
+    if protocol in PORTED:
+        if port is None:
+            problems.add(where, "port", "missing: a %s flow needs its destination port" % protocol)
+        elif port_problem(port):
+            problems.add(where, "port", port_problem(port))
+        return port
+    if port is not None and protocol is not None:
+        problems.add(where, "port", "%s has no ports: leave port out" % protocol)
+    return None
+
+
+def _extra_end_names(where, key, value, problems):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.add(
+            where,
+            key,
+            "give a host or network name of the site, an IPv4 address or network, or a list "
+            "of them",
+        )
+        return None
+    return value
+
+
+def _host_addresses(devices, pc_hosts, routers):
+    addresses = {}
+    for device in devices:
+        addresses.setdefault(device["name"], set()).add(device["ip"])
+    for name, host in pc_hosts.items():
+        if host:
+            addresses.setdefault(name, set()).add(host["ip"])
+    for router in routers:
+        addresses.setdefault(router["name"], set()).update(router["addresses"])
+    return addresses
+
+
+def _end_cidrs(where, key, names, known, problems):
+    cidrs = []
+    for name in names:
+        if name in known:
+            cidrs += known[name]
+            continue
+        cidr = parse_cidr(name) or parse_cidr(name + "/32")
+        if cidr is None:
+            problems.add(
+                where,
+                key,
+                "%s is neither a host nor a network of the site, nor an IPv4 address or network"
+                % _text(name),
+            )
+        else:
+            cidrs.append(str(cidr))
+    return cidrs
+
+
+def resolve_extra_flows(flows, networks, hosts, problems):
+    """Each extra flow with its ends as CIDRs (``src``, ``dst``): a ``shapes.ExtraFlow``.
+    ``hosts`` is (MPCPUs, PC hosts by name, routers) as validated."""
+    known = dict(
+        (name, ["%s/32" % ip for ip in sorted(ips)])
+        for name, ips in _host_addresses(*hosts).items()
+    )
+    for network in networks:
+        known.setdefault(network["name"], [str(network["cidr"])])
+    resolved = []
+    for index, flow in flows:
+        where = "mpcpu_site.extra_flows[%d]" % index
+        src = _end_cidrs(where, "from", flow["from"], known, problems)
+        dst = _end_cidrs(where, "to", flow["to"], known, problems)
+        if flow["protocol"] == "vrrp":
+            dst.append(VRRP_GROUP)
+        resolved.append(dict(flow, src=sorted(set(src)), dst=sorted(set(dst))))
+    return resolved

@@ -3,11 +3,13 @@ address and leaves the other hosts alone; golden files for a flat site and a sha
 
 import os
 import pathlib
+import shutil
+import subprocess
 
 import pytest
 import yaml
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     aerleon_export,
     policy,
@@ -115,3 +117,45 @@ def test_the_appliance_filters_deny_only_what_the_mpcpus_send_or_receive(sites):
         "198.51.100.10/32",
         "198.51.100.11/32",
     ]
+
+
+def _in_throwaway_netns(*argv, stdin):
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which(argv[0]):
+        pytest.skip("needs root, unshare and %s for a throwaway network namespace" % argv[0])
+    return subprocess.run(
+        ["unshare", "--net", *argv], input=stdin, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(("site", "host"), [("flat", "flat-srv"), ("vlan", "cctv-gw")])
+def test_the_kernel_tools_accept_the_rulesets(sites, site, host):
+    host_policy = _policy(sites, site, host)
+    nft = targets.target("nftables").render(host_policy)["mpcpu.nft"]
+    result = _in_throwaway_netns("nft", "-c", "-f", "-", stdin=nft)
+    assert result.returncode == 0, result.stderr
+    rules = targets.target("iptables").render(host_policy)["mpcpu.rules"]
+    result = _in_throwaway_netns("iptables-restore", "--test", "--noflush", stdin=rules)
+    assert result.returncode == 0, result.stderr
+
+
+def test_extra_flows_go_where_the_host_is_an_end_or_between_its_networks(sites):
+    rules = _policy(sites, "vlan", "cctv-gw")["rules"]
+    extra = sorted((r.chain, r.row, r.protocol) for r in rules if r.kind == policy.EXTRA)
+    assert extra == [
+        ("forward", "nms_ping", "icmp"),
+        ("forward", "nms_snmp", "udp"),
+        ("input", "vrrp", "112"),
+        ("output", "vrrp", "112"),
+    ]
+    flat = _policy(sites, "flat", "flat-srv")["rules"]
+    assert [(r.chain, r.row) for r in flat if r.kind == policy.EXTRA] == [("input", "snmp_traps")]
+
+
+def test_the_port_matrix_lists_the_sites_own_flows(sites):
+    model = _model(sites, "vlan")
+    matrix = reports.port_matrix(model)
+    assert "## The site's own flows (beside Appendix D)" in matrix
+    assert "| vrrp | VRRP | any | cctv-gw, cctv-gw2 (" in matrix
+    assert reports.port_matrix_summary(model)[-1] == (
+        "site flow nms_snmp: UDP port 161 from 203.0.113.50 to lobby-cpu, garage-cpu"
+    )
