@@ -12,6 +12,7 @@ import yaml
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
     aerleon_export,
+    appliance,
     policy,
     targets,
 )
@@ -159,3 +160,11 @@ def test_the_port_matrix_lists_the_sites_own_flows(sites):
     assert reports.port_matrix_summary(model)[-1] == (
         "site flow nms_snmp: UDP port 161 from 203.0.113.50 to lobby-cpu, garage-cpu"
     )
+
+
+def test_every_appliance_flow_check_passes_with_the_sites_own_flows(sites):
+    files = appliance.render_files(_model(sites, "vlan"))
+    for target in appliance.TARGETS:
+        check = files["%s/flow-check.md" % target]
+        assert " 0 failed.**" in check, target
+        assert "| site flow | nms_snmp | udp 203.0.113.50:49152 -> 198.51.100.10:161 |" in check
