@@ -47,6 +47,9 @@ def _check_hosts(groups, hostvars, networks, problems):
     devices = hosts.collect_devices(groups, hostvars, networks, problems)
     parts, pc_hosts = hosts.collect_parts(groups, hostvars, networks, problems)
     routers = hosts.collect_routers(groups, hostvars, networks, problems)
+    platforms = settings.check_appliance_routers(groups, hostvars, problems)
+    for router in routers:
+        router["platform"] = platforms.get(router["name"])
     managed = set(pc_hosts) | set(groups.get(appendix_d.ROUTER_GROUP, ()))
     crosscheck.check_managed_addresses(managed, hostvars, devices, problems)
     crosscheck.check_unique(

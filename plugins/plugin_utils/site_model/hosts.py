@@ -35,7 +35,7 @@ DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
 
 PC_KEYS = ("mpcpu_service_ip",)
 
-ROUTER_KEYS = ("mpcpu_router_addresses",)
+ROUTER_KEYS = ("mpcpu_router_addresses", "mpcpu_router_platform")
 
 HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS
 

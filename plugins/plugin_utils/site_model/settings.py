@@ -19,6 +19,9 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields 
     parse_ipv4,
     usable_in,
 )
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.hostvars import (
+    host_vars_of,
+)
 
 _text = appendix_d.value_text
 
@@ -487,3 +490,58 @@ def resolve_extra_flows(flows, networks, hosts, problems):
             dst.append(VRRP_GROUP)
         resolved.append(dict(flow, src=sorted(set(src)), dst=sorted(set(dst))))
     return resolved
+
+
+# --- routers the collection renders but never logs in to ---------------------------------------
+
+# The appliance targets (firewall.appliance.TARGETS, rendered by Aerleon) and the IOS ACL
+# renderer; tests/unit checks the list against the firewall's targets.
+ROUTER_PLATFORMS = (
+    "arista",
+    "cisco",
+    "cisco_ios",
+    "ciscoasa",
+    "cisconx",
+    "juniper",
+    "paloalto",
+    "srx",
+)
+ROUTER_PLATFORM = "mpcpu_router_platform"
+# The firewall role's options: they configure a Linux host the role logs in to.
+LINUX_ONLY_PREFIX = "firewall_"
+
+
+def check_appliance_routers(groups, hostvars, problems):
+    """{router: platform} of the routers marked ``mpcpu_router_platform``: rendered for
+    review, never logged in to, so nothing may ask the collection to configure them."""
+    pc_parts = set(appendix_d.PC_PARTS)
+    platforms = {}
+    for name in sorted(groups.get(appendix_d.ROUTER_GROUP, ())):
+        host_vars = host_vars_of(hostvars, name)
+        if ROUTER_PLATFORM not in host_vars:
+            continue
+        platform = host_vars[ROUTER_PLATFORM]
+        if not isinstance(platform, str) or platform not in ROUTER_PLATFORMS:
+            problems.add(
+                name,
+                ROUTER_PLATFORM,
+                "%s is not one of %s" % (_text(platform), ", ".join(ROUTER_PLATFORMS)),
+            )
+            continue
+        platforms[name] = platform
+        for key in sorted(k for k in host_vars if str(k).startswith(LINUX_ONLY_PREFIX)):
+            problems.add(
+                name,
+                str(key),
+                "an appliance router (%s: %s) is rendered for review, never logged in to: the "
+                "firewall role's options do not apply; remove it" % (ROUTER_PLATFORM, platform),
+            )
+        parts = sorted(g for g, members in groups.items() if g in pc_parts and name in members)
+        if parts:
+            problems.add(
+                name,
+                "groups",
+                "an appliance router (%s: %s) is never logged in to, so it cannot play %s: "
+                "give the part to a managed host" % (ROUTER_PLATFORM, platform, ", ".join(parts)),
+            )
+    return platforms

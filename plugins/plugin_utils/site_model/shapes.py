@@ -57,6 +57,7 @@ class Router(TypedDict):
     name: str
     addresses: List[str]  # one on each network it joins
     networks: List[str]  # the names of those networks, sorted
+    platform: Optional[str]  # an appliance rendered for review (mpcpu_router_platform), or None
 
 
 class Row(TypedDict):
