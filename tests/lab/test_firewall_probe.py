@@ -85,28 +85,39 @@ def _log(path, record):
 # --- servers -----------------------------------------------------------------------------------
 
 
-def serve_udp(port, log, replies=1, offer_to=None):
+def _bound(kind, port, dual):
+    """A socket bound to ``port`` on every IPv4 address, or with ``dual`` on IPv4 and IPv6."""
+    if not dual:
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        return sock
+    sock = socket.socket(socket.AF_INET6, kind)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("::", port))
+    return sock
+
+
+def serve_udp(port, log, replies=1, offer_to=None, dual=False):
     """Answer each datagram ``replies`` times; a broadcast from 0.0.0.0 is answered as a DHCP
     server would, to the offered address (``offer_to``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("0.0.0.0", port))
+    sock = _bound(socket.SOCK_DGRAM, port, dual)
+    if not dual:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     while True:
         data, peer = sock.recvfrom(4096)
         _log(log, {"peer": list(peer), "data": data.decode(errors="replace")})
         target = peer
-        if peer[0] == "0.0.0.0" and offer_to:
+        if len(peer) == 2 and peer[0] == "0.0.0.0" and offer_to:
             host, _colon, target_port = offer_to.partition(":")
             target = (host, int(target_port))
         for number in range(replies):
             sock.sendto(b"reply %d to %s" % (number, data[:40]), target)
 
 
-def serve_tcp(port, log, lines=3):
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", port))
+def serve_tcp(port, log, lines=3, dual=False):
+    server = _bound(socket.SOCK_STREAM, port, dual)
     server.listen(16)
     while True:
         conn, peer = server.accept()
@@ -120,11 +131,12 @@ def serve_tcp(port, log, lines=3):
 
 
 def udp_ask(host, port, sport=0, timeout=2.0):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family, sockaddr = _address(host, port, socket.SOCK_DGRAM)
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", sport))
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", sport))
         sock.settimeout(timeout)
-        sock.sendto(b"request", (host, port))
+        sock.sendto(b"request", sockaddr)
         replies = []
         with contextlib.suppress(socket.timeout):
             while True:
@@ -313,10 +325,12 @@ def _parser():
     command.add_argument("--log", required=True)
     command.add_argument("--replies", type=int, default=1)
     command.add_argument("--offer-to")
+    command.add_argument("--dual", action="store_true", help="IPv6 as well as IPv4")
     command = commands.add_parser("serve-tcp")
     command.add_argument("port", type=int)
     command.add_argument("--log", required=True)
     command.add_argument("--lines", type=int, default=3)
+    command.add_argument("--dual", action="store_true", help="IPv6 as well as IPv4")
     command = commands.add_parser("udp-ask")
     command.add_argument("host")
     command.add_argument("port", type=int)
@@ -346,8 +360,10 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     handlers = {
-        "serve-udp": lambda: serve_udp(args.port, args.log, args.replies, args.offer_to),
-        "serve-tcp": lambda: serve_tcp(args.port, args.log, args.lines),
+        "serve-udp": lambda: serve_udp(
+            args.port, args.log, args.replies, args.offer_to, dual=args.dual
+        ),
+        "serve-tcp": lambda: serve_tcp(args.port, args.log, args.lines, dual=args.dual),
         "udp-ask": lambda: udp_ask(args.host, args.port, args.sport),
         "tcp-ask": lambda: tcp_ask(args.host, args.port),
         "dhcp-broadcast": lambda: dhcp_broadcast(args.interface, args.sport, args.dport),
@@ -448,3 +464,15 @@ def test_udp_server_answers_as_many_times_as_asked(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def test_a_dual_stack_server_answers_over_ipv4_and_ipv6_on_loopback(tmp_path):
+    port = _free_port(socket.SOCK_DGRAM)
+    server = threading.Thread(
+        target=serve_udp, args=(port, str(tmp_path / "log")), kwargs={"dual": True}, daemon=True
+    )
+    server.start()
+    time.sleep(0.2)
+    for host in ("127.0.0.1", "::1"):
+        replies = udp_ask(host, port)
+        assert [reply[0] for reply in replies] == ["reply 0 to request"], host
