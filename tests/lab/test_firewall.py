@@ -771,3 +771,54 @@ class TestFlatSite:
         finally:
             fwlab.stop("gw", "lanudp")
             fwlab.stop("gw", "lantcp")
+
+
+# --- an extra flow: VRRP-style advertisements between two routers on the MPCPU network --------
+#
+# The firewall scenario again (the MPCPU network dedicated, gw firewalled with input policy
+# drop), plus mpcpu_site.extra_flows: VRRP from 198.51.100.80 (intruder, standing for the
+# redundant peer router) to gw. Its advertisements (IP protocol 112, to gw and to 224.0.0.18)
+# reach gw; the same packets from the MPCPU's address, which the flow does not name, do not.
+
+VRRP = 112
+VRRP_GROUP = "224.0.0.18"
+
+
+def _scenario_site():
+    with (SCENARIO / "inventory" / "group_vars" / "all.yml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["mpcpu_site"]
+
+
+def _vrrp_received(fwlab, senders):
+    """The sources gw received protocol-112 packets from while each sender sent some."""
+    out, ready = "/run/fwt-vrrp.json", "/run/fwt-vrrp.ready"
+    fwlab.sh("gw", "rm -f %s %s" % (out, ready))
+    fwlab.start(
+        "gw",
+        "vrrp",
+        "%s listen-protocol %d --seconds 4 --out %s --ready %s --group %s --interface-address %s"
+        % (PROBE, VRRP, out, ready, VRRP_GROUP, GW_ON_CCTV),
+    )
+    fwlab.sh("gw", "for i in $(seq 100); do [ -e %s ] && exit 0; sleep 0.1; done; exit 1" % ready)
+    for sender in senders:
+        for target in (GW_ON_CCTV, VRRP_GROUP):
+            fwlab.probe(sender, "send-protocol", target, VRRP)
+    fwlab.sh("gw", "for i in $(seq 100); do [ -s %s ] && exit 0; sleep 0.1; done; exit 1" % out)
+    return sorted(set(json.loads(fwlab.sh("gw", "cat %s" % out).stdout)))
+
+
+def test_a_vrrp_extra_flow_passes_between_the_routers_and_nothing_else_of_protocol_112(fwlab):
+    site = dict(_scenario_site())
+    site["extra_flows"] = [
+        {"name": "vrrp", "protocol": "vrrp", "from": INTRUDER, "to": "gw"},
+    ]
+    fwlab.playbook(
+        {
+            "gw": {"mpcpu_site": site, "firewall_state": "present"},
+            "pc": {"mpcpu_site": site, "firewall_state": "absent"},
+        }
+    )
+    try:
+        assert _vrrp_received(fwlab, ["intruder", "device"]) == [INTRUDER]
+    finally:
+        fwlab.stop("gw", "vrrp")

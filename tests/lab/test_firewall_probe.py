@@ -127,6 +127,36 @@ def serve_tcp(port, log, lines=3, dual=False):
                 conn.sendall(b"line %d from port %d\n" % (number, port))
 
 
+def listen_protocol(protocol, seconds, out, ready, *, group=None, interface_address=None):
+    """The source addresses of every IP packet of ``protocol`` this host received in
+    ``seconds`` (a raw socket sees a packet after the input hook: what the firewall let in),
+    joined to multicast ``group`` on the interface with ``interface_address`` when given."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+    if group:
+        membership = socket.inet_aton(group) + socket.inet_aton(interface_address)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    sources = []
+    deadline = time.monotonic() + seconds
+    with open(ready, "w", encoding="utf-8"):
+        pass
+    while time.monotonic() < deadline:
+        readable, _w, _x = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+        if readable:
+            _data, peer = sock.recvfrom(65535)
+            sources.append(peer[0])
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(sources, handle)
+
+
+def send_protocol(host, protocol, count=3):
+    """``count`` IP packets of ``protocol`` (a VRRP-style advertisement) to ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol) as sock:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+        for number in range(count):
+            sock.sendto(b"advertisement %d" % number, (host, 0))
+            time.sleep(0.05)
+
+
 # --- clients -----------------------------------------------------------------------------------
 
 
@@ -350,6 +380,17 @@ def _parser():
     command.add_argument("--out", required=True)
     command.add_argument("--ready", required=True)
     command.add_argument("--ipv6", action="store_true")
+    command = commands.add_parser("listen-protocol")
+    command.add_argument("protocol", type=int)
+    command.add_argument("--seconds", type=float, required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--ready", required=True)
+    command.add_argument("--group")
+    command.add_argument("--interface-address")
+    command = commands.add_parser("send-protocol")
+    command.add_argument("host")
+    command.add_argument("protocol", type=int)
+    command.add_argument("--count", type=int, default=3)
     command = commands.add_parser("send-udp-all")
     command.add_argument("host")
     command.add_argument("--sport", type=int, default=0)
@@ -372,6 +413,15 @@ def main(argv=None):
             args.seconds, args.out, args.ready, ipv6=args.ipv6
         ),
         "send-udp-all": lambda: send_udp_all(args.host, args.sport, _ports(args.ports)),
+        "listen-protocol": lambda: listen_protocol(
+            args.protocol,
+            args.seconds,
+            args.out,
+            args.ready,
+            group=args.group,
+            interface_address=args.interface_address,
+        ),
+        "send-protocol": lambda: send_protocol(args.host, args.protocol, args.count),
     }
     result = handlers[args.command]()
     if result is not None:
