@@ -56,7 +56,7 @@ def _check_hosts(groups, hostvars, networks, problems):
         crosscheck.address_owners(devices, pc_hosts, routers), "address", problems
     )
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
-    settings.check_dedicated_pc_hosts(networks, pc_hosts, routers, problems)
+    settings.check_dedicated_pc_hosts(networks, pc_hosts, routers, hostvars, problems)
     return devices, parts, routers, pc_hosts
 
 

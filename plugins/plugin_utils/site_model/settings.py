@@ -312,25 +312,29 @@ def check_dedicated_management(networks, management, problems):
                 )
 
 
-def check_dedicated_pc_hosts(networks, pc_hosts, routers, problems):
-    """A PC host on a dedicated MPCPU network, unless at the address of a router joining it
-    (a router that also serves DHCP there, say)."""
+def check_dedicated_pc_hosts(networks, pc_hosts, routers, hostvars, problems):
+    """A PC host whose whole LAN is a dedicated MPCPU network: its service address there and
+    the address Ansible manages it at too (a flat site declared kind: mpcpu). A server with a
+    leg of its own into the MPCPU network (managed at another address) and a router serving
+    DHCP there are what a dedicated network is for."""
     router_addresses = set(address for router in routers for address in router["addresses"])
     for name in sorted(pc_hosts):
         host = pc_hosts[name]
         if not host or host["ip"] in router_addresses:
             continue
-        network = next(
-            (n for n in networks if parse_ipv4(host["ip"]) in n["cidr"]),
-            None,
-        )
-        if network is not None and network["kind"] == DEDICATED:
+        network = next((n for n in networks if parse_ipv4(host["ip"]) in n["cidr"]), None)
+        if network is None or network["kind"] != DEDICATED:
+            continue
+        managed_at = parse_ipv4(host_vars_of(hostvars, name).get("ansible_host"))
+        if host["field"] == "ansible_host" or (
+            managed_at is not None and managed_at in network["cidr"]
+        ):
             problems.add(
                 name,
                 host["field"],
-                "%s is in %s (%s), which kind: mpcpu declares dedicated to MPCPUs: %s; "
-                "otherwise give the host an address on another network"
-                % (host["ip"], network["name"], network["cidr"], _CHOOSE_SHARED),
+                "%s is in %s (%s), which kind: mpcpu declares dedicated to MPCPUs, and the host "
+                "is managed there too: %s; otherwise give the host an address on another "
+                "network" % (host["ip"], network["name"], network["cidr"], _CHOOSE_SHARED),
             )
 
 
