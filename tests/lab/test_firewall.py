@@ -15,7 +15,9 @@ on the router the MPCPU reaches its SSH over IPv6; with one, a scan of every TCP
 link-local and global address and every free UDP port finds nothing, nothing is forwarded,
 and SSH over IPv6 from the management side still logs in. Then: a ruleset that locks the
 controller out rolls back by itself; bad input changes nothing; the ruleset survives a reload
-of nftables.service.
+of nftables.service. Last, under other inventories of the same booted lab: a flat site (the
+MPCPU network declared kind shared, gw its only server, intruder a LAN client that keeps its
+own services) and a VRRP-style extra flow between two routers on the MPCPU network.
 """
 
 import json
