@@ -99,9 +99,32 @@ def _policy_options(host_vars):
     )
 
 
+def appliance_routers(model):
+    """{router: platform} of the routers rendered for review and never logged in to."""
+    return dict((r["name"], r["platform"]) for r in model["routers"] if r.get("platform"))
+
+
+def _appliance_router_files(model, host, platform):
+    """An appliance router's own boundary on its platform, with Aerleon's flow check: the
+    flows crossing it (its own traffic, VRRP say, is the appliance's control plane)."""
+    host_policy = policy.build_host_policy(model, host)
+    crossing = dict(host_policy, rules=policy.rules_in(host_policy, policy.FORWARD))
+    if not crossing["rules"]:
+        return {"firewall/%s/README.md" % host: NO_CROSSING_NOTE}
+    if platform == "cisco_ios":
+        rendered = targets.render_files(crossing, ("cisco_ios",))
+    else:
+        rendered = appliance.render_files(model, crossing, (platform,))
+    return dict(("firewall/%s/%s" % (host, path), text) for path, text in rendered.items())
+
+
 def _firewall_files(model, hostvars=None):
     files = {}
+    platforms = appliance_routers(model)
     for host in managed_hosts(model):
+        if host in platforms:
+            files.update(_appliance_router_files(model, host, platforms[host]))
+            continue
         view = model["hosts"][host]
         names = ROUTER_TARGETS if view["router"] else HOST_TARGETS
         interfaces = _deploy_interfaces(view)

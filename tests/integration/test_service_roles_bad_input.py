@@ -74,7 +74,7 @@ def assert_stopped_before_any_change(result, hosts):
     [
         (
             "services_bad_reservation",
-            "mpcpu-02: mpcpu_ip: 203.0.113.50 is outside every network of kind mpcpu",
+            "mpcpu-02: mpcpu_ip: 203.0.113.50 is outside every network of kind mpcpu or shared",
         ),
         (
             "services_duplicate_mac",

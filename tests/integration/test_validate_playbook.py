@@ -187,3 +187,28 @@ def test_role_options_a_role_would_refuse_at_its_start_are_refused_before_any_ho
     for message in expected:
         assert message in problems, message
     assert "Invalid MPCPU site: %d problem(s)" % len(expected) in problems
+
+
+def test_site_yml_never_logs_in_to_an_appliance_router(tmp_path):
+    """Its connection is a plugin that does not exist: any attempt to log in would fail."""
+    inventory = write_inventory(tmp_path / "inventory")
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / "gw.yml").write_text(
+        "---\nmpcpu_router_platform: ciscoasa\nansible_connection: megapower_never_connects\n"
+    )
+    result = ansible_cli.run(
+        "ansible-playbook",
+        "-i",
+        inventory,
+        "playbooks/site.yml",
+        "--tags",
+        "firewall",
+        "--limit",
+        "gw,localhost",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "PLAY [Firewalls of the PC side and the routers]" in output
+    assert "megapower_never_connects" not in output
+    assert "TASK [megapower.mpcpu.firewall" not in output
+    assert "\ngw " not in output.split("PLAY RECAP")[1]

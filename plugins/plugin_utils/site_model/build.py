@@ -51,6 +51,9 @@ def _check_hosts(groups, hostvars, networks, problems):
     devices = hosts.collect_devices(groups, hostvars, networks, problems)
     parts, pc_hosts = hosts.collect_parts(groups, hostvars, networks, problems)
     routers = hosts.collect_routers(groups, hostvars, networks, problems)
+    platforms = settings.check_appliance_routers(groups, hostvars, problems)
+    for router in routers:
+        router["platform"] = platforms.get(router["name"])
     managed = set(pc_hosts) | set(groups.get(appendix_d.ROUTER_GROUP, ()))
     crosscheck.check_managed_addresses(managed, hostvars, devices, problems)
     crosscheck.check_unique(
@@ -60,18 +63,23 @@ def _check_hosts(groups, hostvars, networks, problems):
     names = set(groups.get(appendix_d.DEVICE_GROUP, ()))
     pairs.check_pairs(names, hostvars, devices, problems, reach=(routers, pc_hosts))
     dhcp_names.set_hostnames(devices, hostvars, problems)
-    return devices, parts, routers
+    settings.check_dedicated_pc_hosts(networks, pc_hosts, routers, hostvars, problems)
+    return devices, parts, routers, pc_hosts
 
 
 def _validate(site, groups, hostvars, problems):
     networks, management, rows = _check_settings(site, problems)
-    devices, parts, routers = _check_hosts(groups, hostvars, networks, problems)
+    devices, parts, routers, pc_hosts = _check_hosts(groups, hostvars, networks, problems)
     protocol.set_device_protocols(
         protocol.check_site_protocol(site, problems),
         groups.get(appendix_d.DEVICE_GROUP, ()),
         devices,
         hostvars,
         problems,
+    )
+    settings.check_dedicated_management(networks, management, problems)
+    extra_flows = settings.resolve_extra_flows(
+        settings.check_extra_flows(site, problems), networks, (devices, pc_hosts, routers), problems
     )
     crosscheck.check_parts_played(rows, parts, groups, problems)
     crosscheck.check_near_miss_groups(groups, problems)
@@ -84,6 +92,7 @@ def _validate(site, groups, hostvars, problems):
         "devices": devices,
         "parts": parts,
         "routers": routers,
+        "extra_flows": extra_flows,
     }
 
 
@@ -114,6 +123,7 @@ def build_site(site, groups, hostvars, compile_flows=True):
     if problems:
         raise SiteModelError(merged(problems))
     model = flows.site(site.get("name", "site"), found)
+    model["extra_flows"] = found["extra_flows"]
     role_options.check_inventory(model, hostvars, problems)
     if problems:
         raise SiteModelError(merged(problems))

@@ -50,7 +50,7 @@ def test_kea_reserves_every_mpcpu_by_mac(make_inventory):
 def flat_site(make_inventory):
     """One network, no router: the server shares the MPCPUs' network, nothing crosses."""
     site, groups, hostvars = make_inventory()
-    site["networks"] = site["networks"][:1]
+    site["networks"] = [dict(site["networks"][0], kind="shared")]
     site["management_networks"] = ["198.51.100.0/28"]
     del groups["mpcpu_routers"], hostvars["router"]
     hostvars["pc-server"]["ansible_host"] = "198.51.100.5"
@@ -196,3 +196,37 @@ def test_the_ntp_and_smtp_hosts_get_their_text_files_rendered_with_their_options
     assert main_cf["variables"]["smtp_relayhost"] == "[mail.example.net]:587"
     assert main_cf["variables"]["smtp_myhostname"] == "pc-server"
     assert main_cf["variables"]["smtp_site_model"] is model
+
+
+def test_an_appliance_router_gets_its_platform_and_flow_check_and_no_host_firewall(
+    make_inventory,
+):
+    site, groups, hostvars = make_inventory()
+    hostvars["router"]["mpcpu_router_platform"] = "ciscoasa"
+    files = bundle.bundle_files(site_model.build_site(site, groups, hostvars))
+    router_files = sorted(path for path in files if path.startswith("firewall/router/"))
+    assert router_files == [
+        "firewall/router/README.md",
+        "firewall/router/aerleon/def/networks.yaml",
+        "firewall/router/aerleon/def/services.yaml",
+        "firewall/router/aerleon/policies/pol/mpcpu-boundary.yaml",
+        "firewall/router/ciscoasa/flow-check.md",
+        "firewall/router/ciscoasa/mpcpu-boundary.asa",
+        "firewall/router/ciscoasa/notes.md",
+    ]
+    assert " 0 failed.**" in files["firewall/router/ciscoasa/flow-check.md"]
+
+
+def test_an_ios_appliance_router_gets_the_ios_acl(make_inventory):
+    site, groups, hostvars = make_inventory()
+    hostvars["router"]["mpcpu_router_platform"] = "cisco_ios"
+    files = bundle.bundle_files(site_model.build_site(site, groups, hostvars))
+    assert sorted(p for p in files if p.startswith("firewall/router/")) == [
+        "firewall/router/cisco_ios/mpcpu-acl.ios"
+    ]
+
+
+def test_the_router_platforms_are_the_firewall_targets_for_routers():
+    assert set(site_model.settings.ROUTER_PLATFORMS) == set(bundle.APPLIANCE_TARGETS) | {
+        "cisco_ios"
+    }
