@@ -219,7 +219,7 @@ def _representatives(address_set):
         addresses = []
         for cidr in address_set.elements:
             network = ipaddress.ip_network(cidr)
-            addresses.append(str(next(network.hosts(), network.network_address)))
+            addresses.append(str(next(iter(network.hosts()), network.network_address)))
         return addresses
     if address_set.kind == _policy.ADDRESSES:
         return list(address_set.elements)

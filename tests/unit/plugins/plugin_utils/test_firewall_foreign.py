@@ -233,3 +233,12 @@ def test_refusal_hint_names_the_tool_to_allow_the_flow_in(model):
     baseline = findings(model, "cctv-srv", nft("baseline"))
     assert foreign.hint(baseline[0], "adjust") == ""
     assert "firewall_foreign_rulesets: adjust" in foreign.hint(baseline[0], "refuse")
+
+
+def test_a_network_of_one_address_stands_for_itself():
+    # A shared network puts each MPCPU in the network set as a /32: ipaddress gives a /32's
+    # hosts as a list, not an iterator (the lab's flat site failed on it).
+    single = policy.AddressSet("mpcpu_networks", policy.NETWORKS, ["198.51.100.7/32"], "")
+    wide = policy.AddressSet("mpcpu_networks", policy.NETWORKS, ["198.51.100.0/24"], "")
+    assert foreign._representatives(single) == ["198.51.100.7"]
+    assert foreign._representatives(wide) == ["198.51.100.1"]
