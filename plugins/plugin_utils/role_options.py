@@ -43,13 +43,18 @@ _SPEC_FILES = {}
 _ONE_BY_ONE = {}
 
 
-def _spec_options(role):
-    """Every option of ``role``'s meta/argument_specs.yml, as written there."""
+def spec_entries(role):
+    """``role``'s meta/argument_specs.yml, each entry point by name, read once per process."""
     if role not in _SPEC_FILES:
         path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
         with open(path, encoding="utf-8") as handle:
-            _SPEC_FILES[role] = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+            _SPEC_FILES[role] = yaml.safe_load(handle)["argument_specs"]
     return _SPEC_FILES[role]
+
+
+def _spec_options(role):
+    """Every option of ``role``'s main entry point, as written there."""
+    return spec_entries(role)["main"]["options"]
 
 
 def role_option_names(role):

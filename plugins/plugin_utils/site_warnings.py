@@ -16,9 +16,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import difflib
-import os
-
-import yaml
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import Problems, merged
@@ -33,12 +30,9 @@ _DECLARED = {}
 def declared_spec(role):
     """Every option ``role``'s argument spec declares (its entry points together), by name."""
     if role not in _DECLARED:
-        path = os.path.join(role_options.ROLES_DIR, role, "meta", "argument_specs.yml")
-        with open(path, encoding="utf-8") as handle:
-            specs = yaml.safe_load(handle)["argument_specs"]
         _DECLARED[role] = dict(
             (name, option or {})
-            for entry in specs.values()
+            for entry in role_options.spec_entries(role).values()
             for name, option in (entry.get("options") or {}).items()
         )
     return _DECLARED[role]
