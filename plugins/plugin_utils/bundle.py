@@ -6,10 +6,13 @@
 No host is contacted. Firewall files are exactly what the firewall role loads, IPv6 included,
 with the host's firewall options; an interface name, which the host's kernel decides at deploy
 time, is a placeholder (``deploy-if0``...) that ``firewall/<host>/interfaces.md`` maps to the
-address it carries. Service settings are what the model fixes, and ``options/<host>/<role>.json``
-holds every option of every role that runs on the host, as the inventory sets it or the role
-defaults it (secrets masked), so any inventory change that changes a host changes the bundle.
-Same model and inventory in, byte-identical files out.
+address it carries. ``files/<host>/<path>`` holds every file the server and firewall roles
+write whole from a template, rendered by the bundle role from the role's own template and
+vars with Ansible's template engine (``template_jobs`` says which, with what), so it is the
+file the role writes; ``options/<host>/<role>.json`` holds every option of every role that
+runs on the host, as the inventory sets it or the role defaults it (secrets masked), so any
+inventory change that changes a host changes the bundle. Same model and inventory in,
+byte-identical files out.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +27,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils import (
     reports,
     role_options,
     services,
+    site_model,
     site_warnings,
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
@@ -40,8 +44,6 @@ DHCP_PART = services.DHCP_PART
 NTP_PART = services.NTP_PART
 SMTP_PART = services.SMTP_PART
 MPCPU_KIND = appendix_d.DEVICE_GROUP
-# The dhcp role's default dhcp_lease_file (roles/dhcp/defaults/main.yml) says it again.
-KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
 SITE_ROUTER_ACL = "firewall/site-router-acl.ios"
 SITE_ROUTER_NOTE = "firewall/site-router-acl.md"
 NO_CROSSING_NOTE = cisco_ios.NOTHING_CROSSES
@@ -118,6 +120,17 @@ def _appliance_router_files(model, host, platform):
     return dict(("firewall/%s/%s" % (host, path), text) for path, text in rendered.items())
 
 
+def _host_policy(model, host, hostvars):
+    """The host's firewall policy as the firewall role builds it, on the placeholder
+    interfaces."""
+    return policy.build_host_policy(
+        model,
+        host,
+        interface_addresses=_deploy_interfaces(model["hosts"][host]),
+        **_policy_options(hostvars[host] if hostvars is not None else {}),
+    )
+
+
 def _firewall_files(model, hostvars=None):
     files = {}
     platforms = appliance_routers(model)
@@ -128,13 +141,7 @@ def _firewall_files(model, hostvars=None):
         view = model["hosts"][host]
         names = ROUTER_TARGETS if view["router"] else HOST_TARGETS
         interfaces = _deploy_interfaces(view)
-        host_policy = policy.build_host_policy(
-            model,
-            host,
-            interface_addresses=interfaces,
-            **_policy_options(hostvars[host] if hostvars is not None else {}),
-        )
-        rendered = targets.render_files(host_policy, names)
+        rendered = targets.render_files(_host_policy(model, host, hostvars), names)
         files.update(("firewall/%s/%s" % (host, path), text) for path, text in rendered.items())
         files["firewall/%s/interfaces.md" % host] = _interfaces_note(interfaces)
     files.update(_site_router_files(policy.build_site_router_policy(model)))
@@ -165,13 +172,6 @@ def _part_hosts(model, part):
 
 def _service_files(model):
     files = {}
-    for name, view in _part_hosts(model, DHCP_PART):
-        # The bundle has no host facts: each address stands for the interface carrying it.
-        addresses = [
-            {"device": "<interface with %s>" % ip, "address": ip} for ip in view["addresses"]
-        ]
-        config = services.kea_dhcp4_config(model, name, addresses, lease_file=KEA_LEASE_FILE)
-        files["services/%s/kea-dhcp4.conf" % name] = _json(config)
     for name, _view in _part_hosts(model, NTP_PART):
         settings = services.chrony_server_settings(model, name)
         files["services/%s/chrony.json" % name] = _json(settings)
@@ -207,15 +207,55 @@ def role_option_files(model, hostvars):
     return files
 
 
-# Text files the server roles write whole from a template and the role's options (no host
-# fact needed): rendered into the bundle as the host gets them, under files/<host>/<path>.
-TEXT_TEMPLATES = {
+# The files each role writes whole from one of its templates: (template, path on the host).
+# The bundle role renders them, under files/<host>/<path>, from the role's own template and
+# vars/main.yml with Ansible's template engine, so the bundle holds the file the role writes.
+# The firewall's files depend on its backend: FIREWALL_FILES and _firewall_jobs.
+ROLE_FILES = {
+    "dhcp": (("kea-dhcp4.conf.j2", "/etc/kea/kea-dhcp4.conf"),),
     "ntp": (("chrony.conf.j2", "/etc/chrony/chrony.conf"),),
     "smtp": (
         ("main.cf.j2", "/etc/postfix/main.cf"),
         ("master.cf.j2", "/etc/postfix/master.cf"),
     ),
+    "tftp_receiver": (
+        ("tftpd-hpa.default.j2", "/etc/default/tftpd-hpa"),
+        ("tftpd-hpa.remap.j2", "/etc/tftpd-hpa.remap"),
+        (
+            "tftpd-hpa.store.conf.j2",
+            "/etc/systemd/system/tftpd-hpa.service.d/mpcpu-snapshot-store.conf",
+        ),
+        ("mpcpu-snapshot-store.service.j2", "/etc/systemd/system/mpcpu-snapshot-store.service"),
+        (
+            "mpcpu-snapshot-retention.service.j2",
+            "/etc/systemd/system/mpcpu-snapshot-retention.service",
+        ),
+        ("mpcpu-snapshot-retention.timer.j2", "/etc/systemd/system/mpcpu-snapshot-retention.timer"),
+    ),
+    "log_collector": (
+        ("config.json.j2", "/etc/mpcpu-log-collector/config.json"),
+        ("mpcpu-log-collector.service.j2", "/etc/systemd/system/mpcpu-log-collector.service"),
+    ),
 }
+FIREWALL_FILES = (
+    ("mpcpu-firewall.service.j2", "/etc/systemd/system/mpcpu-firewall.service"),
+    ("mpcpu-firewall.sh.j2", "/usr/local/sbin/mpcpu-firewall"),
+)
+# firewall_backend auto picks firewalld where it runs, which the bundle cannot know.
+AUTO_BACKEND = "nftables"
+FILES_NOTE_PATH = "files/README.md"
+FILES_NOTE = """# Files as the roles write them
+
+`files/<host>/<path>` is each file a role writes whole from a template on that host, rendered
+from the role's own template and variables with Ansible's template engine. What only the host
+can tell is filled in at deploy time:
+
+- `deploy-if0`, `deploy-if1`...: the interfaces `firewall/<host>/interfaces.md` names by the
+  address each carries (the dhcp and firewall roles read them from the host's kernel);
+- `firewall_backend: auto`: shown as nftables; a host where firewalld runs gets the files of
+  `firewall/<host>/firewalld/` staged instead, with a loader and unit for firewalld;
+- secrets: masked.
+"""
 
 
 HOST_NAME_DEFAULT = "{{ inventory_hostname }}"
@@ -237,26 +277,65 @@ def _host_options(role, host, host_vars):
     )
 
 
+def _job(role, host, template, dest, variables):
+    return {
+        "path": "files/%s%s" % (host, dest),
+        "template": os.path.join(ROLES_DIR, role, "templates", template),
+        "vars_file": os.path.join(ROLES_DIR, role, "vars", "main.yml"),
+        "variables": variables,
+    }
+
+
+def _role_variables(role, model, host, host_vars):
+    """What ``role``'s templates read on ``host``: its options as the host has them (secrets
+    masked), the site model, the host's name and the facts the role's tasks work out on the
+    host before they write (its view of the site, its addresses on placeholder interfaces)."""
+    variables = _host_options(role, host, host_vars)
+    variables["%s_site_model" % role] = model
+    variables["inventory_hostname"] = host
+    if role == "dhcp":
+        variables["__dhcp_addresses"] = _deploy_interfaces(model["hosts"][host])
+    if role in ("tftp_receiver", "log_collector"):
+        variables["__%s_view" % role] = site_model.host_view(model, host, missing_ok=True)
+    return variables
+
+
+def _firewall_jobs(model, host, hostvars):
+    """The firewall role's files on ``host`` for the backend it would choose: the unit, the
+    loader and the ruleset file(s), each as the role's task loop hands it to the template."""
+    variables = _role_variables("firewall", model, host, hostvars[host])
+    backend = variables["firewall_backend"]
+    chosen = AUTO_BACKEND if backend == "auto" else backend
+    rendered = targets.target(chosen).render(_host_policy(model, host, hostvars))
+    variables.update(firewall_backend_chosen=chosen, __firewall_rendered=rendered)
+    jobs = [_job("firewall", host, t, dest, variables) for t, dest in FIREWALL_FILES]
+    config_dir = variables["firewall_config_dir"]
+    for name in sorted(rendered):
+        if chosen == "firewalld":
+            template, dest, item = "ruleset.xml.j2", "%s/firewalld/%s" % (config_dir, name), name
+        else:
+            template, dest, item = "ruleset.j2", "%s/%s" % (config_dir, name), {"key": name}
+        jobs.append(_job("firewall", host, template, dest, dict(variables, item=item)))
+    return jobs
+
+
 def template_jobs(model, hostvars):
-    """[{path, template, variables}]: each text file of ``TEXT_TEMPLATES`` on each host of its
-    role, with the variables the role renders it with (its options as the host has them,
-    secrets masked, and the site model). The bundle role renders them with Ansible's own
+    """[{path, template, vars_file, variables}]: each file of ``ROLE_FILES`` on each host of
+    its role, and the firewall's files on each host it runs on (appliance routers aside), with
+    the variables the role renders it with. The bundle role loads ``vars_file`` (the role's
+    vars/main.yml, whose Jinja reads ``variables``) and renders ``template`` with Ansible's own
     template engine, so the bundle shows what the role writes."""
     jobs = []
+    appliances = appliance_routers(model)
     for role, part in role_options.ROLE_PARTS:
-        for template, dest in TEXT_TEMPLATES.get(role, ()):
-            for host in site_warnings.role_hosts(model, part):
-                variables = _host_options(role, host, hostvars[host])
-                variables["%s_site_model" % role] = model
-                # The role's templates read the settings of the host they are rendered for.
-                variables["inventory_hostname"] = host
-                jobs.append(
-                    {
-                        "path": "files/%s%s" % (host, dest),
-                        "template": os.path.join(ROLES_DIR, role, "templates", template),
-                        "variables": variables,
-                    }
-                )
+        for host in site_warnings.role_hosts(model, part):
+            if role == "firewall":
+                if host not in appliances:
+                    jobs.extend(_firewall_jobs(model, host, hostvars))
+                continue
+            variables = _role_variables(role, model, host, hostvars[host])
+            for template, dest in ROLE_FILES.get(role, ()):
+                jobs.append(_job(role, host, template, dest, variables))
     return jobs
 
 
@@ -274,4 +353,6 @@ def bundle_files(model, hostvars=None):
         files.update(role_option_files(model, hostvars))
     files.update(_appliance_files(model))
     files.update(_service_files(model))
+    if hostvars is not None:
+        files[FILES_NOTE_PATH] = FILES_NOTE
     return files
