@@ -1,13 +1,14 @@
 """The change bundle: every firewall target of every managed host, the site router ACL and
 the service settings, byte-identical for the same site."""
 
-import json
+import pathlib
 
 import pytest
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import (
     bundle,
     role_options,
+    services,
     site_model,
     site_warnings,
 )
@@ -35,14 +36,31 @@ def test_every_managed_host_gets_every_firewall_target_it_can_load(make_inventor
     assert "ip access-list extended" in files["firewall/site-router-acl.ios"]
 
 
+def _kea_job(model, hostvars, host):
+    jobs = dict((job["path"], job) for job in bundle.template_jobs(model, hostvars))
+    job = jobs["files/%s/etc/kea/kea-dhcp4.conf" % host]
+    assert job["template"].endswith("roles/dhcp/templates/kea-dhcp4.conf.j2")
+    assert job["vars_file"].endswith("roles/dhcp/vars/main.yml")
+    return job
+
+
+def _kea_config(model, job):
+    """The Kea configuration the role's template renders from the job's variables."""
+    variables = job["variables"]
+    return services.kea_dhcp4_config(
+        variables["dhcp_site_model"],
+        variables["inventory_hostname"],
+        variables["__dhcp_addresses"],
+        lease_file=variables["dhcp_lease_file"],
+    )["Dhcp4"]
+
+
 def test_kea_reserves_every_mpcpu_by_mac(make_inventory):
     site, groups, hostvars = make_inventory()
     groups["mpcpu_dhcp_servers"] = ["router"]  # on the MPCPU network, as Kea must be
     hostvars["router"]["mpcpu_service_ip"] = "198.51.100.1"
     model = site_model.build_site(site, groups, hostvars)
-    files = bundle.bundle_files(model)
-    (kea_path,) = [path for path in files if path.endswith("kea-dhcp4.conf")]
-    subnets = json.loads(files[kea_path])["Dhcp4"]["subnet4"]
+    subnets = _kea_config(model, _kea_job(model, hostvars, "router"))["subnet4"]
     reserved = {(r["hw-address"], r["ip-address"]) for s in subnets for r in s["reservations"]}
     assert reserved == {(device["mac"], device["ip"]) for device in model["mpcpus"]}
 
@@ -83,16 +101,17 @@ def test_a_dhcp_server_that_routes_two_mpcpu_networks_serves_both_as_the_dhcp_ro
     groups["mpcpu_dhcp_servers"] = ["router"]
     hostvars["router"]["mpcpu_service_ip"] = "198.51.100.1"
     hostvars["router"]["mpcpu_router_addresses"].append("198.51.100.65")
-    files = bundle.bundle_files(site_model.build_site(site, groups, hostvars))
-    config = json.loads(files["services/router/kea-dhcp4.conf"])["Dhcp4"]
+    model = site_model.build_site(site, groups, hostvars)
+    config = _kea_config(model, _kea_job(model, hostvars, "router"))
     assert [subnet["subnet"] for subnet in config["subnet4"]] == [
         "198.51.100.0/26",
         "198.51.100.64/26",
     ]
-    assert config["interfaces-config"]["interfaces"] == [
-        "<interface with 198.51.100.1>",
-        "<interface with 198.51.100.65>",
-    ]
+    # The interfaces the firewall files and firewall/router/interfaces.md name too.
+    assert config["interfaces-config"]["interfaces"] == ["deploy-if0", "deploy-if1"]
+    interfaces = bundle.bundle_files(model, hostvars)["firewall/router/interfaces.md"]
+    assert "`deploy-if0`: the interface carrying 198.51.100.1" in interfaces
+    assert "`deploy-if1`: the interface carrying 198.51.100.65" in interfaces
 
 
 # Options whose change no host shows, with the reason (none today: every role option lands in
@@ -181,21 +200,89 @@ def test_a_secret_option_is_masked_in_the_options(make_inventory):
     assert bundle.role_option_value("smtp_relayhost_password", "hunter2") == bundle.MASKED
 
 
-def test_the_ntp_and_smtp_hosts_get_their_text_files_rendered_with_their_options(make_inventory):
+def test_every_host_gets_each_file_its_roles_write_from_their_own_templates(make_inventory):
     site, groups, hostvars = make_inventory()
     hostvars["pc-server"]["smtp_relayhost"] = "[mail.example.net]:587"
     model = site_model.build_site(site, groups, hostvars)
     jobs = dict((job["path"], job) for job in bundle.template_jobs(model, hostvars))
-    assert sorted(jobs) == [
-        "files/pc-server/etc/chrony/chrony.conf",
-        "files/pc-server/etc/postfix/main.cf",
-        "files/pc-server/etc/postfix/master.cf",
-    ]
+    server = dict(
+        (path[len("files/pc-server") :], job["template"].split("/roles/")[1])
+        for path, job in jobs.items()
+        if path.startswith("files/pc-server/")
+    )
+    assert server == {
+        "/etc/chrony/chrony.conf": "ntp/templates/chrony.conf.j2",
+        "/etc/default/tftpd-hpa": "tftp_receiver/templates/tftpd-hpa.default.j2",
+        "/etc/kea/kea-dhcp4.conf": "dhcp/templates/kea-dhcp4.conf.j2",
+        "/etc/megapower-mpcpu/firewall/mpcpu.nft": "firewall/templates/ruleset.j2",
+        "/etc/mpcpu-log-collector/config.json": "log_collector/templates/config.json.j2",
+        "/etc/postfix/main.cf": "smtp/templates/main.cf.j2",
+        "/etc/postfix/master.cf": "smtp/templates/master.cf.j2",
+        "/etc/systemd/system/mpcpu-firewall.service": (
+            "firewall/templates/mpcpu-firewall.service.j2"
+        ),
+        "/etc/systemd/system/mpcpu-log-collector.service": (
+            "log_collector/templates/mpcpu-log-collector.service.j2"
+        ),
+        "/etc/systemd/system/mpcpu-snapshot-retention.service": (
+            "tftp_receiver/templates/mpcpu-snapshot-retention.service.j2"
+        ),
+        "/etc/systemd/system/mpcpu-snapshot-retention.timer": (
+            "tftp_receiver/templates/mpcpu-snapshot-retention.timer.j2"
+        ),
+        "/etc/systemd/system/mpcpu-snapshot-store.service": (
+            "tftp_receiver/templates/mpcpu-snapshot-store.service.j2"
+        ),
+        "/etc/systemd/system/tftpd-hpa.service.d/mpcpu-snapshot-store.conf": (
+            "tftp_receiver/templates/tftpd-hpa.store.conf.j2"
+        ),
+        "/etc/tftpd-hpa.remap": "tftp_receiver/templates/tftpd-hpa.remap.j2",
+        "/usr/local/sbin/mpcpu-firewall": "firewall/templates/mpcpu-firewall.sh.j2",
+    }
     main_cf = jobs["files/pc-server/etc/postfix/main.cf"]
-    assert main_cf["template"].endswith("roles/smtp/templates/main.cf.j2")
+    assert main_cf["vars_file"].endswith("roles/smtp/vars/main.yml")
     assert main_cf["variables"]["smtp_relayhost"] == "[mail.example.net]:587"
     assert main_cf["variables"]["smtp_myhostname"] == "pc-server"
     assert main_cf["variables"]["smtp_site_model"] is model
+    collector = jobs["files/pc-server/etc/mpcpu-log-collector/config.json"]["variables"]
+    assert collector["__log_collector_view"] == site_model.host_view(model, "pc-server")
+
+
+# The templates no file of the bundle comes from, with the reason.
+NOT_IN_THE_BUNDLE = {
+    # Only for firewall_backend firewalld (its own test below).
+    "firewall/templates/ruleset.xml.j2",
+}
+
+
+def test_every_template_of_the_roles_that_write_hosts_files_is_in_the_bundle(make_inventory):
+    site, groups, hostvars = make_inventory()
+    model = site_model.build_site(site, groups, hostvars)
+    used = set(job["template"] for job in bundle.template_jobs(model, hostvars))
+    roles = pathlib.Path(bundle.ROLES_DIR)
+    for role, _part in role_options.ROLE_PARTS:
+        for template in sorted((roles / role / "templates").glob("*.j2")):
+            name = "%s/templates/%s" % (role, template.name)
+            assert str(template) in used or name in NOT_IN_THE_BUNDLE, name
+
+
+def test_a_firewalld_host_gets_the_firewalld_files_staged_as_the_role_writes_them(
+    make_inventory,
+):
+    site, groups, hostvars = make_inventory()
+    hostvars["pc-server"]["firewall_backend"] = "firewalld"
+    model = site_model.build_site(site, groups, hostvars)
+    staged = [
+        job
+        for job in bundle.template_jobs(model, hostvars)
+        if job["path"].startswith("files/pc-server/etc/megapower-mpcpu/firewall/")
+    ]
+    assert staged and all(job["template"].endswith("/ruleset.xml.j2") for job in staged)
+    prefix = "files/pc-server/etc/megapower-mpcpu/firewall/firewalld/"
+    assert sorted(job["path"][len(prefix) :] for job in staged) == sorted(
+        job["variables"]["item"] for job in staged
+    )
+    assert staged[0]["variables"]["firewall_backend_chosen"] == "firewalld"
 
 
 def test_an_appliance_router_gets_its_platform_and_flow_check_and_no_host_firewall(
