@@ -5,9 +5,11 @@ of Appendix D passes) and render run by FQCN against the built-in lab; their out
 that directory and the installed collection still verifies clean. Breaking one flow on purpose
 fails exactly that row."""
 
+import json
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 from xml.etree import ElementTree
 
@@ -171,6 +173,57 @@ def test_every_row_passes_for_every_mpcpu(deployed_site, installed):
     assert set(cells) == {(mpcpu, row) for mpcpu in MPCPUS for row in ROWS}
     assert failing(cells) == []
     assert (installed.run_dir / "mpcpu-verify-lab" / "report.md").read_text().startswith("# Verify")
+
+
+def on_bytes(state, host, command):
+    result = subprocess.run(
+        lab.ssh_argv(state, host, command), capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def deploy_interfaces(state, host, interfaces_note):
+    """{placeholder: name}: the host's interface carrying each placeholder's address, as
+    ``firewall/<host>/interfaces.md`` of the bundle maps them."""
+    placeholders = re.findall(
+        r"^- `(deploy-if\d+)`: the interface carrying (\S+)$", interfaces_note, re.M
+    )
+    links = json.loads(on(state, host, "ip -json address show"))
+    names = {
+        entry["local"]: link["ifname"]
+        for link in links
+        for entry in link.get("addr_info", [])
+        if entry.get("family") == "inet"
+    }
+    return {placeholder: names[address] for placeholder, address in placeholders}
+
+
+def test_the_bundle_holds_each_file_the_roles_wrote_byte_for_byte(deployed_site, installed):
+    state = deployed_site[0]
+    installed.playbook("render", "-e", "mpcpu_output_dir=deployed")
+    bundle = installed.run_dir / "deployed" / "mpcpu-bundle-lab"
+    compared = []
+    for host_dir in sorted(path for path in (bundle / "files").iterdir() if path.is_dir()):
+        host = host_dir.name
+        note = (bundle / "firewall" / host / "interfaces.md").read_text()
+        # deploy-if10 before deploy-if1
+        interfaces = sorted(deploy_interfaces(state, host, note).items(), reverse=True)
+        for path in sorted(path for path in host_dir.rglob("*") if path.is_file()):
+            expected = path.read_bytes()
+            for placeholder, name in interfaces:
+                expected = expected.replace(placeholder.encode(), name.encode())
+            on_host = "/%s" % path.relative_to(host_dir)
+            assert on_bytes(state, host, "cat %s" % shlex.quote(on_host)) == expected, (
+                host,
+                on_host,
+            )
+            compared.append((host, on_host))
+    # Kea, the firewall's ruleset, unit and loader on the router; on the server those three,
+    # chrony, postfix (2), tftpd-hpa's settings, remap and drop-in, the snapshot store and
+    # retention units (3), the collector's configuration and unit.
+    assert len([c for c in compared if c[0] == "cctv-gw"]) == 4, compared
+    assert len([c for c in compared if c[0] == "cctv-srv"]) == 14, compared
 
 
 def test_render_writes_the_bundle_into_the_run_directory(installed):
