@@ -2,6 +2,7 @@
 
 import filecmp
 import pathlib
+import re
 import shutil
 
 import ansible_cli
@@ -115,7 +116,7 @@ def test_a_bundle_dir_holding_another_site_is_refused_naming_both(tmp_path):
     assert (tmp_path / "shared" / "port-matrix.md").read_text().count("example-campus")
 
 
-def test_the_diff_shows_a_mail_and_a_time_upstream_moving(tmp_path):
+def test_the_diff_shows_each_hosts_files_change_with_the_roles_options(tmp_path):
     inventory = tmp_path / "inventory"
     shutil.copytree(ROOT / "inventories" / "example", inventory)
     bundle = tmp_path / "bundle"
@@ -124,9 +125,26 @@ def test_the_diff_shows_a_mail_and_a_time_upstream_moving(tmp_path):
     group_vars.write_text(
         group_vars.read_text()
         + "smtp_relayhost: '[mail.example.net]:587'\nntp_upstream_servers: [ntp1.example.net]\n"
+        + "dhcp_valid_lifetime: 7200\ntftp_receiver_retransmit_ms: 2000\n"
+        + "log_collector_retention_months: 12\nfirewall_config_dir: /etc/mpcpu-fw\n"
     )
     render(inventory, bundle)
     diff = (tmp_path / "bundle.diff").read_text()
     assert "+relayhost = [mail.example.net]:587" in diff
     assert "+server ntp1.example.net iburst" in diff
     assert '+  "smtp_relayhost": "[mail.example.net]:587"' in diff
+    changed = dict(
+        (path, [line[1:].strip() for line in lines.splitlines() if line.startswith("+")])
+        for path, lines in re.findall(
+            r"^diff -ruN \S+ \S+\.new/files/(\S+)\n(.*?)(?=^diff|\Z)", diff, re.M | re.S
+        )
+    )
+    assert '"valid-lifetime": 7200' in changed["cctv-gw-1/etc/kea/kea-dhcp4.conf"]
+    (options,) = [line for line in changed["cctv-srv-1/etc/default/tftpd-hpa"] if "OPTIONS" in line]
+    assert "--retransmit 2000000 " in options
+    assert '"retention_months": 12,' in changed["cctv-srv-1/etc/mpcpu-log-collector/config.json"]
+    assert (
+        "ConditionPathExists=/etc/mpcpu-fw/mpcpu.nft"
+        in changed["cctv-srv-1/etc/systemd/system/mpcpu-firewall.service"]
+    )
+    assert "table inet mpcpu {" in changed["cctv-srv-1/etc/mpcpu-fw/mpcpu.nft"]
