@@ -20,7 +20,8 @@ full batch, at most the forks), once with the reference device's time for every 
 each device during the play. Printed: the play's wall time, both floors and the ratios.
 A canary batch holds one device and a wave waits for its slowest CPU, so the ratio cannot
 reach 1: with 25 pairs and 50 % batches the waves take 6 batch rounds where the floor
-counts 50 / 12 = 4.2 of them.
+counts 50 / 12 = 4.2 of them; the last row prints that bound (the rounds times the
+reference transfer).
 
     . ~/.cache/megapower-mpcpu/venv/bin/activate
     python3 benchmarks/fleet_firmware.py [--pairs 25] [--image-mib 4] [--rtt-ms 20] [--loss 1]
@@ -246,6 +247,13 @@ def batch_hosts(batch, wave):
     return min(int(batch), wave)
 
 
+def batch_rounds(batch, wave):
+    """Batches in a wave of ``wave`` hosts: the canary, then full batches (serial [1, batch])."""
+    rest = wave - 1
+    size = batch_hosts(batch, wave)
+    return 1 + (rest + size - 1) // size
+
+
 def processor():
     for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -290,9 +298,11 @@ def report(args, reference, play_wall, sends):
     )
     print("%-44s %9s %8s" % ("", "seconds", "play/it"))
     print("%-44s %9.1f %8s" % ("play (firmware.yml, whole fleet)", play_wall, ""))
+    rounds = 2 * batch_rounds(args.batch, args.pairs)
     rows = (
         ("floor: %d x reference / %d" % (count, parallelism), floor_reference),
         ("floor: sum of the play's transfers / %d" % parallelism, floor_measured),
+        ("canary and batches: %d rounds x reference" % rounds, rounds * reference["duration"]),
     )
     for label, seconds in rows:
         print("%-44s %9.1f %8.2f" % (label, seconds, play_wall / seconds))
