@@ -47,7 +47,9 @@ def check_params(params):
     defaults = {"version_regex": DEFAULT_VERSION_REGEX, "selected_regex": DEFAULT_SELECTED_REGEX}
     for field, default in defaults.items():
         pattern = params.get(field, default)
-        clean[field] = None if pattern is None else checks.regex(pattern, field, True)
+        if pattern is not None:
+            pattern = checks.regex(pattern, field, exactly_one_group=True)
+        clean[field] = pattern
     request = params.get("activity_log_request")
     clean["activity_log_request"] = str(request).encode("utf-8") if request else b""
     return clean
