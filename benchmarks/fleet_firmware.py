@@ -30,10 +30,11 @@ reference transfer).
 The script fails instead of printing a ratio if the play fails or a device does not end on
 the new version. Sends traffic only to 127.77.8.0/24 on loopback.
 
-Measured 2026-12-07 (2-core Intel Xeon, load average 10-13, the defaults above): play
-775.5 s; one device alone 73.5 s; floor 50 x 73.5 / 12 = 306.4 s (play/floor 2.53); floor
-from the play's own 50 transfers 347.5 s (2.23); canary and batches, 6 rounds x 73.5 s =
-441.2 s (1.76). benchmarks/README.md says where the time goes.
+Measured 2026-12-07 (2-core Intel Xeon, load average 3-6, the defaults above): play
+659.9 s; one device alone 74.2 s; floor 50 x 74.2 / 12 = 309.1 s (play/floor 2.13); floor
+from the play's own 50 transfers 326.2 s (2.02); canary and batches, 6 rounds x 74.2 s =
+445.1 s (1.48). On a busier machine (load 10-13): 775.5 s, ratios 2.53 / 2.23 / 1.76.
+benchmarks/README.md says where the time goes.
 """
 
 import argparse
