@@ -20,12 +20,10 @@ Sends traffic only to 127.77.0.0/16 on loopback.
 """
 
 import argparse
-import ipaddress
 import json
 import os
 import pathlib
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,11 +31,11 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FIRST_ADDRESS = ipaddress.ip_address("127.77.1.1")
-DEVICES_PER_BLOCK = 250  # 127.77.1.1-250, 127.77.2.1-250, ...
+sys.path.insert(0, str(ROOT / "lab"))
+from mpcpu_sim import launch  # noqa: E402  (lab/ on sys.path above)
+
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 SKEWED_TIME = "2020-01-01T00:00:00"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 PLAYBOOK = """---
 - name: {name}
@@ -61,15 +59,6 @@ TASKS = {
 }
 
 
-def addresses(count):
-    """``count`` loopback addresses in blocks of 127.77.N.1-250 (no .0 or .255)."""
-    result = []
-    for index in range(count):
-        block, offset = divmod(index, DEVICES_PER_BLOCK)
-        result.append(str(FIRST_ADDRESS + block * 256 + offset))
-    return result
-
-
 def write_files(workdir, device_addresses):
     hosts = {
         "fleet-%03d" % (index + 1): {"mpcpu_ip": address}
@@ -81,64 +70,17 @@ def write_files(workdir, device_addresses):
         (workdir / ("%s.yml" % name)).write_text(PLAYBOOK.format(name=name, task=task))
 
 
-def address_ranges(device_addresses):
-    """--address arguments: one FIRST-LAST range per block."""
-    ranges = []
-    for start in range(0, len(device_addresses), DEVICES_PER_BLOCK):
-        block = device_addresses[start : start + DEVICES_PER_BLOCK]
-        ranges += ["--address", "%s-%s" % (block[0], block[-1])]
-    return ranges
-
-
-def start_simulator(workdir, device_addresses):
-    status_file = workdir / "simulator.json"
-    environment = dict(os.environ, PYTHONPATH="%s/lab:%s/collections" % (ROOT, ROOT))
-    argv = [sys.executable, "-m", "mpcpu_sim", "-q", "serve", "--status-file", str(status_file)]
-    # an hour ahead, so the first "set" run really sets; no activity-log chatter
-    argv += ["--set", "clock_offset=3600", "--set", "log_rate=0"]
-    argv += address_ranges(device_addresses)
-    log = open(workdir / "simulator.log", "w")  # noqa: SIM115 (kept open for the child)
-    process = subprocess.Popen(argv, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("simulator exited: %s" % (workdir / "simulator.log").read_text())
-        try:
-            if json.loads(status_file.read_text()).get("running"):
-                return process
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    stop(process)
-    raise SystemExit("simulator not running after 60 s")
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid):
-    fields = pathlib.Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
 def run_playbook(workdir, name, forks, simulator):
     environment = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     argv = ["ansible-playbook", "-i", str(workdir / "hosts.yml"), "-f", str(forks)]
     argv.append(str(workdir / ("%s.yml" % name)))
-    cpu_before = cpu_seconds(simulator.pid)
+    cpu_before = simulator.cpu_seconds()
     started = time.monotonic()
     result = subprocess.run(
         argv, cwd=ROOT, env=environment, capture_output=True, text=True, check=False
     )
     wall = time.monotonic() - started
-    simulator_cpu = cpu_seconds(simulator.pid) - cpu_before
+    simulator_cpu = simulator.cpu_seconds() - cpu_before
     recap = RECAP.findall(result.stdout)
     changed = sum(int(entry[2]) for entry in recap)
     failed = sum(int(entry[3]) + int(entry[4]) for entry in recap)
@@ -213,18 +155,18 @@ def main():
     options.add_argument("--forks", type=int, default=25)
     options.add_argument("--rounds", type=int, default=2)
     args = options.parse_args()
-    device_addresses = addresses(args.devices)
+    device_addresses = launch.fleet_addresses(args.devices)
+    # an hour ahead, so the first "set" run really sets; no activity-log chatter
+    arguments = ["--set", "clock_offset=3600", "--set", "log_rate=0"]
+    arguments += launch.address_arguments(device_addresses)
     with tempfile.TemporaryDirectory(prefix="fleet-time-") as tmp:
         workdir = pathlib.Path(tmp)
         write_files(workdir, device_addresses)
-        simulator = start_simulator(workdir, device_addresses)
-        try:
+        with launch.Simulator(workdir, arguments=arguments, quiet=True) as simulator:
             rounds = [
                 one_round(workdir, args.forks, simulator, args.devices)
                 for _round in range(args.rounds)
             ]
-        finally:
-            stop(simulator)
     report(rounds, args.devices, args.forks)
 
 

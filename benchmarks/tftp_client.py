@@ -25,8 +25,6 @@ import platform
 import random
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,9 @@ import typing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "collections"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import tftp_peers  # noqa: E402  (tests/: the servers the interop tests run)
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import tftp  # noqa: E402
 
@@ -172,12 +173,6 @@ MEASURE = {
 }
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
-
-
 def pin(cpus):
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
@@ -185,21 +180,17 @@ def pin(cpus):
 
 @contextlib.contextmanager
 def atftpd(root, server_cpus):
-    port = free_udp_port()
-    command = [
-        "atftpd", "--daemon", "--no-fork", "--port", str(port), "--bind-address", LOOPBACK,
-        "--user", "root", "--group", "root", "--logfile", "/dev/null", str(root),
-    ]  # fmt: skip
+    """The port of an atftpd serving ``root``, once it answers."""
+
+    def command(port):
+        return tftp_peers.atftpd_command("atftpd", port, root, LOOPBACK, "/dev/null")
+
     pin(server_cpus)  # the daemon inherits the affinity; the clients are pinned after
-    process = subprocess.Popen(command, start_new_session=True)
     try:
-        time.sleep(0.5)
-        if process.poll() is not None:
-            raise SystemExit("atftpd did not start")
-        yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(10)
+        with tftp_peers.running(command, root.parent / "atftpd.log", LOOPBACK) as (port, _server):
+            yield port
+    except tftp_peers.NotStarted as error:
+        raise SystemExit("atftpd %s" % error) from None
 
 
 def placement_cpus(placement):

@@ -388,51 +388,84 @@ class _Writer(Transfer):
                 return True
 
     def lockstep(self):
-        """Window size 1 (RFC 1350): send a block, wait for its ACK; the common case, kept tight."""
+        """Window size 1 (RFC 1350): send a block, wait for its ACK; the common case, kept tight.
+
+        A steady block (sent once, acknowledged at once, the kernel's timeout already the
+        wait, far from the total deadline) touches only local variables. Whatever changes the
+        timers (a timed round trip, a timeout, a duplicate) ends the steady run: the next block
+        restarts the timer as the transfer says and reads the wait again.
+        """
         channel, blksize, rollover = self.channel, self.settings.blksize, self.blocks.rollover
         buffer, receive = channel.buffer, channel.connected.recv_into
         send, readinto = channel.connected.send, self.fileobj.readinto
         packet = bytearray(HEADER.pack(OP_DATA, 0) + bytes(blksize))
         payload = memoryview(packet)[4:]
-        monotonic = time.monotonic
-        block = wire = 0
+        monotonic, max_block, timed_every = time.monotonic, MAX_BLOCK, TIMED_EVERY
+        block = wire = transferred = 0
         size = blksize
-        while size == blksize:
-            block += 1
-            wire = wire + 1 if wire < MAX_BLOCK else rollover
-            size = readinto(payload)
-            outgoing = packet
-            if size != blksize:
-                outgoing, size = self.short_read(packet, size, block)
-            packet[2], packet[3] = wire >> 8, wire & 0xFF
-            self.transferred += size
-            self.awaited = block
-            send(outgoing)
-            now = monotonic()
-            self.resend_at = now + self.wait
-            if self.resend_at > self.deadline or channel.timeout != self.wait:
-                self.arm(now)
-            while True:
-                try:
-                    length = receive(buffer)
-                except (BlockingIOError, TimeoutError):
-                    self.resend(outgoing)
-                    continue
-                if (
-                    (buffer[2] << 8 | buffer[3]) == wire
-                    and length == 4
-                    and buffer[1] == OP_ACK
-                    and not buffer[0]
+        steady, wait, latest = False, self.wait, 0.0
+        try:
+            while size == blksize:
+                block += 1
+                wire = wire + 1 if wire < max_block else rollover
+                size = readinto(payload)
+                outgoing = packet
+                if size != blksize:
+                    outgoing, size = self.short_read(packet, size, block)
+                packet[2], packet[3] = wire >> 8, wire & 0xFF
+                transferred += size
+                send(outgoing)
+                now = monotonic()
+                if not steady or now > latest:
+                    steady, wait, latest = self.restart_lockstep_timer(now, block)
+                while True:
+                    try:
+                        length = receive(buffer)
+                    except (BlockingIOError, TimeoutError):
+                        self.awaited, self.transferred, steady = block, transferred, False
+                        self.resend(outgoing)
+                        continue
+                    if (
+                        (buffer[2] << 8 | buffer[3]) == wire
+                        and length == 4
+                        and buffer[1] == OP_ACK
+                        and not buffer[0]
+                    ):
+                        break
+                    if self.other_answer(length, block, now + wait if steady else None):
+                        break
+                    steady = False
+                if not block & timed_every or (
+                    not steady and (self.attempt or self.wait != self.base_wait)
                 ):
-                    break
-                if self.acknowledged(length) == block:
-                    break
-                self.rearm()  # a duplicate moves nothing and sends nothing (RFC 1123)
-            if self.attempt or not block & TIMED_EVERY or self.wait != self.base_wait:
-                self.answered(monotonic() - now)
-            if not block & STRANGERS_EVERY:
-                channel.answer_strangers(self.peer)
+                    self.answered(monotonic() - now)
+                    steady = False
+                if not block & STRANGERS_EVERY:
+                    channel.answer_strangers(self.peer)
+        finally:
+            self.awaited, self.transferred = block, transferred
         self.block_count = block
+
+    def restart_lockstep_timer(self, now, block):
+        """The timer restarted for ``block``, sent at ``now``: (steady, the wait, the latest
+        moment a send still gets the whole wait before the total deadline)."""
+        self.awaited = block
+        self.restart_timer(now)
+        wait = self.wait
+        steady = not self.attempt and wait == self.base_wait == self.channel.timeout
+        return steady, wait, self.deadline - wait
+
+    def other_answer(self, length, block, resend_at):
+        """True if a packet other than the plain ACK acknowledges ``block``; a duplicate
+        moves nothing and sends nothing (RFC 1123): wait what is left of the timer, due at
+        ``resend_at`` (None: as the transfer last armed it)."""
+        self.awaited = block
+        if self.acknowledged(length) == block:
+            return True
+        if resend_at is not None:
+            self.resend_at = resend_at
+        self.rearm()
+        return False
 
     def answered(self, rtt):
         """The block went out ``rtt`` ago and is acknowledged: time it if it was sent once."""

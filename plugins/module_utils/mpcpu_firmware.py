@@ -167,7 +167,7 @@ def check_params(params):
         raise MpcpuError("sha256: %r is not 64 hexadecimal digits" % (sha256,))
     clean["sha256"] = None if sha256 is None else str(sha256).lower()
     for field in ("version_regex", "sha256_regex"):
-        clean[field] = _regex(params.get(field), field)
+        clean[field] = checks.regex(params.get(field), field).pattern
     if params.get("version") is not None and not str(params["version"]).strip():
         raise MpcpuError("version: must not be empty")
     return clean
@@ -177,18 +177,6 @@ def _in_range(value, field, low, high):
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise MpcpuError("%s: %r is not an integer from %d to %d" % (field, value, low, high))
     return value
-
-
-def _regex(pattern, field):
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, TypeError) as error:
-        raise MpcpuError(
-            "%s: %r is not a regular expression: %s" % (field, pattern, error)
-        ) from None
-    if compiled.groups < 1:
-        raise MpcpuError("%s: %r has no group to capture the value" % (field, pattern))
-    return pattern
 
 
 class Device:

@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
 import socket
 import time
 
@@ -47,24 +46,13 @@ def check_params(params):
     clean["settle_time"] = checks.positive(params.get("settle_time"), "settle_time")
     defaults = {"version_regex": DEFAULT_VERSION_REGEX, "selected_regex": DEFAULT_SELECTED_REGEX}
     for field, default in defaults.items():
-        clean[field] = _regex(params.get(field, default), field)
+        pattern = params.get(field, default)
+        if pattern is not None:
+            pattern = checks.regex(pattern, field, exactly_one_group=True)
+        clean[field] = pattern
     request = params.get("activity_log_request")
     clean["activity_log_request"] = str(request).encode("utf-8") if request else b""
     return clean
-
-
-def _regex(pattern, field):
-    if pattern is None:
-        return None
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, TypeError) as error:
-        raise MpcpuError(
-            "%s: %r is not a regular expression: %s" % (field, pattern, error)
-        ) from None
-    if compiled.groups != 1:
-        raise MpcpuError("%s: %r must have exactly one group, the value read" % (field, pattern))
-    return compiled
 
 
 def field_of(replies, compiled):

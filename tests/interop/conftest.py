@@ -9,23 +9,18 @@ import fcntl
 import os
 import pathlib
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
+import tftp_peers
 
-LOOPBACK = "127.0.0.1"
+LOOPBACK = tftp_peers.LOOPBACK
 CACHE = os.environ.get("MPCPU_LAB_CACHE", str(pathlib.Path.home() / ".cache" / "megapower-mpcpu"))
 TOOLS = pathlib.Path(CACHE) / "tools"
 TFTPD_HPA_ROOT = TOOLS / "tftpd-hpa"
 TFTPD_HPA = TFTPD_HPA_ROOT / "usr" / "sbin" / "in.tftpd"
-READY_WITHIN = 10.0  # seconds for a server to answer its first request
-PROBE = b"\x00\x01interop-probe-no-such-file\x00octet\x00"
-
 # What each implementation negotiates, from its documentation and source.
 SERVERS = {
     "atftpd": {"windowsize": True, "timeout": True},
@@ -46,63 +41,15 @@ class Server:
         return self.root / remote_name
 
 
-def family(host):
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def free_udp_port(host):
-    with socket.socket(family(host), socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def answers(host, port):
-    """True once something on ``port`` answers a read request (with ERROR 1)."""
-    with socket.socket(family(host), socket.SOCK_DGRAM) as probe:
-        probe.settimeout(0.2)
-        probe.sendto(PROBE, (host, port))
-        try:
-            data = probe.recv(1024)
-        except (TimeoutError, ConnectionRefusedError):
-            return False
-    return data[:2] == b"\x00\x05"
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
 @contextlib.contextmanager
 def running(name, command_for, root, host=LOOPBACK):
     """Start ``command_for(port)`` until it answers on a free port; always stop it."""
     log = root.parent / ("%s.log" % name)
-    for _attempt in range(3):  # another process may take the free port first
-        port = free_udp_port(host)
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                command_for(port),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() reaches every child
-            )
-        try:
-            deadline = time.monotonic() + READY_WITHIN
-            while process.poll() is None and time.monotonic() < deadline:
-                if answers(host, port):
-                    yield Server(name, host, port, root, process)
-                    return
-            if process.poll() is None:
-                pytest.fail("%s did not answer on port %d within %ss" % (name, port, READY_WITHIN))
-        finally:
-            stop(process)
-    pytest.fail("%s did not start: %s" % (name, log.read_text(errors="replace")[-2000:]))
+    try:
+        with tftp_peers.running(command_for, log, host) as (port, process):
+            yield Server(name, host, port, root, process)
+    except tftp_peers.NotStarted as error:
+        pytest.fail("%s %s" % (name, error))
 
 
 @contextlib.contextmanager
@@ -160,10 +107,7 @@ def atftpd(tmp_path):
     root = server_root(tmp_path)
 
     def command(port):
-        return [
-            binary, "--daemon", "--no-fork", "--port", str(port), "--bind-address", LOOPBACK,
-            "--user", "root", "--group", "root", "--logfile", "-", str(root),
-        ]  # fmt: skip
+        return tftp_peers.atftpd_command(binary, port, root)
 
     with running("atftpd", command, root) as server:
         yield server
@@ -184,7 +128,7 @@ def tftpd_hpa(tmp_path, tftpd_hpa_binary):
 @pytest.fixture
 def tftpd_hpa_ipv6(tmp_path, tftpd_hpa_binary):
     try:
-        free_udp_port("::1")
+        tftp_peers.free_udp_port("::1")
     except OSError:
         pytest.skip("this host has no IPv6 loopback (::1)")
     root = server_root(tmp_path)

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import re
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 
@@ -50,6 +51,22 @@ def positive(value, field, minimum=0, allow_equal=False):
         relation = "at least" if allow_equal else "greater than"
         raise MpcpuError("%s: %r must be %s %g" % (field, value, relation, minimum))
     return value
+
+
+def regex(pattern, field, exactly_one_group=False):
+    """``pattern`` compiled: a regular expression whose group captures the value read, at
+    least one group or, when ``exactly_one_group``, exactly one."""
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, TypeError) as error:
+        raise MpcpuError(
+            "%s: %r is not a regular expression: %s" % (field, pattern, error)
+        ) from None
+    if exactly_one_group and compiled.groups != 1:
+        raise MpcpuError("%s: %r must have exactly one group, the value read" % (field, pattern))
+    if compiled.groups < 1:
+        raise MpcpuError("%s: %r has no group to capture the value" % (field, pattern))
+    return compiled
 
 
 def remote_name(value, field):

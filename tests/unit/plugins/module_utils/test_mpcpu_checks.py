@@ -86,3 +86,38 @@ def test_a_clients_refusal_of_an_option_becomes_a_module_error():
 
     with pytest.raises(MpcpuError, match=r"^retries must be a whole number in 0..1000, got 5000$"):
         checks.new_client(factory, "127.0.0.1", retries=5000)
+
+
+@pytest.mark.parametrize("exactly_one_group", [False, True])
+def test_a_regex_with_one_group_is_compiled_under_either_rule(exactly_one_group):
+    compiled = checks.regex(r"version=(\S+)", "version_regex", exactly_one_group)
+    assert compiled.search("uptime=5 version=5.2").group(1) == "5.2"
+
+
+def test_a_regex_with_two_groups_passes_the_at_least_one_rule_only():
+    pattern = r"(version|release)=(\S+)"
+    assert checks.regex(pattern, "version_regex").groups == 2
+    with pytest.raises(MpcpuError) as error:
+        checks.regex(pattern, "selected_regex", exactly_one_group=True)
+    assert str(error.value) == (
+        "selected_regex: %r must have exactly one group, the value read" % pattern
+    )
+
+
+@pytest.mark.parametrize("exactly_one_group", [False, True])
+def test_a_regex_without_a_group_is_refused_under_either_rule(exactly_one_group):
+    with pytest.raises(MpcpuError) as error:
+        checks.regex(r"version=\S+", "version_regex", exactly_one_group)
+    expected = (
+        "must have exactly one group, the value read"
+        if exactly_one_group
+        else "has no group to capture the value"
+    )
+    assert str(error.value) == "version_regex: %r %s" % (r"version=\S+", expected)
+
+
+@pytest.mark.parametrize("pattern", ["version=(", None, 5])
+def test_what_is_no_regex_is_refused_with_the_field_name(pattern):
+    with pytest.raises(MpcpuError) as error:
+        checks.regex(pattern, "sha256_regex")
+    assert str(error.value).startswith("sha256_regex: %r is not a regular expression: " % pattern)
