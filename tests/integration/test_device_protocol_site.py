@@ -204,7 +204,8 @@ COLLECTOR_CONFIG = """
   tasks:
     - name: Read this host's view
       ansible.builtin.set_fact:
-        __log_collector_view: "{{ site_model_compiled | megapower.mpcpu.site_host_view('localhost') }}"
+        __log_collector_view: >-
+          {{ site_model_compiled | megapower.mpcpu.site_host_view('localhost') }}
     - name: Write the configuration
       ansible.builtin.template:
         src: %(root)s/roles/log_collector/templates/config.json.j2
