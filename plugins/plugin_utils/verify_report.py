@@ -123,7 +123,8 @@ def _table_lines(model, cells):
     lines = []
     for pair, names in table_groups(model):
         if pair is not None:
-            marks = [_pair_mark(list(states)) for states in zip(*(by_name[n] for n in pair))]
+            first, second = (by_name[name] for name in pair)
+            marks = [_pair_mark([state, second[i]]) for i, state in enumerate(first)]
             lines.append("| **pair %s/%s** | %s |" % (pair + (" | ".join(marks),)))
         for name in names:
             lines.append("| %s | %s |" % (name, " | ".join(MARKS[p] for p in by_name[name])))
