@@ -39,6 +39,7 @@ APPLIANCE_TARGETS = appliance.TARGETS  # rendered by Aerleon for the site bounda
 DHCP_PART = services.DHCP_PART
 NTP_PART = services.NTP_PART
 SMTP_PART = services.SMTP_PART
+COLLECTOR_ROW = appendix_d.row_of_role("log_collector").id
 MPCPU_KIND = appendix_d.DEVICE_GROUP
 # The dhcp role's default dhcp_lease_file (roles/dhcp/defaults/main.yml) says it again.
 KEA_LEASE_FILE = "/var/lib/kea/kea-leases4.csv"
@@ -181,6 +182,28 @@ def _service_files(model):
     return files
 
 
+def _collector_files(model):
+    """``services/<host>/log-collector.json``: each MPCPU the host collects from, at the
+    address and port it connects to, with the request it sends (the CPU's
+    ``activity_log_request``, ``{seq}`` the next line it wants)."""
+    files = {}
+    for name, view in sorted(model["hosts"].items()):
+        devices = [
+            {
+                "name": flow["mpcpu"],
+                "ip": flow["dst"],
+                "port": flow["dst_port"],
+                "source": flow["src"],
+                "request": flow["device_protocol"]["activity_log_request"],
+            }
+            for flow in view["flows"]
+            if flow["row"] == COLLECTOR_ROW and flow["pc_host"] == name
+        ]
+        if devices:
+            files["services/%s/log-collector.json" % name] = _json({"devices": devices})
+    return files
+
+
 def role_option_value(name, value):
     """``value`` as the bundle shows it: a secret (a name holding password, secret...) masked."""
     if any(word in name for word in SECRET_WORDS):
@@ -274,4 +297,5 @@ def bundle_files(model, hostvars=None):
         files.update(role_option_files(model, hostvars))
     files.update(_appliance_files(model))
     files.update(_service_files(model))
+    files.update(_collector_files(model))
     return files

@@ -71,6 +71,23 @@ REGEX_KEYS = (
 TEXT_KEYS = ("status_request", "status_selected_value")
 
 
+# Who sends or reads each setting: the port matrix says it beside the value.
+USED_BY = {
+    "time_file": "devices (time), verify (time/firmware row)",
+    "time_format": "devices (time), verify (time/firmware row)",
+    "firmware_file": "devices (firmware)",
+    "firmware_version_file": "devices (firmware)",
+    "firmware_version_regex": "devices (firmware)",
+    "firmware_sha256_regex": "devices (firmware)",
+    "status_request": "devices (firmware order), verify (EASY CPU row)",
+    "status_version_regex": "devices (firmware order and restart)",
+    "status_selected_regex": "devices (firmware order)",
+    "status_selected_value": "devices (firmware order)",
+    "activity_log_request": "log collector, verify (activity logging row)",
+    "restart_timeout": "devices (firmware)",
+}
+
+
 def _value_problem(key, value):
     """Why ``value`` cannot be the setting ``key``, or None."""
     if key == "restart_timeout":

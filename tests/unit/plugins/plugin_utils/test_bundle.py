@@ -230,3 +230,16 @@ def test_the_router_platforms_are_the_firewall_targets_for_routers():
     assert set(site_model.settings.ROUTER_PLATFORMS) == set(bundle.APPLIANCE_TARGETS) | {
         "cisco_ios"
     }
+
+
+def test_the_collector_host_gets_each_mpcpu_with_the_request_it_sends(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["device_protocol"] = {"activity_log_request": "GET {seq}\r\n"}
+    hostvars["mpcpu-b"]["mpcpu_device_protocol"] = {"activity_log_request": ""}
+    files = bundle.bundle_files(site_model.build_site(site, groups, hostvars))
+    devices = json.loads(files["services/pc-server/log-collector.json"])["devices"]
+    assert [(d["name"], d["ip"], d["port"], d["request"]) for d in devices] == [
+        ("mpcpu-a", "198.51.100.10", 514, "GET {seq}\r\n"),
+        ("mpcpu-b", "198.51.100.11", 514, ""),
+    ]
+    assert "| activity_log_request | `GET {seq}\\r\\n` |" in files["port-matrix.md"]
