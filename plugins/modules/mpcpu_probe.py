@@ -22,7 +22,7 @@ description:
     host; MPCPU-side flows (C(snapshot), C(ntp), C(alarm_email), C(ip_assignment)) must run on a
     host that carries the MPCPU's address, as the lab's simulator host does, since the probe sends
     from it.
-  - Each flow of the model carries its MPCPU's device-side settings (C(device_protocol): the
+  - Each flow of the model carries its MPCPU's device-side settings in C(device_protocol) (the
     status request, the activity-log request, the time file and its format, from
     C(mpcpu_site.device_protocol) and the CPU's C(mpcpu_device_protocol)); the probe sends and
     reads those. O(easy_cpu_payload), O(time_file) and O(time_format) apply to a flow without
