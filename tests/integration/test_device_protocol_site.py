@@ -165,8 +165,7 @@ def _inventory(tmp_path, dialect):
     return path
 
 
-# The device plays of site.yml (time, then the firmware playbook), then verify.
-DEVICE_PLAYS = """
+VALIDATE = """
 - name: Validate the MPCPU site model
   hosts: localhost
   connection: local
@@ -174,18 +173,6 @@ DEVICE_PLAYS = """
   roles:
     - role: megapower.mpcpu.site_model
       vars: {site_model_show_matrix: false}
-- name: MPCPU calendar time, set from the management host's clock
-  hosts: mpcpu
-  gather_facts: false
-  roles:
-    - role: megapower.mpcpu.devices
-      vars:
-        devices_action: time
-        devices_site_model: "{{ hostvars['localhost'].site_model_compiled }}"
-- name: MPCPU firmware
-  ansible.builtin.import_playbook: %(root)s/playbooks/firmware.yml
-- name: Verify every flow of the site
-  ansible.builtin.import_playbook: %(root)s/playbooks/verify.yml
 """
 
 # The collector's configuration as the log_collector role writes it: its own template and
@@ -198,9 +185,6 @@ COLLECTOR_CONFIG = """
   vars_files:
     - %(root)s/roles/log_collector/defaults/main.yml
     - %(root)s/roles/log_collector/vars/main.yml
-  roles:
-    - role: megapower.mpcpu.site_model
-      vars: {site_model_show_matrix: false}
   tasks:
     - name: Read this host's view
       ansible.builtin.set_fact:
@@ -209,20 +193,39 @@ COLLECTOR_CONFIG = """
     - name: Write the configuration
       ansible.builtin.template:
         src: %(root)s/roles/log_collector/templates/config.json.j2
-        dest: "{{ out }}/collector.json"
+        dest: "%(out)s/collector.json"
         mode: "0644"
       vars:
         log_collector_site_model: "{{ site_model_compiled }}"
-        log_collector_log_dir: "{{ out }}/logs"
-        __log_collector_state_dir: "{{ out }}/state"
+        log_collector_log_dir: "%(out)s/logs"
+        __log_collector_state_dir: "%(out)s/state"
         log_collector_backoff_initial: 0.2
         log_collector_backoff_max: 0.5
+"""
+
+# The device plays of site.yml (time, then the firmware playbook).
+DEVICE_PLAYS = """
+- name: MPCPU calendar time, set from the management host's clock
+  hosts: mpcpu
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.devices
+      vars:
+        devices_action: time
+        devices_site_model: "{{ hostvars['localhost'].site_model_compiled }}"
+- name: MPCPU firmware
+  ansible.builtin.import_playbook: %(root)s/playbooks/firmware.yml
+"""
+
+VERIFY = """
+- name: Verify every flow of the site
+  ansible.builtin.import_playbook: %(root)s/playbooks/verify.yml
 """
 
 
 def _playbook(tmp_path, dialect, text, *flags):
     playbook = tmp_path / "play.yml"
-    playbook.write_text(text % {"root": ROOT})
+    playbook.write_text(text % {"root": ROOT, "out": tmp_path})
     return ansible_cli.run(
         "ansible-playbook",
         "-i",
@@ -236,11 +239,13 @@ def _playbook(tmp_path, dialect, text, *flags):
     )
 
 
-def _device_plays(tmp_path, dialect):
+def _site_run(tmp_path, dialect):
+    """The collector's configuration, the device plays (dialect only) and verify, in one run."""
+    plays = VALIDATE + COLLECTOR_CONFIG + (DEVICE_PLAYS if dialect else "") + VERIFY
     return _playbook(
         tmp_path,
         dialect,
-        DEVICE_PLAYS,
+        plays,
         "-e",
         "__devices_image=%s/cache/{{ __devices_firmware.file | basename }}" % tmp_path,
     )
@@ -250,10 +255,8 @@ def _report(tmp_path):
     return (tmp_path / "mpcpu-verify-dialect" / "report.md").read_text()
 
 
-def _collect(tmp_path, dialect, seconds=3.0):
-    """Run the collector with the configuration the role would write; its log lines."""
-    rendered = _playbook(tmp_path, dialect, COLLECTOR_CONFIG, "-e", "out=%s" % tmp_path)
-    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+def _collect(tmp_path, seconds=3.0):
+    """Run the collector with the configuration the role wrote; its log lines."""
     for directory in ("logs", "state"):
         (tmp_path / directory).mkdir(exist_ok=True)
     program = ROOT / "roles" / "log_collector" / "files" / "mpcpu_log_collector.py"
@@ -279,7 +282,7 @@ def _numbered(lines):
 
 def test_a_site_in_another_dialect_is_set_flashed_verified_and_collected(tmp_path, simulator):
     status_file, log_file = simulator
-    completed = _device_plays(tmp_path, dialect=True)
+    completed = _site_run(tmp_path, dialect=True)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output + log_file.read_text()
     words = " ".join(output.split())
@@ -293,7 +296,7 @@ def test_a_site_in_another_dialect_is_set_flashed_verified_and_collected(tmp_pat
         assert abs(devices[name]["clock_offset"]) < 30, (name, devices[name])
     report = _report(tmp_path)
     assert "9 passed, 0 failed, 0 not probed" in report, report
-    files = _collect(tmp_path, dialect=True)
+    files = _collect(tmp_path)
     assert sorted(name.split("_")[1] for name in files) == sorted(
         ip for ip, _mate, _role in DEVICES.values()
     ), files
@@ -303,14 +306,11 @@ def test_a_site_in_another_dialect_is_set_flashed_verified_and_collected(tmp_pat
 
 def test_clients_with_the_default_settings_fail_against_it(tmp_path, simulator):
     _status_file, log_file = simulator
-    verified = _playbook(
-        tmp_path,
-        False,
-        "- name: Verify\n  ansible.builtin.import_playbook: %(root)s/playbooks/verify.yml\n",
-    )
+    verified = _site_run(tmp_path, dialect=False)
     assert verified.returncode != 0
+    assert (tmp_path / "collector.json").is_file(), verified.stdout
     report = _report(tmp_path)
     assert "0 passed, 9 failed, 0 not probed" in report, report
-    files = _collect(tmp_path, dialect=False)
+    files = _collect(tmp_path)
     assert all(not _numbered(lines) for lines in files.values()), files
     assert "expected 'GET LOG FROM <next_seq>', got b'LOG 1" in log_file.read_text()
