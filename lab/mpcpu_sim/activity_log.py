@@ -19,7 +19,8 @@ import time
 
 LOGGER = logging.getLogger("mpcpu_sim.activity_log")
 UTC = datetime.timezone.utc
-REQUEST = re.compile(rb"^LOG(?: +(\d{1,18}))? *\r?\n?$", re.IGNORECASE)
+DEFAULT_REQUEST = "LOG {seq}\r\n"
+SEQ = "{seq}"
 FOREVER = 3600.0
 
 _EVENTS = (
@@ -122,8 +123,24 @@ class BadRequest(Exception):
     pass
 
 
-async def read_request(reader, wait):
-    """The collector's ``LOG n``: n, None (no request in time: live), or BadRequest."""
+def request_pattern(template=DEFAULT_REQUEST):
+    """The request lines a device with the request ``template`` understands: its text (any
+    case, spaces before the end of line ignored), ``{seq}`` a number that may be left out."""
+    before, has_seq, after = template.strip("\r\n").partition(SEQ)
+    head = re.escape(before.rstrip(" ").encode("utf-8"))
+    gap = b" +" if before.endswith(" ") else b""
+    seq = b"(?:" + gap + rb"(\d{1,18}))?" if has_seq else b"()"
+    tail = re.escape(after.encode("utf-8"))
+    return re.compile(b"^" + head + seq + tail + rb" *\r?\n?$", re.IGNORECASE)
+
+
+def expected_request(template=DEFAULT_REQUEST):
+    return template.strip("\r\n").replace(SEQ, "<next_seq>")
+
+
+async def read_request(reader, wait, template=DEFAULT_REQUEST):
+    """The collector's request (``LOG n`` by default): n, None (no request in time, or none
+    numbered: live), or BadRequest."""
     try:
         raw = await asyncio.wait_for(reader.readline(), wait)
     except TimeoutError:
@@ -134,10 +151,10 @@ async def read_request(reader, wait):
         if raw:
             return None  # an empty line asks for live lines, like no line at all
         raise ConnectionResetError("collector closed before asking")
-    match = REQUEST.match(raw)
+    match = request_pattern(template).match(raw)
     if not match:
-        raise BadRequest("expected 'LOG <next_seq>', got %r" % raw[:60])
-    return None if match.group(1) is None else max(1, int(match.group(1)))
+        raise BadRequest("expected %r, got %r" % (expected_request(template), raw[:60]))
+    return max(1, int(match.group(1))) if match.group(1) else None
 
 
 async def _stream(log, writer, next_seq):
@@ -180,10 +197,13 @@ async def _serve_collector(device, reader, writer):
     live_from = log.last_seq + 1
     log.connections += 1
     try:
-        requested = await read_request(reader, device.settings.log_request_wait)
+        requested = await read_request(
+            reader, device.settings.log_request_wait, device.settings.log_request
+        )
     except BadRequest as error:
         LOGGER.warning("%s: collector %s: %s", device.name, peer, error)
-        writer.write(b"ERROR expected LOG <next_seq>\r\n")
+        expected = expected_request(device.settings.log_request)
+        writer.write(b"ERROR expected %s\r\n" % expected.encode("utf-8", "replace"))
         await _close(writer)
         return
     except ConnectionError:

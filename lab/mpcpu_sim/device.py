@@ -73,8 +73,8 @@ class FirmwareSlot:
         self.version, self.sha256, self.size = version, sha256, size
         self.uploads += 1
 
-    def version_text(self):
-        return "version=%s\nsha256=%s\nsize=%d\n" % (self.version, self.sha256, self.size)
+    def version_text(self, text_format="version={version}\nsha256={sha256}\nsize={size}\n"):
+        return text_format.format(version=self.version, sha256=self.sha256, size=self.size)
 
     def as_dict(self):
         return {"version": self.version, "sha256": self.sha256, "size": self.size}

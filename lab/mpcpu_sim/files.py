@@ -86,7 +86,7 @@ def open_read(device, name):
     if name == settings.time_file:
         return device.clock.text().encode("ascii")
     if name == settings.firmware_version_file:
-        return device.firmware.version_text().encode("ascii")
+        return device.firmware.version_text(settings.firmware_version_format).encode("ascii")
     if name == settings.firmware_file:
         raise Refusal(tftp.ERR_ACCESS, "the firmware slot is write-only")
     raise Refusal(tftp.ERR_NOT_FOUND, "file not found")

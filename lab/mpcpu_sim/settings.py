@@ -25,6 +25,8 @@ class DeviceSettings:
     time_format: str = "%Y-%m-%dT%H:%M:%S"  # strftime pattern of the time file (UTC), plus "\n"
     firmware_file: str = "firmware.bin"
     firmware_version_file: str = "firmware.version"
+    # ASSUMED content of the version file (str.format with version, sha256, size)
+    firmware_version_format: str = "version={version}\nsha256={sha256}\nsize={size}\n"
     firmware_limit: int = 64 * MIB  # larger uploads get ERROR 3 (disk full)
     clock_offset: float = 0.0  # device clock minus host clock, seconds
     refuse_options: tuple = ()  # requests naming one of these get ERROR 8
@@ -39,6 +41,8 @@ class DeviceSettings:
     log_rate: float = 5.0  # live activity-log lines per second (0: none)
     log_buffer: int = 10000  # lines kept for replay
     log_request_wait: float = 2.0  # how long a collector may take to send "LOG n"
+    # ASSUMED activity-log request: the line a collector sends, {seq} the first line it wants
+    log_request: str = "LOG {seq}\r\n"
     easy_cpu_replies: int = 3
     # ASSUMED status protocol (no public document gives the UDP 4001 payload): the request
     # answered ("" answers any), each reply, and the role part a CPU of a pair adds to it.

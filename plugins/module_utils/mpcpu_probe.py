@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import datetime
 import io
+import re
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import mpcpu_status, tftp
 from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import (
@@ -31,28 +32,44 @@ UTC = datetime.timezone.utc
 # The smallest well-formed JPEG a receiver would store: SOI, a comment, EOI.
 PROBE_JPEG = b"\xff\xd8\xff\xfe\x00\x0fmpcpu verify\xff\xd9"
 EXPECTED_ERRORS = (ClientError, MpcpuError, tftp.TftpError, OSError, ValueError)
+# A log line as the collector takes it: ``<seq> <timestamp> <device> <event>``; anything else
+# (an error line answering a request the device does not understand) is no log line.
+LOG_LINE = re.compile(r"^\d+ \S")
 
 
 class ProbeFailed(Exception):
     """The flow did not work; the message says what was seen."""
 
 
+def _device_setting(flow, options, key, option):
+    """The MPCPU's own setting ``key``, as the model gave its flow, else the module's option."""
+    return (flow.get("device_protocol") or {}).get(key, options.get(option))
+
+
 def _activity_log(flow, options):
+    request = _device_setting(flow, options, "activity_log_request", "activity_log_request")
     outcome = mpcpu_status.probe_activity_log(
-        flow["mpcpu_ip"], flow["mpcpu_port"], options["timeout"], read_line=True
+        flow["mpcpu_ip"],
+        flow["mpcpu_port"],
+        options["timeout"],
+        mpcpu_status.activity_log_request(request) if request else b"",
+        read_line=True,
     )
     if not outcome["reachable"]:
         raise ProbeFailed("no TCP connection: %s" % outcome["error"])
     if not outcome["first_line"]:
         raise ProbeFailed("connected, but no log line within %g s" % options["timeout"])
+    if not LOG_LINE.match(outcome["first_line"]):
+        raise ProbeFailed("connected, but no log line came: %s" % outcome["first_line"][:80])
     return "line: %s" % outcome["first_line"][:80]
 
 
 def _easy_cpu(flow, options):
+    payload = _device_setting(flow, options, "status_request", "easy_cpu_payload")
     replies, problem = mpcpu_status.collect_replies(
         flow["mpcpu_ip"],
         flow["mpcpu_port"],
-        options["easy_cpu_payload"].encode(),
+        payload.encode(),
         expect=1,
         timeout=options["timeout"],
         settle_time=0.3,
@@ -79,8 +96,9 @@ def _tftp_client(host, port, options, source_address=None):
 def _time_read(flow, options):
     client = _tftp_client(flow["mpcpu_ip"], flow["mpcpu_port"], options)
     content = io.BytesIO()
-    client.read(options["time_file"], content)
-    device_time = TimeFormat(options["time_format"]).parse(content.getvalue())
+    client.read(_device_setting(flow, options, "time_file", "time_file"), content)
+    time_format = _device_setting(flow, options, "time_format", "time_format")
+    device_time = TimeFormat(time_format).parse(content.getvalue())
     moment = datetime.datetime.fromtimestamp(device_time, UTC)
     return "device time %s" % moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -24,6 +24,8 @@ DEFAULT_PAYLOAD = "STATUS\r\n"
 DEFAULT_VERSION_REGEX = r"\bversion=(\S+)"
 DEFAULT_SELECTED_REGEX = r"\brole=(\w+)"
 DEFAULT_SELECTED_VALUE = "selected"
+# In an activity-log request, where the number of the first line asked for goes.
+SEQ_PLACEHOLDER = "{seq}"
 MAX_DATAGRAM = 65535
 MAX_LINE = 4096
 
@@ -51,8 +53,14 @@ def check_params(params):
             pattern = checks.regex(pattern, field, exactly_one_group=True)
         clean[field] = pattern
     request = params.get("activity_log_request")
-    clean["activity_log_request"] = str(request).encode("utf-8") if request else b""
+    clean["activity_log_request"] = activity_log_request(str(request)) if request else b""
     return clean
+
+
+def activity_log_request(template, seq=1):
+    """The bytes of an activity-log request asking for the lines from ``seq`` on: the site's
+    ``activity_log_request`` with ``{seq}`` filled in (a request without it is sent as is)."""
+    return template.replace(SEQ_PLACEHOLDER, str(int(seq))).encode("utf-8")
 
 
 def field_of(replies, compiled):

@@ -22,6 +22,12 @@ description:
     host; MPCPU-side flows (C(snapshot), C(ntp), C(alarm_email), C(ip_assignment)) must run on a
     host that carries the MPCPU's address, as the lab's simulator host does, since the probe sends
     from it.
+  - Each flow of the model carries its MPCPU's device-side settings in C(device_protocol) (the
+    status request, the activity-log request, the time file and its format, from
+    C(mpcpu_site.device_protocol) and the CPU's C(mpcpu_device_protocol)); the probe sends and
+    reads those. O(easy_cpu_payload), O(time_file) and O(time_format) apply to a flow without
+    them. The activity-log probe sends the request asking from line 1 and passes on a numbered
+    log line (C(<seq> <timestamp> <device> <event>), the collector's format).
   - A failed probe is a result, not a task failure; playbooks/verify.yml turns the results into a
     report. The task never reports a change.
 options:
@@ -35,7 +41,7 @@ options:
     type: float
     default: 3.0
   easy_cpu_payload:
-    description: The EASY CPU request.
+    description: The EASY CPU request of a flow that carries no C(device_protocol.status_request).
     type: str
     default: "STATUS\r\n"
   alarm_recipient:

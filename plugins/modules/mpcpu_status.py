@@ -56,6 +56,8 @@ options:
   activity_log_request:
     description:
       - Text sent after connecting to the activity-log port (for example C(LOG 1\r\n)).
+      - C({seq}) in it is replaced by 1 (the first line), so the site's
+        C(mpcpu_site.device_protocol.activity_log_request) can be passed as it is.
       - Nothing is sent by default.
     type: str
   version_regex:

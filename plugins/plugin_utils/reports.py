@@ -13,6 +13,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import protocol
+
 
 def _port(value):
     return "any" if value is None else str(value)
@@ -33,32 +35,42 @@ def _row_hosts(model, row):
 
 
 def port_matrix_summary(model):
-    """One line per row in use, flows counted (MPCPUs times PC hosts): what validation prints.
+    """One line per row in use, flows counted (MPCPUs times PC hosts), and one per device
+    setting that is not the built-in guess: what validation prints.
 
     Reads no flows, so a model built without them (``compile_flows=False``) is enough.
     """
-    return [
-        "%s: %s MPCPU %s / PC %s, %s starts, %d flow(s)"
-        % (
-            row["purpose"],
-            row["protocol"].upper(),
-            row["mpcpu_port"] or "any",
-            row["pc_port"] or "any",
-            row["initiator"],
-            len(model["mpcpus"]) * len(model["parts"].get(row["pc_part"], ())),
-        )
-        for row in model["rows"]
-    ] + [
-        "site flow %s: %s%s from %s to %s"
-        % (
-            flow["name"],
-            str(flow["protocol"]).upper(),
-            "" if flow["port"] is None else " port %d" % flow["port"],
-            ", ".join(flow["from"]),
-            ", ".join(flow["to"]),
-        )
-        for flow in model.get("extra_flows") or ()
-    ]
+    return (
+        [
+            "%s: %s MPCPU %s / PC %s, %s starts, %d flow(s)"
+            % (
+                row["purpose"],
+                row["protocol"].upper(),
+                row["mpcpu_port"] or "any",
+                row["pc_port"] or "any",
+                row["initiator"],
+                len(model["mpcpus"]) * len(model["parts"].get(row["pc_part"], ())),
+            )
+            for row in model["rows"]
+        ]
+        + [
+            "site flow %s: %s%s from %s to %s"
+            % (
+                flow["name"],
+                str(flow["protocol"]).upper(),
+                "" if flow["port"] is None else " port %d" % flow["port"],
+                ", ".join(flow["from"]),
+                ", ".join(flow["to"]),
+            )
+            for flow in model.get("extra_flows") or ()
+        ]
+        + [
+            "device setting %s: %s (%s)" % (key, value, cpus if cpus != "all" else "every MPCPU")
+            for key in protocol.KEYS
+            for value, cpus in _setting_rows(model, key)
+            if value != _setting_text(protocol.DEFAULTS[key])
+        ]
+    )
 
 
 def port_matrix(model):
@@ -94,7 +106,56 @@ def port_matrix(model):
         ],
     )
     lines += _extra_flows_table(model)
+    lines += device_settings_table(model)
     return "\n".join(lines) + "\n"
+
+
+def _setting_text(value):
+    """A setting as a double-quoted YAML string writes it: line ends and tabs escaped
+    (``STATUS\\r\\n``), a regular expression's own backslashes as they are."""
+    if isinstance(value, str):
+        for character, escaped in (("\r", "\\r"), ("\n", "\\n"), ("\t", "\\t")):
+            value = value.replace(character, escaped)
+        return "`%s`" % value
+    return str(value)
+
+
+def _setting_rows(model, key):
+    """(value, which MPCPUs) per value of ``key``: the value more CPUs share than any other
+    is "all" (or "the others"), any other names its CPUs."""
+    users = {}
+    for device in model["mpcpus"]:
+        users.setdefault(_setting_text(device["protocol"][key]), []).append(device["name"])
+    ordered = sorted(users.items(), key=lambda item: (-len(item[1]), item[0]))
+    sizes = [len(names) for _value, names in ordered] + [0]
+    rows = [(value, ", ".join(names)) for value, names in ordered]
+    if sizes[0] > sizes[1]:
+        rows[0] = (rows[0][0], "all" if len(ordered) == 1 else "the others")
+    return rows
+
+
+def device_settings_table(model):
+    """What the collection assumes about the device (``mpcpu_site.device_protocol`` and each
+    CPU's ``mpcpu_device_protocol``), per setting: the value, its CPUs, who uses it, and
+    whether it is the built-in guess."""
+    if not model["mpcpus"]:
+        return []
+    lines = ["", "## Device-side settings (assumptions: no public document gives them)", ""]
+    lines += _table(
+        ["Setting", "Value", "MPCPUs", "Default", "Used by"],
+        [
+            (
+                key,
+                value,
+                cpus,
+                "yes" if value == _setting_text(protocol.DEFAULTS[key]) else "**no**",
+                protocol.USED_BY[key],
+            )
+            for key in protocol.KEYS
+            for value, cpus in _setting_rows(model, key)
+        ],
+    )
+    return lines
 
 
 def _extra_flows_table(model):

@@ -90,6 +90,47 @@ def _pair_lines(model, results):
     return ["", "## Pairs", ""] + lines if lines else []
 
 
+def table_groups(model):
+    """The table's MPCPUs in model order, each pair together where its first CPU stands:
+    [(pair or None, [names])], ``pair`` the pair's (first, second)."""
+    pair_of = {}
+    for pair in _pairs(model):
+        pair_of[pair[0]] = pair_of[pair[1]] = pair
+    groups = []
+    for device in model["mpcpus"]:
+        pair = pair_of.get(device["name"])
+        if pair is None:
+            groups.append((None, [device["name"]]))
+        elif pair[0] == device["name"]:
+            groups.append((pair, list(pair)))
+    return groups
+
+
+def _pair_mark(states):
+    """A pair's cell: OUTAGE when the row fails on both CPUs, "mate serves" on one."""
+    failing = states.count(False)
+    if failing:
+        return "**OUTAGE**" if failing == len(states) else "mate serves"
+    return MARKS[True] if all(states) else NOT_PROBED
+
+
+def _table_lines(model, cells):
+    """One line per MPCPU; a pair's two CPUs together, under a line naming the pair with what
+    each row means for it. Unpaired CPUs stand alone, as before pairs existed."""
+    by_name = {}
+    for name, _row, passed, _detail in cells:
+        by_name.setdefault(name, []).append(passed)
+    lines = []
+    for pair, names in table_groups(model):
+        if pair is not None:
+            first, second = (by_name[name] for name in pair)
+            marks = [_pair_mark([state, second[i]]) for i, state in enumerate(first)]
+            lines.append("| **pair %s/%s** | %s |" % (pair + (" | ".join(marks),)))
+        for name in names:
+            lines.append("| %s | %s |" % (name, " | ".join(MARKS[p] for p in by_name[name])))
+    return lines
+
+
 def summary(model, results):
     cells = report_cells(model, results)
     states = [cell[2] for cell in cells]
@@ -113,9 +154,7 @@ def markdown(model, results):
         "| MPCPU | " + " | ".join(row["purpose"] for row in model["rows"]) + " |",
         "|---|" + "---|" * len(model["rows"]),
     ]
-    for device in model["mpcpus"]:
-        marks = [MARKS[passed] for name, _row, passed, _detail in cells if name == device["name"]]
-        lines.append("| %s | %s |" % (device["name"], " | ".join(marks)))
+    lines += _table_lines(model, cells)
     lines += _cell_list("Failures", [cell for cell in cells if cell[2] is False])
     lines += _not_probed_list([cell for cell in cells if cell[2] is None])
     lines += _pair_lines(model, results)

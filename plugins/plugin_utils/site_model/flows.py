@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import protocol
 
 
 def _flow(table_row, device, pc_host):
@@ -39,6 +40,7 @@ def _flow(table_row, device, pc_host):
         "src_port": source[1],
         "dst": destination[0],
         "dst_port": destination[1],
+        "device_protocol": protocol.flow_settings(table_row.id, device),
     }
 
 

@@ -47,11 +47,19 @@ DEFAULTS = {
     "status_version_regex": r"\bversion=(\S+)",
     "status_selected_regex": r"\brole=(\w+)",
     "status_selected_value": "selected",
-    "activity_log_request": "",
+    "activity_log_request": "LOG {seq}\r\n",
     "restart_timeout": 300,
 }
 
 KEYS = tuple(sorted(DEFAULTS))
+
+# The settings a row's PC-side clients send or read (verify's probes, the log collector): each
+# flow of the row carries its MPCPU's values (``Flow.device_protocol``), worked out once here.
+ROW_KEYS = {
+    "activity_logging": ("activity_log_request",),
+    "easy_cpu": ("status_request",),
+    "time_firmware": ("time_file", "time_format"),
+}
 
 FILE_KEYS = ("time_file", "firmware_file", "firmware_version_file")
 REGEX_KEYS = (
@@ -61,6 +69,23 @@ REGEX_KEYS = (
     "status_selected_regex",
 )
 TEXT_KEYS = ("status_request", "status_selected_value")
+
+
+# Who sends or reads each setting: the port matrix says it beside the value.
+USED_BY = {
+    "time_file": "devices (time), verify (time/firmware row)",
+    "time_format": "devices (time), verify (time/firmware row)",
+    "firmware_file": "devices (firmware)",
+    "firmware_version_file": "devices (firmware)",
+    "firmware_version_regex": "devices (firmware)",
+    "firmware_sha256_regex": "devices (firmware)",
+    "status_request": "devices (firmware order), verify (EASY CPU row)",
+    "status_version_regex": "devices (firmware order and restart)",
+    "status_selected_regex": "devices (firmware order)",
+    "status_selected_value": "devices (firmware order)",
+    "activity_log_request": "log collector, verify (activity logging row)",
+    "restart_timeout": "devices (firmware)",
+}
 
 
 def _value_problem(key, value):
@@ -135,3 +160,8 @@ def set_device_protocols(site_protocol, names, devices, hostvars, problems):
     )
     for device in devices:
         device["protocol"] = dict(site_protocol, **own.get(device["name"], {}))
+
+
+def flow_settings(row_id, device):
+    """What a flow of row ``row_id`` to ``device`` needs of its device-side settings."""
+    return dict((key, device["protocol"][key]) for key in ROW_KEYS.get(row_id, ()))

@@ -107,6 +107,8 @@ class Flow(TypedDict):
     src_port: Optional[int]
     dst: str
     dst_port: Optional[int]
+    # the MPCPU's device-side settings its PC-side clients use (site_model.protocol.ROW_KEYS)
+    device_protocol: Dict[str, object]
 
 
 class HostView(TypedDict):

@@ -6,7 +6,9 @@ Appendix D row "Activity Logging": the PC connects to the MPCPU's TCP port (514 
 programmed otherwise) and the MPCPU streams its activity log back on that connection.
 
 Device protocol (the project's documented assumption, docs/simulator.md): the collector sends
-one request line ``LOG <next_seq>``; the device answers with lines
+one request line, by default ``LOG <next_seq>`` (a device's ``request`` in the configuration,
+the site's ``activity_log_request`` setting, with ``{seq}`` for next_seq; empty: nothing is
+sent); the device answers with lines
 ``<seq> <YYYY-MM-DDTHH:MM:SS> <device-name> <event text>``, seq strictly increasing from 1,
 first the buffered lines with seq >= next_seq, then live lines.
 
@@ -78,7 +80,8 @@ CONFIG_DEFAULTS = {
     "keepalive_idle": 30,
 }
 CONFIG_KEYS = ("comment", "log_dir", "state_dir", "devices") + tuple(CONFIG_DEFAULTS)
-DEVICE_KEYS = ("name", "ip", "port", "source")
+DEVICE_KEYS = ("name", "ip", "port", "source", "request")
+DEFAULT_REQUEST = "LOG {seq}\r\n"
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -122,6 +125,8 @@ def _check_device(index, device, problems):
     source = device.get("source")
     if source is not None and _ipv4(source) is None:
         problems.append("%s.source: %r is not an IPv4 address" % (where, source))
+    if not isinstance(device.get("request", ""), str):
+        problems.append("%s.request: %r is not text" % (where, device.get("request")))
 
 
 def _check_settings(config, problems):
@@ -428,7 +433,8 @@ class Collector:
         reader, writer = await self._connect()
         try:
             requested = self.files.last_seq + 1
-            writer.write(b"LOG %d\r\n" % requested)
+            request = self.device.get("request", DEFAULT_REQUEST)
+            writer.write(request.replace("{seq}", str(requested)).encode("utf-8"))
             await writer.drain()
             LOGGER.info("%s: connected, asked for lines from %d", self.label, requested)
             return await self._receive(reader, SequenceFilter(self.files.last_seq))

@@ -191,6 +191,18 @@ def test_config_problems_are_all_listed_naming_the_field():
     assert any(problem.startswith("devices[1].colour: unknown key") for problem in problems)
 
 
+def test_a_device_request_must_be_text(tmp_path):
+    with pytest.raises(collector.ConfigError) as error:
+        collector.check_config(
+            {
+                "log_dir": "/l",
+                "state_dir": "/s",
+                "devices": [{"name": "a", "ip": IP, "port": 514, "request": 7}],
+            }
+        )
+    assert error.value.problems == ["devices[0].request: 7 is not text"]
+
+
 def test_check_config_command_accepts_a_good_file(tmp_path, capsys):
     path = tmp_path / "config.json"
     device = {"name": "a", "ip": IP, "port": 514, "source": "198.51.100.1"}

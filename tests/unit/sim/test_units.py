@@ -185,6 +185,29 @@ def test_collector_request_line(raw, answer):
     assert asyncio.run(parse()) == answer
 
 
+@pytest.mark.parametrize(
+    ("raw", "answer"),
+    [(b"GET LOG FROM 17\r\n", 17), (b"get log from\n", None), (b"\r\n", None)],
+)
+def test_collector_request_line_of_another_dialect(raw, answer):
+    async def parse():
+        reader = asyncio.StreamReader()
+        reader.feed_data(raw)
+        return await read_request(reader, 1.0, "GET LOG FROM {seq}\r\n")
+
+    assert asyncio.run(parse()) == answer
+
+
+def test_a_request_of_the_default_dialect_is_refused_by_another():
+    async def parse():
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"LOG 1\r\n")
+        return await read_request(reader, 1.0, "GET LOG FROM {seq}\r\n")
+
+    with pytest.raises(activity_log.BadRequest, match="expected 'GET LOG FROM <next_seq>'"):
+        asyncio.run(parse())
+
+
 def _decode_dc_only(data):
     """(width, height, block levels) of a JPEG made by mpcpu_sim.clients.jpeg (DC-only)."""
     assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9"

@@ -51,12 +51,30 @@ def flow(row_id, **changes):
 # fixture would be started again for every test and never stopped.
 @pytest.fixture
 def simulator(tmp_path):
+    yield from _simulator(tmp_path)
+
+
+# The simulator speaking another dialect: the device-side settings its flows carry.
+DIALECT = {"status_request": "HELLO", "log_request": "GET {seq}", "time_file": "clock.dat"}
+DIALECT_FLOW = {
+    "easy_cpu": {"status_request": "HELLO"},
+    "activity_logging": {"activity_log_request": "GET {seq}\r\n"},
+    "time_firmware": {"time_file": "clock.dat", "time_format": "%Y-%m-%dT%H:%M:%S"},
+}
+
+
+@pytest.fixture
+def dialect_simulator(tmp_path):
+    yield from _simulator(tmp_path, *("--set=%s=%s" % item for item in DIALECT.items()))
+
+
+def _simulator(tmp_path, *settings):
     status_file = tmp_path / "status.json"
     # The caller's path too: under ansible-test it holds the collection's ansible_collections.
     python_path = [str(ROOT / "lab"), str(ROOT / "collections"), os.environ.get("PYTHONPATH", "")]
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join(python_path))
     argv = [sys.executable, "-m", "mpcpu_sim", "serve", "--address", "cpu-a=" + DEVICE]
-    argv += ["--status-file", str(status_file)]
+    argv += ["--status-file", str(status_file), *settings]
     process = subprocess.Popen(argv, env=environment, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -82,6 +100,16 @@ def test_pc_side_rows_pass_against_a_device(row_id):
     result = mpcpu_probe.probe(flow(row_id), OPTIONS)
     assert result["passed"], result["detail"]
     assert (result["mpcpu"], result["row"]) == ("cpu-a", row_id)
+
+
+@pytest.mark.usefixtures("dialect_simulator")
+@pytest.mark.parametrize("row_id", sorted(DIALECT_FLOW))
+def test_a_probe_speaks_the_settings_its_flow_carries(row_id):
+    dialect = flow(row_id, device_protocol=DIALECT_FLOW[row_id])
+    result = mpcpu_probe.probe(dialect, dict(OPTIONS, timeout=1.5))
+    assert result["passed"], result["detail"]
+    # the module's defaults (a flow without settings) are another dialect: no usable answer
+    assert not mpcpu_probe.probe(flow(row_id), dict(OPTIONS, timeout=1.5))["passed"]
 
 
 @pytest.mark.usefixtures("simulator")

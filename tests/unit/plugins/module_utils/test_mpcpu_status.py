@@ -233,3 +233,9 @@ def test_silent_activity_log_fails_naming_activity_log_read_line(servers):
                 timeout=0.5,
             )
         )
+
+
+def test_the_sites_activity_log_request_asks_from_the_first_line():
+    assert mpcpu_status.activity_log_request("GET LOG FROM {seq}\r\n") == b"GET LOG FROM 1\r\n"
+    assert mpcpu_status.activity_log_request("LOG {seq}\r\n", 41) == b"LOG 41\r\n"
+    assert mpcpu_status.activity_log_request("HELLO\r\n") == b"HELLO\r\n"

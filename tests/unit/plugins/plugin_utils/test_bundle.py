@@ -5,6 +5,7 @@ import pathlib
 
 import pytest
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import (
     bundle,
     role_options,
@@ -317,3 +318,28 @@ def test_the_router_platforms_are_the_firewall_targets_for_routers():
     assert set(site_model.settings.ROUTER_PLATFORMS) == set(bundle.APPLIANCE_TARGETS) | {
         "cisco_ios"
     }
+
+
+def test_the_collector_flows_carry_each_mpcpu_s_request_and_the_matrix_shows_it(make_inventory):
+    # The collector's config.json (files/<host>/ in the bundle) is rendered from these flows.
+    site, groups, hostvars = make_inventory()
+    site["device_protocol"] = {"activity_log_request": "GET {seq}\r\n"}
+    hostvars["mpcpu-b"]["mpcpu_device_protocol"] = {"activity_log_request": ""}
+    model = site_model.build_site(site, groups, hostvars)
+    collector_row = appendix_d.row_of_role("log_collector").id
+    requests = [
+        (
+            flow["mpcpu"],
+            flow["dst"],
+            flow["dst_port"],
+            flow["device_protocol"]["activity_log_request"],
+        )
+        for flow in model["hosts"]["pc-server"]["flows"]
+        if flow["row"] == collector_row and flow["pc_host"] == "pc-server"
+    ]
+    assert requests == [
+        ("mpcpu-a", "198.51.100.10", 514, "GET {seq}\r\n"),
+        ("mpcpu-b", "198.51.100.11", 514, ""),
+    ]
+    files = bundle.bundle_files(model)
+    assert "| activity_log_request | `GET {seq}\\r\\n` |" in files["port-matrix.md"]

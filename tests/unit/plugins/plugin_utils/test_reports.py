@@ -43,3 +43,43 @@ def test_matrix_lists_every_flow_once(model):
         line for line in reports.port_matrix(model).splitlines() if line.startswith("| mpcpu-")
     ]
     assert len(flow_lines) == len(model["flows"]) == 14
+
+
+def test_the_port_matrix_shows_device_settings_the_site_and_a_cpu_changed(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["device_protocol"] = {"status_request": "HELLO\r\n", "restart_timeout": 60}
+    hostvars["mpcpu-b"]["mpcpu_device_protocol"] = {"time_file": "clock.dat"}
+    matrix = reports.port_matrix(site_model.build_site(site, groups, hostvars))
+    settings = matrix.split("## Device-side settings", 1)[1]
+    assert "| status_request | `HELLO\\r\\n` | all | **no** |" in settings
+    assert "| restart_timeout | 60 | all | **no** |" in settings
+    # one CPU each: neither value is "the others"
+    assert "| time_file | `clock.dat` | mpcpu-b | **no** |" in settings
+    assert "| time_file | `mpcpu_time.txt` | mpcpu-a | yes |" in settings
+    assert "| activity_log_request | `LOG {seq}\\r\\n` | all | yes |" in settings
+
+
+def test_the_value_most_cpus_share_stands_for_the_others(make_inventory):
+    site, groups, hostvars = make_inventory()
+    groups["mpcpu"].append("mpcpu-c")
+    hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.12", "mpcpu_mac": "02:00:00:00:00:0c"}
+    hostvars["mpcpu-b"]["mpcpu_device_protocol"] = {"time_file": "clock.dat"}
+    matrix = reports.port_matrix(site_model.build_site(site, groups, hostvars))
+    assert "| time_file | `mpcpu_time.txt` | the others | yes |" in matrix
+    assert "| time_file | `clock.dat` | mpcpu-b | **no** |" in matrix
+
+
+def test_validation_prints_only_the_device_settings_not_at_their_default(make_inventory):
+    site, groups, hostvars = make_inventory()
+    assert not [
+        line
+        for line in reports.port_matrix_summary(site_model.build_site(site, groups, hostvars))
+        if line.startswith("device setting")
+    ]
+    site["device_protocol"] = {"status_request": "HELLO\r\n"}
+    hostvars["mpcpu-b"]["mpcpu_device_protocol"] = {"time_file": "clock.dat"}
+    summary = reports.port_matrix_summary(site_model.build_site(site, groups, hostvars))
+    assert [line for line in summary if line.startswith("device setting")] == [
+        "device setting status_request: `HELLO\\r\\n` (every MPCPU)",
+        "device setting time_file: `clock.dat` (mpcpu-b)",
+    ]

@@ -39,6 +39,24 @@ def test_a_cpus_own_setting_wins_over_the_sites_and_leaves_the_rest(make_invento
     assert devices["mpcpu-b"]["protocol"]["firmware_file"] == "firmware.bin"
 
 
+def test_each_flow_carries_what_its_row_sends_or_reads_of_its_cpus_settings(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["device_protocol"] = {"status_request": "HELLO\r\n", "time_file": "clock.txt"}
+    hostvars["mpcpu-b"]["mpcpu_device_protocol"] = {"activity_log_request": "GET {seq}\r\n"}
+    model = site_model.build_site(site, groups, hostvars)
+    settings = dict(
+        ((flow["mpcpu"], flow["row"]), flow["device_protocol"]) for flow in model["flows"]
+    )
+    assert settings[("mpcpu-a", "easy_cpu")] == {"status_request": "HELLO\r\n"}
+    assert settings[("mpcpu-a", "activity_logging")] == {"activity_log_request": "LOG {seq}\r\n"}
+    assert settings[("mpcpu-b", "activity_logging")] == {"activity_log_request": "GET {seq}\r\n"}
+    assert settings[("mpcpu-b", "time_firmware")] == {
+        "time_file": "clock.txt",
+        "time_format": protocol.DEFAULTS["time_format"],
+    }
+    assert settings[("mpcpu-a", "ntp")] == {}
+
+
 def test_each_reservation_carries_the_cpus_host_name_by_default_its_inventory_name(
     make_inventory,
 ):

@@ -113,3 +113,48 @@ def test_a_row_failing_on_one_cpu_of_a_pair_is_no_outage(paired_model):
 def test_an_unpaired_site_gets_no_pair_section(model):
     text = verify_report.markdown(model, _failing(model, {("mpcpu-a", "ntp"), ("mpcpu-b", "ntp")}))
     assert "## Pairs" not in text
+
+
+@pytest.fixture
+def three_cpu_model(make_inventory):
+    """mpcpu-a and mpcpu-c a pair, listed apart by address with the unpaired mpcpu-b between."""
+    site, groups, hostvars = make_inventory()
+    groups["mpcpu"].append("mpcpu-c")
+    hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.12", "mpcpu_mac": "02:00:00:00:00:0c"}
+    hostvars["mpcpu-a"]["mpcpu_mate"] = "mpcpu-c"
+    hostvars["mpcpu-c"]["mpcpu_mate"] = "mpcpu-a"
+    return site_model.build_site(site, groups, hostvars)
+
+
+def _table(text):
+    return [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def test_the_table_shows_a_pair_together_under_its_name(three_cpu_model):
+    model = three_cpu_model
+    ntp = [row["id"] for row in model["rows"]].index("ntp")
+    results = _failing(model, {("mpcpu-a", "ntp"), ("mpcpu-c", "ntp"), ("mpcpu-b", "ntp")})
+    table = _table(verify_report.markdown(model, results))
+    assert [line.split(" | ")[0] for line in table] == [
+        "| **pair mpcpu-a/mpcpu-c**",
+        "| mpcpu-a",
+        "| mpcpu-c",
+        "| mpcpu-b",
+    ]
+    pair_marks = table[0].strip("| ").split(" | ")[1:]
+    assert pair_marks[ntp] == "**OUTAGE**"
+    assert set(pair_marks) - {"**OUTAGE**"} == {"pass"}
+    # the unpaired CPU's line is as it was before pairs: no pair mark, its own failure
+    assert table[3].strip("| ").split(" | ")[1:][ntp] == "**FAIL**"
+
+
+def test_a_pair_with_one_failing_cpu_says_its_mate_serves(three_cpu_model):
+    model = three_cpu_model
+    ntp = [row["id"] for row in model["rows"]].index("ntp")
+    table = _table(verify_report.markdown(model, _failing(model, {("mpcpu-c", "ntp")})))
+    assert table[0].strip("| ").split(" | ")[1:][ntp] == "mate serves"
+
+
+def test_an_unpaired_site_has_one_line_per_cpu(model):
+    table = _table(verify_report.markdown(model, all_pass(model)))
+    assert [line.split(" | ")[0] for line in table] == ["| mpcpu-a", "| mpcpu-b"]
