@@ -685,7 +685,10 @@ RECEIVERS = {
 
 @pytest.mark.parametrize("lost", [3, 9, 1000])
 @pytest.mark.parametrize("receiver", list(RECEIVERS))
-def test_write_window_after_a_loss_sends_each_block_at_most_once_more(receiver, lost):
+def test_write_window_after_a_loss_sends_each_block_at_most_once_more(receiver, lost, monkeypatch):
+    # The receivers' ACKs drive the recovery; on a busy machine a stall longer than the loopback
+    # RTO (0.2 s) would also resend a window, which is timing, not what this test judges.
+    monkeypatch.setattr(_tftp_session, "MIN_RTO", 2.0)
     data = payload(1428 * (ISSUE_BLOCKS - 1) + 100)
     with Peer(lose=lose_first("in", tftp.OP_DATA, lost), **RECEIVERS[receiver]) as peer:
         result = write(peer, data, blksize=1428, windowsize=8, timeout=0.5)
