@@ -567,13 +567,22 @@ async def _metrics_forever(config, collectors):
         sys.path.append(PYTHON_LIBRARY)
     import prom_textfile  # noqa: PLC0415 (installed beside the collector only with metrics on)
 
-    while True:
+    def write():
         try:
             text = prom_textfile.render(metric_families(prom_textfile, collectors))
             prom_textfile.write_atomically(config["metrics_dir"], METRICS_FILE, text)
         except OSError as error:
             LOGGER.warning("metrics: %s", error)
-        await asyncio.sleep(config["metrics_interval"])
+
+    try:
+        while True:
+            write()
+            await asyncio.sleep(config["metrics_interval"])
+    except asyncio.CancelledError:
+        for collector in collectors:  # stopping: no stream is up any more
+            collector.stats.lost()
+        write()
+        raise
 
 
 # --- service ---------------------------------------------------------------------------------
