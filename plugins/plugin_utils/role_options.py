@@ -308,6 +308,10 @@ ROLE_LIMITS = {
     "log_collector_connect_timeout": _above_zero("%s must be above 0 seconds"),
     "log_collector_keepalive_idle": _at_least(1, "%s must be 1 second or more"),
     "log_collector_log_dir": _absolute_path,
+    "log_collector_metrics_textfile_dir": _absolute_path,
+    "log_collector_metrics_interval": _at_least(1, "%s must be 1 second or more"),
+    "tftp_receiver_metrics_textfile_dir": _absolute_path,
+    "tftp_receiver_metrics_interval": _at_least(1, "%s must be 1 second or more"),
     "tftp_receiver_retention_days": _at_least(1, "%s must be 1 or more (days a snapshot is kept)"),
     "tftp_receiver_retention_max_bytes": _at_least(
         1, "%s must be 1 or more (bytes all snapshots may take)"
