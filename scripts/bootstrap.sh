@@ -87,14 +87,17 @@ mpcpu_install_importer_venv() {
 }
 
 # tftpd-hpa cannot be installed beside atftpd; the interop tests run its binary unpacked from
-# the .deb, which is fetched here so that no test downloads anything.
+# the .deb, which is fetched here so that no test downloads anything. Likewise promtool, from
+# Debian's prometheus package: installing it would start a Prometheus server on the machine.
 mpcpu_fetch_tools() {
-  local tools=$MPCPU_CACHE/tools
-  ls "$tools"/tftpd-hpa_*.deb >/dev/null 2>&1 && return 0
+  local tools=$MPCPU_CACHE/tools package
   mkdir -p "$tools"
-  mpcpu_log "apt: fetching the tftpd-hpa package for the interop tests"
-  (cd "$tools" && { apt-get download -qq tftpd-hpa 2>/dev/null \
-    || { apt-get update -qq && apt-get download -qq tftpd-hpa; }; })
+  for package in tftpd-hpa prometheus; do
+    ls "$tools/${package}"_*.deb >/dev/null 2>&1 && continue
+    mpcpu_log "apt: fetching the $package package for the tests (unpacked, never installed)"
+    (cd "$tools" && { apt-get download -qq "$package" 2>/dev/null \
+      || { apt-get update -qq && apt-get download -qq "$package"; }; })
+  done
 }
 
 # The checkout is the collection: collections/ansible_collections/megapower/mpcpu links back

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import verify_report
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import verify_metrics, verify_report
 
 
 def verify_markdown(results, model):
@@ -22,10 +22,15 @@ def verify_summary(results, model):
     return verify_report.summary(model, results)
 
 
+def verify_prometheus(results, model, finished_at):
+    return verify_metrics.text(model, results, float(finished_at))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "verify_markdown": verify_markdown,
             "verify_junit": verify_junit,
             "verify_summary": verify_summary,
+            "verify_prometheus": verify_prometheus,
         }

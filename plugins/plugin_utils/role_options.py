@@ -140,6 +140,10 @@ def _absolute_path(value, _settings):
     return None
 
 
+def _absolute_path_or_null(value, settings):
+    return None if value is None else _absolute_path(value, settings)
+
+
 def _umask_drops_writes(value, _settings):
     # u+w, g+w, o+r and o+w: tftpd-hpa must never reopen an upload to overwrite it
     if re.match(r"^0?[0-7]{3}$", value or "") and int(value, 8) & 0o226 == 0o226:
@@ -308,6 +312,10 @@ ROLE_LIMITS = {
     "log_collector_connect_timeout": _above_zero("%s must be above 0 seconds"),
     "log_collector_keepalive_idle": _at_least(1, "%s must be 1 second or more"),
     "log_collector_log_dir": _absolute_path,
+    "log_collector_metrics_textfile_dir": _absolute_path_or_null,
+    "log_collector_metrics_interval": _at_least(1, "%s must be 1 second or more"),
+    "tftp_receiver_metrics_textfile_dir": _absolute_path_or_null,
+    "tftp_receiver_metrics_interval": _at_least(1, "%s must be 1 second or more"),
     "tftp_receiver_retention_days": _at_least(1, "%s must be 1 or more (days a snapshot is kept)"),
     "tftp_receiver_retention_max_bytes": _at_least(
         1, "%s must be 1 or more (bytes all snapshots may take)"

@@ -78,6 +78,8 @@ CONFIG_DEFAULTS = {
     "backoff_max": 60.0,
     "connect_timeout": 10.0,
     "keepalive_idle": 30,
+    "metrics_dir": None,
+    "metrics_interval": 15.0,
 }
 CONFIG_KEYS = ("comment", "log_dir", "state_dir", "devices") + tuple(CONFIG_DEFAULTS)
 DEVICE_KEYS = ("name", "ip", "port", "source", "request")
@@ -139,6 +141,15 @@ def _check_settings(config, problems):
     for key in ("backoff_initial", "backoff_max", "connect_timeout", "keepalive_idle"):
         if not _number(config[key]) or config[key] <= 0:
             problems.append("%s: %r must be a number above 0" % (key, config[key]))
+    metrics_dir = config["metrics_dir"]
+    if metrics_dir is not None and not (
+        isinstance(metrics_dir, str) and os.path.isabs(metrics_dir)
+    ):
+        problems.append("metrics_dir: %r is not an absolute path (or null)" % (metrics_dir,))
+    if not _number(config["metrics_interval"]) or config["metrics_interval"] <= 0:
+        problems.append(
+            "metrics_interval: %r must be a number above 0" % (config["metrics_interval"],)
+        )
     if (
         _number(config["backoff_initial"])
         and _number(config["backoff_max"])
@@ -402,6 +413,7 @@ class Collector:
         self.config = config
         self.backoff = Backoff(config["backoff_initial"], config["backoff_max"])
         self.label = "%s (%s:%d)" % (device["name"], device["ip"], device["port"])
+        self.stats = StreamStats()
 
     async def run(self):
         while True:
@@ -409,6 +421,7 @@ class Collector:
                 outcome = await self.stream_once()
             except (OSError, asyncio.TimeoutError, StreamError) as error:
                 outcome = "%s: %s" % (type(error).__name__, error)
+            self.stats.lost()
             if outcome == RESTARTED:
                 continue
             delay = self.backoff.next_delay()
@@ -427,6 +440,7 @@ class Collector:
             self.config["connect_timeout"],
         )
         _keepalive(writer.get_extra_info("socket"), self.config["keepalive_idle"])
+        self.stats.connected()
         return reader, writer
 
     async def stream_once(self):
@@ -480,6 +494,7 @@ class Collector:
 
     def _append(self, batch, sequence):
         self.files.append(batch, sequence.last_seq)
+        self.stats.written(len(batch))
         self.backoff.reset()
         if sequence.missing:
             LOGGER.warning(
@@ -489,6 +504,91 @@ class Collector:
                 sequence.last_seq,
             )
             sequence.missing = 0
+
+
+# --- metrics (node_exporter's textfile collector) -------------------------------------------
+
+METRICS_FILE = "mpcpu_activity_log.prom"
+# Where the collection's roles install prom_textfile.py (plugins/module_utils) on a host.
+PYTHON_LIBRARY = "/usr/local/lib/megapower-mpcpu"
+
+
+class StreamStats:
+    """What the metrics say about one device's stream: connected, records, last, reconnects."""
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.up = False
+        self.records = 0
+        self.last_record = None
+        self.reconnections = 0
+        self._ever_connected = False
+
+    def connected(self):
+        self.reconnections += 1 if self._ever_connected else 0
+        self.up = self._ever_connected = True
+
+    def written(self, count):
+        self.records += count
+        self.last_record = self.clock()
+
+    def lost(self):
+        self.up = False
+
+
+def metric_families(prom_textfile, collectors):
+    """The collector's metrics, one series per MPCPU (labels mpcpu, address)."""
+    family = prom_textfile.Family
+    up = family(
+        "mpcpu_activity_stream_up", "gauge", "1 while the activity log stream is connected."
+    )
+    records = family(
+        "mpcpu_activity_records_total",
+        "counter",
+        "Activity records written since the collector started.",
+    )
+    last = family(
+        "mpcpu_activity_last_record_timestamp_seconds",
+        "gauge",
+        "When the last activity record was written (collector's clock, Unix time).",
+    )
+    reconnections = family(
+        "mpcpu_activity_reconnections_total",
+        "counter",
+        "Connections made again after a lost or refused one.",
+    )
+    for collector in collectors:
+        labels = {"mpcpu": collector.device["name"], "address": collector.device["ip"]}
+        stats = collector.stats
+        up.add(labels, stats.up)
+        records.add(labels, stats.records)
+        reconnections.add(labels, stats.reconnections)
+        if stats.last_record is not None:
+            last.add(labels, stats.last_record)
+    return [up, records, last, reconnections]
+
+
+async def _metrics_forever(config, collectors):
+    if PYTHON_LIBRARY not in sys.path:
+        sys.path.append(PYTHON_LIBRARY)
+    import prom_textfile  # noqa: PLC0415 (installed beside the collector only with metrics on)
+
+    def write():
+        try:
+            text = prom_textfile.render(metric_families(prom_textfile, collectors))
+            prom_textfile.write_atomically(config["metrics_dir"], METRICS_FILE, text)
+        except OSError as error:
+            LOGGER.warning("metrics: %s", error)
+
+    try:
+        while True:
+            write()
+            await asyncio.sleep(config["metrics_interval"])
+    except asyncio.CancelledError:
+        for collector in collectors:  # stopping: no stream is up any more
+            collector.stats.lost()
+        write()
+        raise
 
 
 # --- service ---------------------------------------------------------------------------------
@@ -520,10 +620,11 @@ async def serve(config):
     for device in config["devices"]:
         files[device["ip"]] = DeviceFiles(config["log_dir"], config["state_dir"], device["ip"])
         LOGGER.info("%s: resuming after line %d", device["name"], files[device["ip"]].recover())
-    tasks = [asyncio.ensure_future(_prune_forever(config))] + [
-        asyncio.ensure_future(Collector(device, files[device["ip"]], config).run())
-        for device in config["devices"]
-    ]
+    collectors = [Collector(device, files[device["ip"]], config) for device in config["devices"]]
+    tasks = [asyncio.ensure_future(_prune_forever(config))]
+    tasks += [asyncio.ensure_future(collector.run()) for collector in collectors]
+    if config["metrics_dir"]:
+        tasks.append(asyncio.ensure_future(_metrics_forever(config, collectors)))
     notify("READY=1\nSTATUS=collecting from %d MPCPU(s)" % len(config["devices"]))
     await stop.wait()
     notify("STOPPING=1")

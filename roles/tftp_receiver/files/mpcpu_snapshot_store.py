@@ -26,6 +26,7 @@ under the name with the upload time and a counter added, then unlinked. Standard
 
 import argparse
 import collections
+import contextlib
 import errno
 import fcntl
 import os
@@ -114,10 +115,67 @@ def verdict(size, writer):
     return "aborted"
 
 
+class SnapshotStats:
+    """What the metrics say per MPCPU: snapshots stored, the last one's time and size, refusals."""
+
+    def __init__(self, names):
+        self.names = dict(names)  # address -> the MPCPU's inventory name
+        self.stored = collections.Counter()
+        self.last = {}  # address -> (mtime, bytes)
+        self.refused = collections.Counter()  # (address, reason)
+
+    def scan(self, store_root):
+        """The newest snapshot already in each MPCPU's store, so a restart keeps its time."""
+        for address in self.names:
+            with (
+                contextlib.suppress(OSError),
+                os.scandir(os.path.join(store_root, address)) as found,
+            ):
+                files = [entry.stat() for entry in found if entry.is_file(follow_symlinks=False)]
+                if files:
+                    newest = max(files, key=lambda info: info.st_mtime)
+                    self.last[address] = (newest.st_mtime, newest.st_size)
+
+    def note(self, action, upload):
+        if action == "store":
+            self.stored[upload.device] += 1
+            self.last[upload.device] = (upload.mtime, upload.size)
+        else:
+            self.refused[(upload.device, action)] += 1
+
+    def families(self, prom_textfile):
+        family = prom_textfile.Family
+        stored = family(
+            "mpcpu_snapshots_stored_total", "counter", "Snapshots stored since the store started."
+        )
+        last = family(
+            "mpcpu_snapshot_last_stored_timestamp_seconds",
+            "gauge",
+            "When the newest stored snapshot was written (Unix time).",
+        )
+        size = family("mpcpu_snapshot_last_bytes", "gauge", "Size of the newest stored snapshot.")
+        refused = family(
+            "mpcpu_snapshot_uploads_refused_total",
+            "counter",
+            "Uploads removed instead of stored (reason: empty, aborted) since the store started.",
+        )
+        addresses = sorted(set(self.names) | set(self.stored) | set(a for a, _r in self.refused))
+        for address in addresses:
+            labels = {"mpcpu": self.names.get(address, address), "address": address}
+            stored.add(labels, self.stored[address])
+            if address in self.last:
+                last.add(labels, self.last[address][0])
+                size.add(labels, self.last[address][1])
+            for reason in ("empty", "aborted"):
+                refused.add(dict(labels, reason=reason), self.refused[(address, reason)])
+        return [stored, last, size, refused]
+
+
 class Store:
-    def __init__(self, incoming, store_root):
+    def __init__(self, incoming, store_root, stats=None):
         self.incoming = incoming
         self.store_root = store_root
+        self.stats = stats
         # path -> the process id seen holding its write lock (the transfer in progress)
         self.writers = {}
         # path -> the verdict on an upload that could not be stored yet
@@ -150,8 +208,11 @@ class Store:
                 writers[path] = holder
                 continue
             action = self.retry.get(path) or verdict(size, self.writers.get(path))
-            if not self.apply(action, Upload(device, name, path, size, mtime)):
+            upload = Upload(device, name, path, size, mtime)
+            if not self.apply(action, upload):
                 retry[path] = action
+            elif self.stats is not None:
+                self.stats.note(action, upload)
         self.writers, self.retry = writers, retry
 
     def apply(self, action, upload):
@@ -195,8 +256,18 @@ def main(argv=None):
         default=0.25,
         help="seconds between two looks; well below tftpd-hpa's retransmit timeout",
     )
+    parser.add_argument("--metrics-dir", help="node_exporter's textfile directory")
+    parser.add_argument("--metrics-interval", type=positive_number, default=15.0)
+    parser.add_argument(
+        "--device", action="append", default=[], metavar="NAME=ADDRESS", help="an MPCPU's name"
+    )
     args = parser.parse_args(argv)
-    snapshot_store = Store(args.incoming, args.store)
+    stats = None
+    if args.metrics_dir:
+        stats = SnapshotStats(device.split("=", 1)[::-1] for device in args.device)
+        stats.scan(args.store)
+    snapshot_store = Store(args.incoming, args.store, stats)
+    metrics_due = 0.0
     while True:
         try:
             snapshot_store.sweep()
@@ -204,7 +275,28 @@ def main(argv=None):
             if error.errno != errno.ENOENT:
                 raise
             log("sweep: %s" % error)
+        if stats is not None and time.monotonic() >= metrics_due:
+            write_metrics(args.metrics_dir, stats)
+            metrics_due = time.monotonic() + args.metrics_interval
         time.sleep(args.interval)
+
+
+METRICS_FILE = "mpcpu_snapshots.prom"
+# Where the collection's roles install prom_textfile.py (plugins/module_utils) on a host.
+PYTHON_LIBRARY = "/usr/local/lib/megapower-mpcpu"
+
+
+def write_metrics(directory, stats):
+    if PYTHON_LIBRARY not in sys.path:
+        sys.path.append(PYTHON_LIBRARY)
+    import prom_textfile  # noqa: PLC0415 (installed beside the store only with metrics on)
+
+    try:
+        prom_textfile.write_atomically(
+            directory, METRICS_FILE, prom_textfile.render(stats.families(prom_textfile))
+        )
+    except OSError as error:
+        log("metrics: %s" % error)
 
 
 if __name__ == "__main__":
