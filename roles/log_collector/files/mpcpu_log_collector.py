@@ -27,7 +27,10 @@ What the collector guarantees:
   numbering survives its reboots;
 - a dropped or refused connection is retried with capped exponential back-off and jitter;
   TCP keepalive notices a device that vanished without closing;
-- monthly files older than ``retention_months`` months are deleted.
+- monthly files older than ``retention_months`` months are deleted;
+- with ``journal`` true, each record also goes to the systemd journal as one entry with
+  structured fields (module ``mpcpu_journal``, on the unit's PYTHONPATH), before the files:
+  a crash in between repeats an entry rather than losing one.
 
 Standard library only (it runs on Debian 12's python3). ``--check-config FILE`` validates a
 configuration and exits 0, or 1 listing every problem.
@@ -36,6 +39,7 @@ configuration and exits 0, or 1 listing every problem.
 import argparse
 import asyncio
 import contextlib
+import importlib
 import ipaddress
 import json
 import logging
@@ -76,6 +80,7 @@ CONFIG_DEFAULTS = {
     "backoff_max": 60.0,
     "connect_timeout": 10.0,
     "keepalive_idle": 30,
+    "journal": False,
 }
 CONFIG_KEYS = ("comment", "log_dir", "state_dir", "devices") + tuple(CONFIG_DEFAULTS)
 DEVICE_KEYS = ("name", "ip", "port", "source")
@@ -134,6 +139,8 @@ def _check_settings(config, problems):
     for key in ("backoff_initial", "backoff_max", "connect_timeout", "keepalive_idle"):
         if not _number(config[key]) or config[key] <= 0:
             problems.append("%s: %r must be a number above 0" % (key, config[key]))
+    if not isinstance(config["journal"], bool):
+        problems.append("journal: %r must be true or false" % (config["journal"],))
     if (
         _number(config["backoff_initial"])
         and _number(config["backoff_max"])
@@ -397,6 +404,7 @@ class Collector:
         self.config = config
         self.backoff = Backoff(config["backoff_initial"], config["backoff_max"])
         self.label = "%s (%s:%d)" % (device["name"], device["ip"], device["port"])
+        self.journal = activity_journal(config, device)
 
     async def run(self):
         while True:
@@ -473,6 +481,7 @@ class Collector:
         return RESTARTED
 
     def _append(self, batch, sequence):
+        self.journal.send(batch)
         self.files.append(batch, sequence.last_seq)
         self.backoff.reset()
         if sequence.missing:
@@ -483,6 +492,18 @@ class Collector:
                 sequence.last_seq,
             )
             sequence.missing = 0
+
+
+class _NoJournal:
+    def send(self, _lines):
+        return 0
+
+
+def activity_journal(config, device):
+    """Where ``device``'s records go besides its files: the journal, or nowhere."""
+    if not config["journal"]:
+        return _NoJournal()
+    return importlib.import_module("mpcpu_journal").JournalSink(device["name"], device["ip"])
 
 
 # --- service ---------------------------------------------------------------------------------
