@@ -208,3 +208,8 @@ def test_the_collector_journals_every_record_it_writes(tmp_path, journal_socket,
     assert [entry["MESSAGE"] for entry in entries] == written
     assert [entry["MPCPU_SEQ"] for entry in entries] == [b"%d" % seq for seq in range(1, 121)]
     assert {entry["MPCPU_ADDRESS"] for entry in entries} == {b"127.0.0.1"}
+
+
+def test_rsyslog_forwards_the_entries_with_the_message_id_the_collector_writes():
+    role_vars = (FILES.parent / "vars" / "main.yml").read_text()
+    assert "__log_collector_message_id: %s\n" % journal.ACTIVITY_MESSAGE_ID in role_vars
