@@ -297,9 +297,11 @@ def _syslog_target_errors(host, syslog_host, port):
     return errors
 
 
-def log_collector_syslog_errors(host, journal=True, syslog_host="", port=6514, tls=True, ca=""):
-    """What is wrong with the log_collector role's forwarding options on ``host``: a syslog
-    collector rsyslog could not reach or check, or records it could not read."""
+def log_collector_syslog_errors(host, *options):
+    """What is wrong with the log_collector role's forwarding options on ``host`` (journal,
+    syslog host, port, TLS, CA file, as ``ROLE_CHECKS`` lists them): a syslog collector rsyslog
+    could not reach or check, or records it could not read."""
+    journal, syslog_host, port, tls, ca = options
     errors = [
         problem(host, name, "%s is not a boolean (true or false)" % _text(value))
         for name, value in (("log_collector_journal", journal), ("log_collector_syslog_tls", tls))
