@@ -140,9 +140,10 @@ def test_the_collector_sends_nothing_to_the_journal_unless_told(tmp_path):
         {"log_dir": str(tmp_path), "state_dir": str(tmp_path), "devices": []}
     )
     assert config["journal"] is False
-    assert collector.activity_journal(config, {"name": "a", "ip": "198.51.100.162"}).send(
-        [RECORD]
-    ) == 0
+    assert (
+        collector.activity_journal(config, {"name": "a", "ip": "198.51.100.162"}).send([RECORD])
+        == 0
+    )
 
 
 def test_journal_must_be_a_boolean(tmp_path):
