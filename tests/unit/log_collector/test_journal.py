@@ -180,7 +180,7 @@ async def _stream(total, dirs, journal_path, monkeypatch):
     files = collector.DeviceFiles(str(log_dir), str(state_dir), "127.0.0.1")
     task = asyncio.ensure_future(collector.Collector(config["devices"][0], files, config).run())
     try:
-        for _ in range(3000):
+        for _attempt in range(3000):
             if files.last_seq >= total:
                 break
             await asyncio.sleep(0.01)
