@@ -225,9 +225,9 @@ def receiver(host):
     host.check_output("mkdir -p /var/log/siem /etc/rsyslog.d")
     encoded = base64.b64encode(RECEIVER_CONF.encode()).decode()
     host.check_output("echo %s | base64 -d > /etc/rsyslog.d/90-siem.conf", encoded)
-    host.check_output("rsyslogd -N1 && systemctl restart rsyslog")
+    host.check_output("rsyslogd -N1 && systemctl enable rsyslog && systemctl restart rsyslog")
     yield
-    host.run("systemctl stop rsyslog; rm -f /etc/rsyslog.d/90-siem.conf")
+    host.run("systemctl disable --now rsyslog; rm -f /etc/rsyslog.d/90-siem.conf")
 
 
 def received_records(host):
