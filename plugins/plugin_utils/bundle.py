@@ -235,8 +235,11 @@ ROLE_FILES = {
     "log_collector": (
         ("config.json.j2", "/etc/mpcpu-log-collector/config.json"),
         ("mpcpu-log-collector.service.j2", "/etc/systemd/system/mpcpu-log-collector.service"),
+        ("rsyslog-mpcpu-activity.conf.j2", "/etc/rsyslog.d/60-mpcpu-activity.conf"),
     ),
 }
+# Files a role writes only while one of its options is set: {template: option}.
+ROLE_FILES_WHEN = {"rsyslog-mpcpu-activity.conf.j2": "log_collector_syslog_host"}
 FIREWALL_FILES = (
     ("mpcpu-firewall.service.j2", "/etc/systemd/system/mpcpu-firewall.service"),
     ("mpcpu-firewall.sh.j2", "/usr/local/sbin/mpcpu-firewall"),
@@ -335,7 +338,8 @@ def template_jobs(model, hostvars):
                 continue
             variables = _role_variables(role, model, host, hostvars[host])
             for template, dest in ROLE_FILES.get(role, ()):
-                jobs.append(_job(role, host, template, dest, variables))
+                if variables.get(ROLE_FILES_WHEN.get(template), True):
+                    jobs.append(_job(role, host, template, dest, variables))
     return jobs
 
 

@@ -285,12 +285,74 @@ def smtp_option_errors(host, relayhost="", message_size_limit=10240000):
     return errors
 
 
+def _syslog_target_errors(host, syslog_host, port):
+    errors = []
+    if not _valid_host(syslog_host):
+        errors.append(
+            problem(
+                host,
+                "log_collector_syslog_host",
+                "%s is not a host name or IP address" % _text(syslog_host),
+            )
+        )
+    why_not = port_problem(port)
+    if why_not:
+        errors.append(problem(host, "log_collector_syslog_port", why_not))
+    return errors
+
+
+def log_collector_syslog_errors(host, *options):
+    """What is wrong with the log_collector role's forwarding options on ``host`` (journal,
+    syslog host, port, TLS, CA file, as ``ROLE_CHECKS`` lists them): a syslog collector rsyslog
+    could not reach or check, or records it could not read."""
+    journal, syslog_host, port, tls, ca = options
+    errors = [
+        problem(host, name, "%s is not a boolean (true or false)" % _text(value))
+        for name, value in (("log_collector_journal", journal), ("log_collector_syslog_tls", tls))
+        if not isinstance(value, bool)
+    ]
+    if not isinstance(ca, str):
+        errors.append(problem(host, "log_collector_syslog_ca_file", "%s is not a path" % _text(ca)))
+    if errors or syslog_host in ("", None):
+        return errors
+    errors.extend(_syslog_target_errors(host, syslog_host, port))
+    if tls and not ca:
+        errors.append(
+            problem(
+                host,
+                "log_collector_syslog_ca_file",
+                "empty, but log_collector_syslog_tls is true: give the CA that signed the "
+                "syslog collector's certificate (or set log_collector_syslog_tls: false)",
+            )
+        )
+    if not journal:
+        errors.append(
+            problem(
+                host,
+                "log_collector_journal",
+                "false, but log_collector_syslog_host is set: rsyslog reads the records "
+                "from the journal",
+            )
+        )
+    return errors
+
+
 # Options a role judges together with a check of its own (one problem each, some named by a
 # list element), in the order that check takes them; the spec's one-by-one check leaves them
 # out (``role_spec``).
 ROLE_CHECKS = {
     "ntp": (("ntp_upstream_servers", "ntp_local_stratum"), ntp_option_errors),
     "smtp": (("smtp_relayhost", "smtp_message_size_limit"), smtp_option_errors),
+    "log_collector": (
+        (
+            "log_collector_journal",
+            "log_collector_syslog_host",
+            "log_collector_syslog_port",
+            "log_collector_syslog_tls",
+            "log_collector_syslog_ca_file",
+        ),
+        log_collector_syslog_errors,
+    ),
 }
 
 
@@ -316,6 +378,9 @@ ROLE_LIMITS = {
     "log_collector_metrics_interval": _at_least(1, "%s must be 1 second or more"),
     "tftp_receiver_metrics_textfile_dir": _absolute_path_or_null,
     "tftp_receiver_metrics_interval": _at_least(1, "%s must be 1 second or more"),
+    "log_collector_syslog_queue_max_mib": _at_least(
+        1, "%s must be 1 or more (MiB of disk for records waiting to be forwarded)"
+    ),
     "tftp_receiver_retention_days": _at_least(1, "%s must be 1 or more (days a snapshot is kept)"),
     "tftp_receiver_retention_max_bytes": _at_least(
         1, "%s must be 1 or more (bytes all snapshots may take)"

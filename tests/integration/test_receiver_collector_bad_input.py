@@ -116,6 +116,15 @@ def test_good_input_passes_the_checks_and_only_then_reaches_for_the_host(tmp_pat
                 "log_collector_backoff_max: 0.5 must not be below log_collector_backoff_initial",
             ],
         ),
+        (
+            "log_collector",
+            {"log_collector_syslog_host": "siem;rm -rf /", "log_collector_syslog_port": 0},
+            [
+                "log_collector_syslog_host: 'siem;rm -rf /' is not a host name or IP address",
+                "log_collector_syslog_port: 0 is not a port number from 1 to 65535",
+                "log_collector_syslog_ca_file: empty, but log_collector_syslog_tls is true",
+            ],
+        ),
     ],
 )
 @pytest.mark.parametrize("given_as", ["inventory", "role parameters"])

@@ -6,6 +6,7 @@ each device for its whole log (``LOG 1``); the collector's file must hold exactl
 lines, byte for byte, seq 1..N with no gap and no duplicate.
 """
 
+import base64
 import json
 import re
 import time
@@ -196,3 +197,108 @@ def test_the_configuration_came_from_the_site_model(collector):
     assert {(d["name"], d["ip"], d["port"], d["source"]) for d in config["devices"]} == {
         (name, ip, PORT, COLLECTOR) for name, ip in DEVICES.items()
     }
+
+
+# --- the journal, and rsyslog forwarding to a syslog collector -------------------------------
+
+SYSLOG_COLLECTOR = "198.51.100.164"  # lab.yml, group_vars: log_collector_syslog_host
+SYSLOG_PORT = 10514
+RECEIVED = "/var/log/siem/activity.log"
+# A syslog collector as a site runs one: rsyslog taking RFC 5424 over TCP, each message as it
+# came off the wire.
+RECEIVER_CONF = """
+module(load="imtcp")
+template(name="as_received" type="string" string="%%rawmsg%%\\n")
+ruleset(name="siem") { action(type="omfile" file="%s" template="as_received") }
+input(type="imtcp" address="%s" port="%d" ruleset="siem")
+""" % (RECEIVED, SYSLOG_COLLECTOR, SYSLOG_PORT)
+RFC5424_RECORD = re.compile(
+    r"^<(?P<pri>\d+)>1 (?P<stamp>\S+) (?P<host>\S+) mpcpu-activity (?P<pid>\S+) activity "
+    r'\[mpcpu@32473 name="(?P<name>[^"]*)" address="(?P<address>[^"]*)" seq="(?P<seq>\d+)" '
+    r'time="(?P<time>[^"]*)"\] (?P<message>.*)$'
+)
+JOURNAL_FIELDS = ("MPCPU_NAME", "MPCPU_ADDRESS", "MPCPU_SEQ", "MPCPU_RECORD_TIME", "MESSAGE")
+
+
+@pytest.fixture(scope="module")
+def receiver(host):
+    host.check_output("mkdir -p /var/log/siem /etc/rsyslog.d")
+    encoded = base64.b64encode(RECEIVER_CONF.encode()).decode()
+    host.check_output("echo %s | base64 -d > /etc/rsyslog.d/90-siem.conf", encoded)
+    host.check_output("rsyslogd -N1 && systemctl enable rsyslog && systemctl restart rsyslog")
+    yield
+    host.run("systemctl disable --now rsyslog; rm -f /etc/rsyslog.d/90-siem.conf")
+
+
+def received_records(host):
+    records = {}
+    for line in host.run("cat %s", RECEIVED).stdout.splitlines():
+        match = RFC5424_RECORD.match(line)
+        assert match, "not the collector's RFC 5424 form: %r" % line
+        records.setdefault(match.group("address"), []).append(match)
+    return records
+
+
+def file_lines(collector, path):
+    return collector.check_output("cat %s", path).splitlines()
+
+
+@pytest.fixture(scope="module")
+def forwarded(host, collector, log_file_of, streamed, receiver):
+    """Records flowing; the syslog collector stopped for a while (the collector's rsyslog
+    restarted meanwhile, its queue saved to disk), started again; then the simulator stops and
+    every record the files hold must arrive."""
+    wait_until(lambda: len(received_records(host)) == len(DEVICES), 60, "the first records")
+    host.check_output("systemctl stop rsyslog")
+    outage_start = {ip: len(written_seqs(collector, log_file_of(ip))) for ip in DEVICES.values()}
+    time.sleep(2)
+    collector.check_output("systemctl restart rsyslog")
+    time.sleep(2)
+    host.check_output("systemctl start rsyslog")
+    host.check_output("systemctl stop mpcpu-sim")
+    time.sleep(1)
+    final = {ip: file_lines(collector, log_file_of(ip)) for ip in DEVICES.values()}
+    wait_until(
+        lambda: all(
+            len(received_records(host).get(ip, ())) >= len(lines) for ip, lines in final.items()
+        ),
+        60,
+        "every record at the syslog collector",
+    )
+    return outage_start, final
+
+
+@pytest.mark.parametrize("name", sorted(DEVICES))
+def test_every_record_reaches_the_syslog_collector_across_its_outage(host, forwarded, name):
+    ip = DEVICES[name]
+    outage_start, final = forwarded
+    records = received_records(host)[ip]
+    by_seq = dict((int(record.group("seq")), record) for record in records)
+    written = dict((int(line.split(" ", 1)[0]), line) for line in final[ip])
+    assert len(written) > outage_start[ip] + RATE, "no records were written during the outage"
+    assert sorted(set(written) - set(by_seq)) == [], "records lost on the way"
+    for seq, line in written.items():
+        record = by_seq[seq]
+        assert record.group("message") == line
+        assert (record.group("name"), record.group("address")) == (name, ip)
+        assert record.group("time") == line.split(" ")[1]
+    assert int(records[0].group("pri")) % 8 == 6  # informational
+
+
+def test_each_record_is_one_journal_entry_with_structured_fields(collector, forwarded):
+    entries = collector.check_output(
+        "journalctl -o json --no-pager _SYSTEMD_UNIT=mpcpu-log-collector.service "
+        "SYSLOG_IDENTIFIER=mpcpu-activity --output-fields=%s",
+        ",".join(JOURNAL_FIELDS),
+    )
+    journaled = {}
+    for entry in map(json.loads, entries.splitlines()):
+        journaled.setdefault(entry["MPCPU_ADDRESS"], {})[int(entry["MPCPU_SEQ"])] = entry
+    _outage_start, final = forwarded
+    for name, ip in DEVICES.items():
+        lines = dict((int(line.split(" ", 1)[0]), line) for line in final[ip])
+        assert set(journaled[ip]) >= set(lines)
+        for seq, line in lines.items():
+            entry = journaled[ip][seq]
+            assert entry["MESSAGE"] == line and entry["MPCPU_NAME"] == name
+            assert entry["MPCPU_RECORD_TIME"] == line.split(" ")[1]

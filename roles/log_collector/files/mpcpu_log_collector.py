@@ -29,7 +29,10 @@ What the collector guarantees:
   numbering survives its reboots;
 - a dropped or refused connection is retried with capped exponential back-off and jitter;
   TCP keepalive notices a device that vanished without closing;
-- monthly files older than ``retention_months`` months are deleted.
+- monthly files older than ``retention_months`` months are deleted;
+- with ``journal`` true, each record also goes to the systemd journal as one entry with
+  structured fields (module ``mpcpu_journal``, on the unit's PYTHONPATH), before the files:
+  a crash in between repeats an entry rather than losing one.
 
 Standard library only (it runs on Debian 12's python3). ``--check-config FILE`` validates a
 configuration and exits 0, or 1 listing every problem.
@@ -38,6 +41,7 @@ configuration and exits 0, or 1 listing every problem.
 import argparse
 import asyncio
 import contextlib
+import importlib
 import ipaddress
 import json
 import logging
@@ -80,6 +84,7 @@ CONFIG_DEFAULTS = {
     "keepalive_idle": 30,
     "metrics_dir": None,
     "metrics_interval": 15.0,
+    "journal": False,
 }
 CONFIG_KEYS = ("comment", "log_dir", "state_dir", "devices") + tuple(CONFIG_DEFAULTS)
 DEVICE_KEYS = ("name", "ip", "port", "source", "request")
@@ -150,6 +155,8 @@ def _check_settings(config, problems):
         problems.append(
             "metrics_interval: %r must be a number above 0" % (config["metrics_interval"],)
         )
+    if not isinstance(config["journal"], bool):
+        problems.append("journal: %r must be true or false" % (config["journal"],))
     if (
         _number(config["backoff_initial"])
         and _number(config["backoff_max"])
@@ -414,6 +421,7 @@ class Collector:
         self.backoff = Backoff(config["backoff_initial"], config["backoff_max"])
         self.label = "%s (%s:%d)" % (device["name"], device["ip"], device["port"])
         self.stats = StreamStats()
+        self.journal = activity_journal(config, device)
 
     async def run(self):
         while True:
@@ -493,6 +501,7 @@ class Collector:
         return RESTARTED
 
     def _append(self, batch, sequence):
+        self.journal.send(batch)
         self.files.append(batch, sequence.last_seq)
         self.stats.written(len(batch))
         self.backoff.reset()
@@ -589,6 +598,18 @@ async def _metrics_forever(config, collectors):
             collector.stats.lost()
         write()
         raise
+
+
+class _NoJournal:
+    def send(self, _lines):
+        return 0
+
+
+def activity_journal(config, device):
+    """Where ``device``'s records go besides its files: the journal, or nowhere."""
+    if not config["journal"]:
+        return _NoJournal()
+    return importlib.import_module("mpcpu_journal").JournalSink(device["name"], device["ip"])
 
 
 # --- service ---------------------------------------------------------------------------------

@@ -258,6 +258,10 @@ NOT_IN_THE_BUNDLE = {
 
 def test_every_template_of_the_roles_that_write_hosts_files_is_in_the_bundle(make_inventory):
     site, groups, hostvars = make_inventory()
+    for host_vars in hostvars.values():  # the options that add files of their own
+        host_vars.update(
+            log_collector_syslog_host="siem.example.com", log_collector_syslog_tls=False
+        )
     model = site_model.build_site(site, groups, hostvars)
     used = set(job["template"] for job in bundle.template_jobs(model, hostvars))
     roles = pathlib.Path(bundle.ROLES_DIR)
@@ -265,6 +269,18 @@ def test_every_template_of_the_roles_that_write_hosts_files_is_in_the_bundle(mak
         for template in sorted((roles / role / "templates").glob("*.j2")):
             name = "%s/templates/%s" % (role, template.name)
             assert str(template) in used or name in NOT_IN_THE_BUNDLE, name
+
+
+def test_rsyslog_s_drop_in_is_in_the_bundle_only_where_the_records_are_forwarded(make_inventory):
+    site, groups, hostvars = make_inventory()
+    model = site_model.build_site(site, groups, hostvars)
+    drop_in = "/etc/rsyslog.d/60-mpcpu-activity.conf"
+    assert not [j for j in bundle.template_jobs(model, hostvars) if j["path"].endswith(drop_in)]
+    hostvars["pc-server"].update(
+        log_collector_syslog_host="siem.example.com", log_collector_syslog_tls=False
+    )
+    forwarded = [j["path"] for j in bundle.template_jobs(model, hostvars)]
+    assert "files/pc-server" + drop_in in forwarded
 
 
 def test_a_firewalld_host_gets_the_firewalld_files_staged_as_the_role_writes_them(
