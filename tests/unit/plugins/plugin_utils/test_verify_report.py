@@ -113,3 +113,18 @@ def test_a_row_failing_on_one_cpu_of_a_pair_is_no_outage(paired_model):
 def test_an_unpaired_site_gets_no_pair_section(model):
     text = verify_report.markdown(model, _failing(model, {("mpcpu-a", "ntp"), ("mpcpu-b", "ntp")}))
     assert "## Pairs" not in text
+
+
+def test_the_report_names_each_hosts_firewall_backend(model):
+    report = verify_report.markdown(
+        model, all_pass(model), {"gw": "firewalld", "cctv-srv": "nftables", "old": "none"}
+    )
+    section = report.split("## Firewalls\n\n", 1)[1]
+    assert section == "- cctv-srv: nftables\n- gw: firewalld\n- old: none\n"
+
+
+def test_without_firewalls_the_report_has_no_firewall_section(model):
+    assert verify_report.markdown(model, all_pass(model), {}) == verify_report.markdown(
+        model, all_pass(model)
+    )
+    assert "## Firewalls" not in verify_report.markdown(model, all_pass(model))
