@@ -10,8 +10,8 @@ __metaclass__ = type
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import verify_metrics, verify_report
 
 
-def verify_markdown(results, model):
-    return verify_report.markdown(model, results)
+def verify_markdown(results, model, firewalls=None):
+    return verify_report.markdown(model, results, firewalls)
 
 
 def verify_junit(results, model):

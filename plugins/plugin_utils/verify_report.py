@@ -142,7 +142,16 @@ def summary(model, results):
     }
 
 
-def markdown(model, results):
+def _firewall_lines(firewalls):
+    """The firewall backend each host applies (``firewall_backend: auto`` picks one per host)."""
+    if not firewalls:
+        return []
+    lines = ["- %s: %s" % (host, firewalls[host]) for host in sorted(firewalls)]
+    return ["", "## Firewalls", ""] + lines
+
+
+def markdown(model, results, firewalls=None):
+    """The report; ``firewalls`` maps each firewalled host to the backend it applies."""
     cells = report_cells(model, results)
     counts = summary(model, results)
     lines = [
@@ -158,6 +167,7 @@ def markdown(model, results):
     lines += _cell_list("Failures", [cell for cell in cells if cell[2] is False])
     lines += _not_probed_list([cell for cell in cells if cell[2] is None])
     lines += _pair_lines(model, results)
+    lines += _firewall_lines(firewalls)
     return "\n".join(lines) + "\n"
 
 

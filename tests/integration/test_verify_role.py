@@ -47,7 +47,8 @@ def pc_side_results(passed=True):
 
 
 def report_run(tmp_path, results, *extra):
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    if not (tmp_path / "play.yml").exists():
+        (tmp_path / "play.yml").write_text(PLAYBOOK)
     (tmp_path / "results.json").write_text(json.dumps({"verify_results": results}))
     return ansible_cli.run(
         "ansible-playbook",
@@ -178,3 +179,25 @@ def test_listing_the_hosts_of_site_warns_of_no_missing_probe_group():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Could not match supplied host pattern" not in result.stdout + result.stderr
+
+
+def test_the_report_names_the_firewall_backend_each_host_applies(tmp_path):
+    # As verify.yml reads them, on the controller itself (ansible_connection local), which has
+    # no loader of the firewall role: entry point firewall reads "none" for every host.
+    firewall_play = PLAYBOOK.replace(
+        "- name: Write the verify report",
+        "- name: Read the firewall backends\n"
+        '  hosts: "{{ none | megapower.mpcpu.appendix_d_groups(routers=true) }}"\n'
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Read\n"
+        "      ansible.builtin.include_role: {name: megapower.mpcpu.verify, tasks_from: firewall}\n"
+        "      when: mpcpu_router_platform is not defined\n"
+        "- name: Write the verify report",
+    )
+    (tmp_path / "play.yml").write_text(firewall_play)
+    result = report_run(tmp_path, pc_side_results(), "-e", "ansible_connection=local")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = (tmp_path / "mpcpu-verify-example-campus" / "report.md").read_text()
+    section = report.split("\n## Firewalls\n\n", 1)[1].splitlines()
+    assert section and all(line.endswith(": none") for line in section), section

@@ -10,7 +10,9 @@ Run inside the lab hosts (standard library only; the checkout is mounted at /opt
     tcp-ask HOST PORT                              connect and read; prints what came (JSON)
     dhcp-broadcast IFACE SPORT DPORT               a frame from 0.0.0.0 to 255.255.255.255
     scan-tcp HOST [--ports A-B,C]                  every TCP port: open, closed or no answer
-    listen-udp-all --seconds S --out FILE --ready FILE [--ipv6]   bind every free UDP port, log
+    listen-udp-all --seconds S --out FILE --ready FILE [--ipv6] [--stop FILE]
+                                                   bind every free UDP port, log what arrives
+                                                   for S s, or until FILE exists
     send-udp-all HOST [--sport P] [--ports A-B,C]  one datagram to every UDP port
 
 HOST may be IPv4 or IPv6, link-local with its interface (``fe80::1%eth0``).
@@ -270,7 +272,7 @@ def _udp_socket(ipv6):
     return sock
 
 
-def _listen_chunk(ports, seconds, out, ready, ipv6=False):
+def _listen_chunk(ports, seconds, out, ready, *, ipv6=False, stop=None):
     sockets = {}
     unbindable = []
     for port in ports:
@@ -289,8 +291,12 @@ def _listen_chunk(ports, seconds, out, ready, ipv6=False):
     open(ready, "w", encoding="utf-8").close()
     received = {}
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for fileno, _events in poller.poll(max(0.0, deadline - time.monotonic())):
+    stopping = False
+    while time.monotonic() < deadline and not stopping:
+        # Asked to stop: one more pass reads what is queued already, then the loop ends.
+        stopping = stop is not None and os.path.exists(stop)
+        wait = 0.0 if stopping else min(0.2, max(0.0, deadline - time.monotonic()))
+        for fileno, _events in poller.poll(wait):
             sock, port = sockets[fileno]
             with contextlib.suppress(BlockingIOError):
                 while True:
@@ -300,8 +306,9 @@ def _listen_chunk(ports, seconds, out, ready, ipv6=False):
         json.dump({"received": received, "unbindable": unbindable}, handle)
 
 
-def listen_udp_all(seconds, out, ready, ports=ALL_PORTS, ipv6=False):
-    """Bind every free UDP port (a few processes, for the file limit) and log what arrives."""
+def listen_udp_all(seconds, out, ready, ports=ALL_PORTS, *, ipv6=False, stop=None):
+    """Bind every free UDP port (a few processes, for the file limit) and log what arrives,
+    for ``seconds`` or until the file ``stop`` exists."""
     _raise_file_limit()
     ports = list(ports)
     children = []
@@ -312,7 +319,9 @@ def listen_udp_all(seconds, out, ready, ports=ALL_PORTS, ipv6=False):
         pid = os.fork()
         if pid == 0:
             try:
-                _listen_chunk(ports[start : start + UDP_CHUNK], seconds, *part, ipv6=ipv6)
+                _listen_chunk(
+                    ports[start : start + UDP_CHUNK], seconds, *part, ipv6=ipv6, stop=stop
+                )
             finally:
                 os._exit(0)
         children.append(pid)
@@ -380,6 +389,7 @@ def _parser():
     command.add_argument("--out", required=True)
     command.add_argument("--ready", required=True)
     command.add_argument("--ipv6", action="store_true")
+    command.add_argument("--stop", help="end as soon as this file exists")
     command = commands.add_parser("listen-protocol")
     command.add_argument("protocol", type=int)
     command.add_argument("--seconds", type=float, required=True)
@@ -410,7 +420,7 @@ def main(argv=None):
         "dhcp-broadcast": lambda: dhcp_broadcast(args.interface, args.sport, args.dport),
         "scan-tcp": lambda: scan_tcp(args.host, _ports(args.ports)),
         "listen-udp-all": lambda: listen_udp_all(
-            args.seconds, args.out, args.ready, ipv6=args.ipv6
+            args.seconds, args.out, args.ready, ipv6=args.ipv6, stop=args.stop
         ),
         "send-udp-all": lambda: send_udp_all(args.host, args.sport, _ports(args.ports)),
         "listen-protocol": lambda: listen_protocol(
@@ -465,6 +475,25 @@ def test_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
     assert sorted(int(port) for port in received) == sorted(ports[:2])
 
 
+def test_udp_listener_ends_when_told_and_keeps_what_came_before(tmp_path):
+    ports = [_free_port(socket.SOCK_DGRAM) for _port in range(2)]
+    out, ready, stop = (str(tmp_path / name) for name in ("out.json", "ready", "stop"))
+    listener = threading.Thread(
+        target=listen_udp_all, args=(60, out, ready, ports), kwargs={"stop": stop}
+    )
+    started = time.monotonic()
+    listener.start()
+    while not os.path.exists(ready):
+        time.sleep(0.05)
+    send_udp_all("127.0.0.1", ports=ports[:1])
+    open(stop, "w", encoding="utf-8").close()
+    listener.join(timeout=30)
+    assert not listener.is_alive() and time.monotonic() - started < 30, "it waited its 60 s"
+    with open(out, encoding="utf-8") as handle:
+        received = json.load(handle)["received"]
+    assert sorted(int(port) for port in received) == ports[:1]
+
+
 def test_tcp_scan_tells_open_from_closed_over_ipv6_loopback():
     server = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     server.bind(("::1", 0))
@@ -487,7 +516,9 @@ def test_ipv6_udp_listener_records_only_the_ports_that_got_a_datagram(tmp_path):
             sock.bind(("::1", 0))
             ports.append(sock.getsockname()[1])
     out, ready = str(tmp_path / "out.json"), str(tmp_path / "ready")
-    listener = threading.Thread(target=listen_udp_all, args=(1.5, out, ready, ports, True))
+    listener = threading.Thread(
+        target=listen_udp_all, args=(1.5, out, ready, ports), kwargs={"ipv6": True}
+    )
     listener.start()
     while not os.path.exists(ready):
         time.sleep(0.05)

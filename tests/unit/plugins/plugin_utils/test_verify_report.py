@@ -158,3 +158,18 @@ def test_a_pair_with_one_failing_cpu_says_its_mate_serves(three_cpu_model):
 def test_an_unpaired_site_has_one_line_per_cpu(model):
     table = _table(verify_report.markdown(model, all_pass(model)))
     assert [line.split(" | ")[0] for line in table] == ["| mpcpu-a", "| mpcpu-b"]
+
+
+def test_the_report_names_each_hosts_firewall_backend(model):
+    report = verify_report.markdown(
+        model, all_pass(model), {"gw": "firewalld", "cctv-srv": "nftables", "old": "none"}
+    )
+    section = report.split("## Firewalls\n\n", 1)[1]
+    assert section == "- cctv-srv: nftables\n- gw: firewalld\n- old: none\n"
+
+
+def test_without_firewalls_the_report_has_no_firewall_section(model):
+    assert verify_report.markdown(model, all_pass(model), {}) == verify_report.markdown(
+        model, all_pass(model)
+    )
+    assert "## Firewalls" not in verify_report.markdown(model, all_pass(model))
