@@ -53,6 +53,7 @@ def _check_hosts(groups, hostvars, networks, problems):
         crosscheck.address_owners(devices, pc_hosts, routers), "address", problems
     )
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
+    hosts.add_router_addresses(parts, pc_hosts, routers, networks)
     return devices, parts, routers
 
 
@@ -62,6 +63,7 @@ def _validate(site, groups, hostvars, problems):
     crosscheck.check_parts_played(rows, parts, groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)
+    crosscheck.check_dhcp_reach(rows, networks, devices, parts, routers, problems)
     return {
         "networks": networks,
         "management": management,
@@ -103,7 +105,9 @@ def build_site(site, groups, hostvars, compile_flows=True):
     if problems:
         raise SiteModelError(problems)
     if compile_flows:
-        model["flows"] = flows.compile_flows(found["rows"], found["devices"], found["parts"])
+        model["flows"] = flows.compile_flows(
+            found["rows"], found["devices"], found["parts"], model["networks"]
+        )
         model["hosts"] = flows.host_views(model)
     return model
 

@@ -16,8 +16,12 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.hostvars import (
     host_vars_of,
 )
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.settings import (
+    MAX_MPCPU_PREFIX,
+)
 
 FIRMWARE_ROW = appendix_d.row_of_role("devices").id
+
 
 # A device cannot also be a PC: it would have to talk to itself across the table.
 CONFLICTING_GROUPS = tuple(
@@ -123,12 +127,50 @@ def check_firmware_row(rows, devices, problems):
 
 def address_owners(devices, pc_hosts, routers):
     entries = [(d["name"], "mpcpu_ip", d["ip"]) for d in devices]
-    entries += [(h["name"], h["field"], h["ip"]) for h in pc_hosts.values() if h]
+    for host in pc_hosts.values():
+        entries += [(host["name"], f, ip) for ip, f in host["fields"].items()] if host else []
     for router in routers:
-        own = [h["ip"] for h in pc_hosts.values() if h and h["name"] == router["name"]]
+        own = [ip for h in pc_hosts.values() if h and h["name"] == router["name"] for ip in h["fields"]]
         entries += [
             (router["name"], "mpcpu_router_addresses", ip)
             for ip in router["addresses"]
             if ip not in own
         ]
     return entries
+
+
+def check_dhcp_reach(rows, networks, devices, parts, routers, problems):
+    """Each DHCP server reaches every MPCPU network it serves: on the segment (an address
+    there) or through the network's relays; a relay address is no MPCPU's."""
+    row = next((r for r in rows if r.application == "dhcp"), None)
+    if row is None:
+        return
+    with_devices = set(device["network"] for device in devices)
+    device_ips = dict((device["ip"], device["name"]) for device in devices)
+    for network in networks:
+        for relay in network["dhcp_relays"]:
+            if relay in device_ips:
+                problems.add(
+                    "mpcpu_site.networks",
+                    "dhcp_relays",
+                    "%s (network %s) is the address of MPCPU %s, not a relay's"
+                    % (relay, network["name"], device_ips[relay]),
+                )
+    for server in parts.get(row.pc_part, ()):
+        for network in networks:
+            if (
+                network["kind"] == "mpcpu"
+                and network["cidr"].prefixlen <= MAX_MPCPU_PREFIX
+                and network["name"] in with_devices
+                and network["name"] not in server["addresses"]
+                and not network["dhcp_relays_given"]
+            ):
+                router = server["name"] in set(r["name"] for r in routers)
+                problems.add(
+                    server["name"],
+                    "mpcpu_router_addresses" if router else server["field"],
+                    "has no address in MPCPU network %s (%s), which has no dhcp_relays: its "
+                    "MPCPUs' broadcasts would reach no DHCP server; give the server an address "
+                    "there or name the network's relay addresses in mpcpu_site.networks"
+                    % (network["name"], network["cidr"]),
+                )

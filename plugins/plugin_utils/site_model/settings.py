@@ -25,7 +25,7 @@ NETWORK_KINDS = ("mpcpu", "pc", "management")
 
 SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
 
-NETWORK_KEYS = ("name", "cidr", "gateway", "kind")
+NETWORK_KEYS = ("name", "cidr", "gateway", "kind", "dhcp_relays")
 
 PORT_FIELDS = ("mpcpu_port", "pc_port")
 
@@ -92,6 +92,7 @@ def _check_network(index, network, problems):
             "network is a /%d or larger" % (cidr, MAX_MPCPU_PREFIX),
         )
     gateway_ip = _check_gateway(where, network, cidr, problems)
+    relays = check_dhcp_relays(where, network, cidr, problems)
     if cidr is None:
         return None
     # A network refused for its name or kind still holds its addresses: hosts in it are not
@@ -102,6 +103,8 @@ def _check_network(index, network, problems):
         "cidr": cidr,
         "gateway": gateway_ip,
         "kind": None if broken else kind,
+        "dhcp_relays": relays,
+        "dhcp_relays_given": network.get("dhcp_relays") is not None,
         "broken": broken,
     }
 
@@ -116,6 +119,38 @@ def _check_gateway(where, network, cidr, problems):
     elif cidr is not None and not usable_in(gateway_ip, cidr):
         problems.add(where, "gateway", "%s is not a host address of %s" % (gateway_ip, cidr))
     return gateway_ip
+
+
+def check_dhcp_relays(where, network, cidr, problems):
+    """The relay addresses (giaddr) that forward the network's DHCP broadcasts to the site's
+    DHCP servers: each the address of a router's interface inside this MPCPU network."""
+    relays = network.get("dhcp_relays")
+    if relays is None:
+        return []
+    if network.get("kind") != "mpcpu":
+        problems.add(where, "dhcp_relays", "only a network of kind mpcpu has DHCP relays")
+        return []
+    if not isinstance(relays, list):
+        problems.add(where, "dhcp_relays", "must be a list of the relays' addresses in the network")
+        return []
+    parsed = []
+    for index, text in enumerate(relays):
+        field = "dhcp_relays[%d]" % index
+        address = parse_ipv4(text)
+        if address is None:
+            problems.add(where, field, "%s is not a valid IPv4 address" % _text(text))
+        elif cidr is not None and not usable_in(address, cidr):
+            problems.add(
+                where,
+                field,
+                "%s is not a host address of %s: a relay forwards the broadcasts of the network "
+                "its address is in (its giaddr)" % (address, cidr),
+            )
+        elif str(address) in parsed:
+            problems.add(where, field, "%s is listed twice" % address)
+        else:
+            parsed.append(str(address))
+    return parsed
 
 
 def _check_network_clashes(networks, problems):

@@ -23,6 +23,7 @@ class Network(TypedDict):
     cidr: str  # "198.51.100.0/26"
     gateway: Optional[str]
     kind: str  # mpcpu, pc or management
+    dhcp_relays: List[str]  # an MPCPU network's DHCP relay addresses (giaddr), in it
 
 
 class Firmware(TypedDict, total=False):
@@ -48,7 +49,8 @@ class PartHost(TypedDict):
     """A host playing the PC side of a row (one PC-part group), at its service address."""
 
     name: str
-    ip: str
+    ip: str  # its first service address (the one given, or ansible_host)
+    addresses: Dict[str, str]  # network name to its service address there (a router: each)
 
 
 class Router(TypedDict):
@@ -99,6 +101,7 @@ class Flow(TypedDict):
     pc_ip: str
     pc_port: Optional[int]
     pc_network: str
+    relay: Optional[str]  # a DHCP relay's leg (relay to server, UDP 67 to 67): its address
     src: str
     src_port: Optional[int]
     dst: str
@@ -117,6 +120,7 @@ class HostView(TypedDict):
     rows: List[PlayedRow]
     flows: List[Flow]  # its own flows
     crossing: List[Flow]  # a router's: flows between two networks it joins, PC end elsewhere
+    relaying: List[Flow]  # a router's: the DHCP relay legs it sends from its own address
 
 
 class Model(TypedDict, total=False):
