@@ -207,13 +207,20 @@ def network_token(set_name):
     return short.upper()
 
 
+def _rule_name(rule):
+    """The row, or for a DHCP relay's leg (relay to server) the row's relayed part."""
+    return rule.row + ("_relayed" if rule.src == _policy.DHCP_RELAYS else "")
+
+
 def _service_token(rule, side):
-    return "%s_%s_PORT" % (rule.row.upper(), side)
+    return "%s_%s_PORT" % (_rule_name(rule).upper(), side)
 
 
 def _rule_ports(rule):
     """(source service, destination service) names of a request rule, None for any port."""
     src_side, dst_side = ("MPCPU", "PC") if boundary.mpcpu_starts(rule) else ("PC", "MPCPU")
+    if rule.src == _policy.DHCP_RELAYS:
+        src_side, dst_side = "RELAY", "SERVER"
     src = _service_token(rule, src_side) if rule.src_port is not None else None
     dst = _service_token(rule, dst_side) if rule.dst_port is not None else None
     return src, dst
@@ -269,11 +276,11 @@ def _term(name, rule, ends, ports, comment):
 
 def _request_term(rule, platform):
     term = _term(
-        rule.row.replace("_", "-"),
+        _rule_name(rule).replace("_", "-"),
         rule,
         (rule.src, rule.dst),
         _rule_ports(rule),
-        "%s: %s starts" % (rule.purpose, "the MPCPU" if boundary.mpcpu_starts(rule) else "the PC"),
+        "%s: %s starts" % (rule.purpose, _starter(rule)),
     )
     if platform.name == "paloalto" and rule.application == "tftp":
         term["pan-application"] = ["tftp"]
@@ -281,10 +288,16 @@ def _request_term(rule, platform):
     return term
 
 
+def _starter(rule):
+    if rule.src == _policy.DHCP_RELAYS:
+        return "the DHCP relay"
+    return "the MPCPU" if boundary.mpcpu_starts(rule) else "the PC"
+
+
 def _reply_term(rule):
     src_port, dst_port = _rule_ports(rule)
     term = _term(
-        rule.row.replace("_", "-") + "-reply",
+        _rule_name(rule).replace("_", "-") + "-reply",
         rule,
         (rule.dst, rule.src),
         (dst_port, src_port),

@@ -114,6 +114,8 @@ def _crossing_flows(model, host_policy):
     """Flows of the model that the policy's forward rules carry, as (row, MPCPU IP, PC IP)."""
     members = {}
     for rule in _policy.rules_in(host_policy, _policy.FORWARD):
+        if rule.src == _policy.DHCP_RELAYS:
+            continue
         devices, pcs = (rule.src, rule.dst) if boundary.mpcpu_starts(rule) else (rule.dst, rule.src)
         members[rule.row] = (
             set(host_policy["sets"][devices].elements),
@@ -393,8 +395,25 @@ def site_probes(model, host_policy, stateless):
     probes = []
     for row_id, device_ip, pc_ip in sample:
         probes += _flow_probes(rows[row_id], device_ip, pc_ip, stateless)
+    probes += _relay_probes(host_policy, stateless)
     probes += _deny_probes(model, rows, sample)
     return _unique(probes), sampled, len(sample)
+
+
+def _relay_probes(host_policy, stateless):
+    """Each DHCP relay to each server it forwards to, UDP 67 to 67, and (stateless) back."""
+    probes = []
+    for rule in _policy.rules_in(host_policy, _policy.FORWARD):
+        if rule.src != _policy.DHCP_RELAYS:
+            continue
+        for relay in host_policy["sets"][rule.src].elements:
+            for server in host_policy["sets"][rule.dst].elements:
+                ends = (relay, rule.src_port, server, rule.dst_port)
+                probes.append(Probe("relay", rule.row, rule.protocol, *ends, False, "permit"))
+                if stateless:
+                    back = (server, rule.dst_port, relay, rule.src_port)
+                    probes.append(Probe("reply", rule.row, rule.protocol, *back, False, "permit"))
+    return probes
 
 
 def check_target(model, host_policy, target, filters, compiled):

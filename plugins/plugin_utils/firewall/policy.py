@@ -66,6 +66,7 @@ MPCPU_NETWORKS = boundary.MPCPU_NETWORKS
 MANAGEMENT = "management"
 MANAGEMENT6 = "management6"
 MPCPU_MACS = "mpcpu_macs"
+DHCP_RELAYS = "dhcp_relays"
 MPCPU_INTERFACES = "mpcpu_interfaces"
 IPV6_NETWORKS = "ipv6_networks"
 INTERFACES = "interfaces"
@@ -186,7 +187,6 @@ def _part_set_name(part):
 # --- which flows a host takes part in: read from its view --------------------------------------
 
 # Of each flow (10,000s at a large site) the firewall needs only these few fields.
-_OWN_END = operator.itemgetter("row", "mpcpu_ip")
 _CROSSING_ENDS = operator.itemgetter("row", "mpcpu_ip", "pc_ip")
 
 
@@ -218,17 +218,32 @@ def _view(model, host, errors):
 
 
 def _own_share(flows):
-    """{row: MPCPU addresses} of the flows whose PC side the host plays."""
+    """{row: MPCPU addresses} of the flows whose PC side the host plays (a relay's leg aside)."""
     share = collections.defaultdict(set)
-    for row_id, device_ip in map(_OWN_END, flows):
-        share[row_id].add(device_ip)
+    for flow in flows:
+        if flow["relay"] is None:
+            share[flow["row"]].add(flow["mpcpu_ip"])
     return share
+
+
+def _relay_share(flows):
+    """{row: (relay addresses, server addresses)} of the DHCP relay legs among ``flows``."""
+    share = collections.defaultdict(lambda: (set(), set()))
+    for flow in flows:
+        if flow["relay"] is not None:
+            share[flow["row"]][0].add(flow["relay"])
+            share[flow["row"]][1].add(flow["pc_ip"])
+    return share
+
+
+def _without_relay_legs(flows):
+    return (flow for flow in flows if flow["relay"] is None)
 
 
 def _crossing_share(flows):
     """{row: (MPCPU addresses, PC addresses)} of the flows that cross a router."""
     share = collections.defaultdict(lambda: (set(), set()))
-    for row_id, device_ip, pc_ip in map(_CROSSING_ENDS, flows):
+    for row_id, device_ip, pc_ip in map(_CROSSING_ENDS, _without_relay_legs(flows)):
         devices, pc_hosts = share[row_id]
         devices.add(device_ip)
         pc_hosts.add(pc_ip)
@@ -255,8 +270,9 @@ def _rule(row, chain, kind, *, ends, ports, comment):
     )
 
 
-def _own_rules(row, device_ips, sets):
-    """Rules of a host that plays the PC side of ``row``."""
+def _own_rules(row, device_ips, sets, local_dhcp=True):
+    """Rules of a host that plays the PC side of ``row``; a DHCP server hears broadcasts only
+    on a network it has an address in (``local_dhcp``), the rest through relays."""
     devices = sets.devices(row["id"], device_ips)
     ports = boundary.initiator_ports(row)
     if row["initiator"] == appendix_d.MPCPU:
@@ -265,7 +281,7 @@ def _own_rules(row, device_ips, sets):
         rules = [
             _rule(row, OUTPUT, FLOW, ends=(None, devices), ports=ports, comment=row["purpose"])
         ]
-    if row["application"] == "dhcp":
+    if row["application"] == "dhcp" and local_dhcp:
         rules += _dhcp_rules(row, ports)
     return rules
 
@@ -292,6 +308,74 @@ def _dhcp_rules(row, ports):
     ]
 
 
+def _relay_rules(row, relays, servers, sets, *, chains):
+    """A DHCP relay's leg, UDP 67 to 67: into the server from the relays and answered
+    (``chains`` INPUT, OUTPUT), across a router (FORWARD), or out of the relay (OUTPUT, INPUT)."""
+    port = row["pc_port"]
+    relay_set = sets.add(
+        DHCP_RELAYS, ADDRESSES, _sorted_addresses(relays), "DHCP relays of the MPCPU networks"
+    )
+    if chains == (FORWARD,):
+        server_set = _server_set(row, servers, sets)
+        return [
+            _rule(
+                row,
+                FORWARD,
+                FLOW,
+                ends=(relay_set, server_set),
+                ports=(port, port),
+                comment="%s: relayed" % row["purpose"],
+            )
+        ]
+    if chains == (INPUT, OUTPUT):
+        return [
+            _rule(
+                row,
+                INPUT,
+                FLOW,
+                ends=(relay_set, None),
+                ports=(port, port),
+                comment="%s: from the relays" % row["purpose"],
+            ),
+            _rule(
+                row,
+                OUTPUT,
+                REPLY,
+                ends=(None, relay_set),
+                ports=(port, port),
+                comment="%s: answers to the relays" % row["purpose"],
+            ),
+        ]
+    server_set = _server_set(row, servers, sets)
+    return [
+        _rule(
+            row,
+            OUTPUT,
+            FLOW,
+            ends=(relay_set, server_set),
+            ports=(port, port),
+            comment="%s: relayed to the servers" % row["purpose"],
+        ),
+        _rule(
+            row,
+            INPUT,
+            REPLY,
+            ends=(server_set, relay_set),
+            ports=(port, port),
+            comment="%s: the servers' answers to the relay" % row["purpose"],
+        ),
+    ] + _dhcp_rules(row, boundary.initiator_ports(row))
+
+
+def _server_set(row, servers, sets):
+    return sets.add(
+        _part_set_name(row["pc_part"]),
+        ADDRESSES,
+        _sorted_addresses(servers),
+        "hosts of %s behind this router" % row["pc_part"],
+    )
+
+
 def _forward_rules(row, ends, sets):
     """Rules of a router the flows of ``row`` cross."""
     devices = sets.devices(row["id"], ends[0])
@@ -314,14 +398,20 @@ def _forward_rules(row, ends, sets):
     ]
 
 
-def _rules(model, own, crossing, sets):
+def _rules(model, own, crossing, sets, *, relayed=None, local_dhcp=True):
+    relayed = relayed or {}
     rules = []
     for row in model["rows"]:
         if row["id"] in own:
-            rules += _own_rules(row, own[row["id"]], sets)
+            rules += _own_rules(row, own[row["id"]], sets, local_dhcp)
+        for chains in ((INPUT, OUTPUT), (OUTPUT, INPUT)):
+            if row["id"] in relayed.get(chains, ()):
+                rules += _relay_rules(row, *relayed[chains][row["id"]], sets, chains=chains)
     for row in model["rows"]:
         if row["id"] in crossing:
             rules += _forward_rules(row, crossing[row["id"]], sets)
+        if row["id"] in relayed.get((FORWARD,), ()):
+            rules += _relay_rules(row, *relayed[(FORWARD,)][row["id"]], sets, chains=(FORWARD,))
     order = {chain: index for index, chain in enumerate(CHAINS)}
     return sorted(rules, key=lambda rule: order[rule.chain])
 
@@ -472,7 +562,17 @@ def _assemble(model, host, own, crossing, **options):
     device_ips = set().union(*own.values(), *(ends[0] for ends in crossing.values()))
     sets = _base_sets(model, device_ips, options["mpcpu_interfaces"])
     _add_mac_set(model, own, sets)
-    rules = _rules(model, own, crossing, sets)
+    sets_macs = options.get("relay_macs")
+    if sets_macs and MPCPU_MACS not in sets:
+        sets.add(MPCPU_MACS, MACS, sets_macs, "MPCPU MACs: DHCP broadcasts come from no address")
+    rules = _rules(
+        model,
+        own,
+        crossing,
+        sets,
+        relayed=options.get("relayed"),
+        local_dhcp=options.get("local_dhcp", True),
+    )
     errors = site_model.Problems()
     _check_shadowing(host, rules, sets, errors)
     if errors:
@@ -488,6 +588,14 @@ def _assemble(model, host, own, crossing, **options):
         "sets": sets,
         "rules": rules,
     }
+
+
+def _serves_dhcp_locally(view):
+    """Whether the host serves some MPCPU network's DHCP on the segment (not only relayed)."""
+    return any(
+        flow["application"] == "dhcp" and flow["mpcpu_network"] == flow["pc_network"]
+        for flow in view["flows"]
+    )
 
 
 def build_host_policy(
@@ -522,6 +630,13 @@ def build_host_policy(
         host,
         _own_share(view["flows"]),
         _crossing_share(view["crossing"]),
+        relayed={
+            (INPUT, OUTPUT): _relay_share(view["flows"]),
+            (OUTPUT, INPUT): _relay_share(view["relaying"]),
+            (FORWARD,): _relay_share(view["crossing"]),
+        },
+        relay_macs=sorted(set(flow["mpcpu_mac"] for flow in view["relaying"])),
+        local_dhcp=_serves_dhcp_locally(view),
         router=view["router"],
         input_policy=input_policy,
         management_ports=management_ports,
@@ -545,6 +660,7 @@ def build_site_router_policy(model, management_ports=DEFAULT_MANAGEMENT_PORTS):
         "site-router",
         {},
         _crossing_share(crossing),
+        relayed={(FORWARD,): _relay_share(crossing)},
         router=True,
         input_policy="accept",
         management_ports=management_ports,

@@ -63,7 +63,7 @@ def _validate(site, groups, hostvars, problems):
     crosscheck.check_parts_played(rows, parts, groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)
-    crosscheck.check_dhcp_reach(rows, networks, devices, parts, routers, problems)
+    crosscheck.check_dhcp_reach(rows, networks, devices, parts, problems, routers=routers)
     return {
         "networks": networks,
         "management": management,

@@ -130,7 +130,9 @@ def address_owners(devices, pc_hosts, routers):
     for host in pc_hosts.values():
         entries += [(host["name"], f, ip) for ip, f in host["fields"].items()] if host else []
     for router in routers:
-        own = [ip for h in pc_hosts.values() if h and h["name"] == router["name"] for ip in h["fields"]]
+        own = [
+            ip for h in pc_hosts.values() if h and h["name"] == router["name"] for ip in h["fields"]
+        ]
         entries += [
             (router["name"], "mpcpu_router_addresses", ip)
             for ip in router["addresses"]
@@ -139,7 +141,7 @@ def address_owners(devices, pc_hosts, routers):
     return entries
 
 
-def check_dhcp_reach(rows, networks, devices, parts, routers, problems):
+def check_dhcp_reach(rows, networks, devices, parts, problems, *, routers):
     """Each DHCP server reaches every MPCPU network it serves: on the segment (an address
     there) or through the network's relays; a relay address is no MPCPU's."""
     row = next((r for r in rows if r.application == "dhcp"), None)

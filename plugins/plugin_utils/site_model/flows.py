@@ -142,7 +142,11 @@ def host_views(model):
             continue
         starts = relay_owners.get(flow["relay"])
         for router, networks in joined:
-            if router not in (flow["pc_host"], starts) and ends[0] in networks and ends[1] in networks:
+            if (
+                router not in (flow["pc_host"], starts)
+                and ends[0] in networks
+                and ends[1] in networks
+            ):
                 views[router]["crossing"].append(flow)
     return views
 

@@ -188,8 +188,13 @@ def _check_pc_host(name, host_vars, networks, problems, router=False):
     from its ``mpcpu_router_addresses`` (``add_router_addresses``).
     """
     if router and "mpcpu_service_ip" not in host_vars:
-        return {"name": name, "ip": None, "field": "mpcpu_router_addresses", "fields": {},
-                "addresses": {}}
+        return {
+            "name": name,
+            "ip": None,
+            "field": "mpcpu_router_addresses",
+            "fields": {},
+            "addresses": {},
+        }
     if "mpcpu_service_ip" in host_vars:
         texts = host_vars["mpcpu_service_ip"]
         fields = ["mpcpu_service_ip"]
@@ -208,7 +213,9 @@ def _check_pc_host(name, host_vars, networks, problems, router=False):
         )
         return None
     addresses = {}
-    for field, text in zip(fields, texts):
+    fields_of = {}
+    for index, text in enumerate(texts):
+        field = fields[index]
         address, network = host_address(name, field, text, networks, problems)
         if address is None:
             return None
@@ -226,15 +233,17 @@ def _check_pc_host(name, host_vars, networks, problems, router=False):
                 name,
                 field,
                 "%s is a second service address in network %s (as %s): give one on each "
-                "network the host serves from" % (address, network["name"], addresses[network["name"]]),
+                "network the host serves from"
+                % (address, network["name"], addresses[network["name"]]),
             )
             return None
         addresses[network["name"]] = str(address)
+        fields_of[str(address)] = field
     return {
         "name": name,
         "ip": next(iter(addresses.values())),
         "field": fields[0].partition("[")[0],
-        "fields": dict((addresses[network], field) for network, field in zip(addresses, fields)),
+        "fields": fields_of,
         "addresses": addresses,
     }
 

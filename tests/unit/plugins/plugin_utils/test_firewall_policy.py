@@ -201,13 +201,10 @@ def test_the_options_are_those_the_firewall_role_offers():
 def test_site_router_policy_forwards_every_crossing_flow(model):
     site_policy = policy.build_site_router_policy(model)
     forward = _rows(site_policy["rules"], policy.FORWARD)
-    # DHCP from network cctv-b to the gateway's cctv-a address crosses too.
-    assert len(forward) == 7
-    assert site_policy["sets"]["dhcp_servers"].elements == ["198.51.100.1"]
-    assert site_policy["sets"]["mpcpus_ip_assignment"].elements == [
-        "198.51.100.74",
-        "198.51.100.75",
-    ]
+    # The gateway serves DHCP on each MPCPU network from its address there: none crosses.
+    assert len(forward) == 6
+    assert "ip_assignment" not in forward
+    assert "dhcp_servers" not in site_policy["sets"]
 
 
 def test_site_router_policy_takes_a_network_of_one_address(make_inventory):
@@ -216,7 +213,8 @@ def test_site_router_policy_takes_a_network_of_one_address(make_inventory):
     site["networks"].append({"name": "srv", "cidr": "203.0.113.100/32", "kind": "pc"})
     hostvars["pc-server"]["ansible_host"] = "203.0.113.100"
     site_policy = policy.build_site_router_policy(site_model.build_site(site, groups, hostvars))
-    assert len(_rows(site_policy["rules"], policy.FORWARD)) == 7
+    # Seven rows, and the relay's leg of DHCP to the server.
+    assert len(_rows(site_policy["rules"], policy.FORWARD)) == 8
     assert site_policy["sets"]["log_collectors"].elements == ["203.0.113.100"]
 
 
@@ -269,3 +267,47 @@ def test_bad_interface_addresses_are_refused(model, addresses, expected):
     with pytest.raises(policy.FirewallPolicyError) as raised:
         policy.build_host_policy(model, "cctv-gw", interface_addresses=addresses)
     assert raised.value.errors == [expected]
+
+
+# --- relayed DHCP ------------------------------------------------------------------------------
+
+
+def _dhcp_rules_of(host_policy):
+    return [
+        (rule.chain, rule.kind, rule.src, rule.dst, rule.src_port, rule.dst_port)
+        for rule in host_policy["rules"]
+        if rule.row == "ip_assignment"
+    ]
+
+
+def test_a_server_behind_a_relay_hears_the_relay_and_answers_it_only(make_inventory):
+    model = site_model.build_site(*make_inventory())
+    server = policy.build_host_policy(model, "pc-server")
+    assert _dhcp_rules_of(server) == [
+        ("input", "flow", "mpcpus", None, 68, 67),
+        ("input", "flow", "dhcp_relays", None, 67, 67),
+        ("output", "reply", None, "dhcp_relays", 67, 67),
+    ]
+    assert server["sets"]["dhcp_relays"].elements == ["198.51.100.1"]
+
+
+def test_the_router_owning_the_relay_address_relays_and_forwards_the_renewals(make_inventory):
+    model = site_model.build_site(*make_inventory())
+    router = policy.build_host_policy(model, "router")
+    assert _dhcp_rules_of(router) == [
+        ("input", "reply", "dhcp_servers", "dhcp_relays", 67, 67),
+        ("input", "dhcp_discover", None, None, 68, 67),
+        ("output", "flow", "dhcp_relays", "dhcp_servers", 67, 67),
+        ("output", "reply", None, "mpcpu_networks", 67, 68),
+        ("forward", "flow", "mpcpus", "dhcp_servers", 68, 67),
+    ]
+    assert router["sets"]["dhcp_servers"].elements == ["203.0.113.10"]
+    assert router["sets"]["mpcpu_macs"].elements == ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]
+
+
+def test_a_router_between_relay_and_server_forwards_the_relay_leg(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["networks"][0]["dhcp_relays"] = ["198.51.100.3"]  # a third-party router's giaddr
+    router = policy.build_host_policy(site_model.build_site(site, groups, hostvars), "router")
+    assert ("forward", "flow", "dhcp_relays", "dhcp_servers", 67, 67) in _dhcp_rules_of(router)
+    assert [r for r in _dhcp_rules_of(router) if r[0] != "forward"] == []

@@ -42,4 +42,5 @@ def test_matrix_lists_every_flow_once(model):
     flow_lines = [
         line for line in reports.port_matrix(model).splitlines() if line.startswith("| mpcpu-")
     ]
-    assert len(flow_lines) == len(model["flows"]) == 14
+    # Seven rows for each of two MPCPUs, and the relay leg of each one's DHCP.
+    assert len(flow_lines) == len(model["flows"]) == 14 + 2
