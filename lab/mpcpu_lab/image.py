@@ -44,6 +44,8 @@ PACKAGES = (
     "busybox",
     "swaks",
     "dhcping",
+    # a Linux router of the lab relaying DHCP (molecule/dhcp)
+    "isc-dhcp-relay",
 )
 # Units the image must not start by itself: the roles own them.
 DISABLED_UNITS = (
@@ -55,6 +57,7 @@ DISABLED_UNITS = (
     "nftables",
     "firewalld",
     "tftpd-hpa",
+    "isc-dhcp-relay",
     "e2scrub_reap",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
@@ -133,6 +136,7 @@ def _customise(root):
         )
     # SysV-only services are enabled by rc.d links, which systemctl --root does not remove.
     _chroot(root, "update-rc.d", "tftpd-hpa", "disable")
+    _chroot(root, "update-rc.d", "isc-dhcp-relay", "disable")
     with open(os.path.join(root, "etc/machine-id"), "w", encoding="utf-8"):
         pass
     with open(os.path.join(root, "etc/resolv.conf"), "w", encoding="utf-8") as handle:

@@ -6,7 +6,8 @@ Usage: dhcp_capture.py SERVER -- CLIENT ARGV...
 A packet socket sees every frame in and out of every link of this host from before the client
 starts until a second after it exits. Printed as JSON: the client's rc, output, the DHCP
 requests it sent to SERVER or broadcast (port 67, counted by transaction id) and the DHCP
-packets SERVER sent back with one of those transaction ids (from port 67). "No answer" is
+answers with one of those transaction ids (from port 67: SERVER's, or a relay's on a relayed
+network). "No answer" is
 then judged from the wire: requests > 0 and answers == 0; a client that exits without
 sending anything cannot pass for one that was ignored.
 """
@@ -82,7 +83,7 @@ def main(argv):
             sent.add(_xid(udp[4]))
     for frame in frames:
         udp = _udp(frame)
-        if udp and udp[0] == server and udp[2] == SERVER_PORT and _xid(udp[4]) in sent:
+        if udp and udp[2] == SERVER_PORT and udp[3] != SERVER_PORT and _xid(udp[4]) in sent:
             answers.append(_xid(udp[4]))
     print(
         json.dumps(
