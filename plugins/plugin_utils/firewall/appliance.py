@@ -96,6 +96,10 @@ def note(target):
         "- **Apply**: %s." % platform.apply,
         "- **TFTP data from ephemeral ports**: %s" % platform.tftp,
         "- **DHCP from MPCPUs without an address**: %s" % platform.dhcp,
+        "- **DHCP relayed to a server elsewhere**: when a network names `dhcp_relays`, the "
+        "relay's leg is permitted, UDP 67 from those addresses to 67 on the DHCP servers and "
+        "back (term `ip-assignment-relayed`), and no other DHCP crosses but the MPCPUs' unicast "
+        "renewals; the relay must send from its address on the MPCPU network (its giaddr).",
         "- **Addresses**: %s." % platform.grouping,
         "- **State**: %s." % platform.state,
         "",

@@ -359,6 +359,7 @@ def test_the_relay_leg_is_permitted_udp_67_to_67_and_checked(relayed_files):
         check = relayed_files["%s/flow-check.md" % target]
         assert "| relay | ip_assignment | udp 198.51.100.1:67 -> 203.0.113.10:67 |" in check
         assert ", 0 failed.**" in check
+        assert "term `ip-assignment-relayed`" in relayed_files["%s/notes.md" % target]
 
 
 # --- bad input ---------------------------------------------------------------------------------
