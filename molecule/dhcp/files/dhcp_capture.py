@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """Run a DHCP client and report what crossed the wire, not what the client printed.
 
-Usage: dhcp_capture.py SERVER -- CLIENT ARGV...
+Usage: python3 dhcp_capture.py SERVER -- CLIENT ARGV...
 
 A packet socket sees every frame in and out of every link of this host from before the client
 starts until a second after it exits. Printed as JSON: the client's rc, output, the DHCP
