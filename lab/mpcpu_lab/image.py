@@ -44,8 +44,18 @@ PACKAGES = (
     "busybox",
     "swaks",
     "dhcping",
-    # a Linux router of the lab relaying DHCP (molecule/dhcp)
+    # a Linux router of the lab relaying DHCP to a central Kea (molecule/dhcp)
     "isc-dhcp-relay",
+    # the lab's corporate mail host (STARTTLS, SASL login) and postfix's SASL client side
+    "dovecot-core",
+    "libsasl2-modules",
+    "ca-certificates",
+    "openssl",
+    # the site's log pipeline and metrics (the journal into rsyslog, node_exporter, Prometheus)
+    "rsyslog",
+    "rsyslog-gnutls",
+    "prometheus-node-exporter",
+    "prometheus",
 )
 # Units the image must not start by itself: the roles own them.
 DISABLED_UNITS = (
@@ -58,6 +68,10 @@ DISABLED_UNITS = (
     "firewalld",
     "tftpd-hpa",
     "isc-dhcp-relay",
+    "dovecot",
+    "rsyslog",
+    "prometheus-node-exporter",
+    "prometheus",
     "e2scrub_reap",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",

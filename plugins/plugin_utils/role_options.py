@@ -16,23 +16,15 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import Problems, port_problem
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
+    Problems,
+    port_problem,
+    problem,
+)
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.templated import has_template
 
 _text = appendix_d.value_text
-
-
-# Options of the server roles that an inventory may set per host, with the roles' defaults:
-# the roles re-check them before they change anything, but only after the plays before them
-# have changed hosts, so the model checks what the inventory sets first.
-NTP_OPTIONS = (("ntp_upstream_servers", []), ("ntp_local_stratum", 10))
-
-SMTP_OPTIONS = (("smtp_relayhost", ""), ("smtp_message_size_limit", 10240000))
-
-
-def _options(host_vars, options):
-    return [host_vars.get(name, default) for name, default in options]
 
 
 # The roles whose options an inventory may set per host, and the group each runs on (None:
@@ -47,23 +39,47 @@ ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 
 SPEC_KEYS = ("type", "elements", "choices")
 
-_ROLE_SPECS = {}
+_SPEC_FILES = {}
+_ONE_BY_ONE = {}
+
+
+def spec_entries(role):
+    """``role``'s meta/argument_specs.yml, each entry point by name, read once per process."""
+    if role not in _SPEC_FILES:
+        path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
+        with open(path, encoding="utf-8") as handle:
+            _SPEC_FILES[role] = yaml.safe_load(handle)["argument_specs"]
+    return _SPEC_FILES[role]
+
+
+def _spec_options(role):
+    """Every option of ``role``'s main entry point, as written there."""
+    return spec_entries(role)["main"]["options"]
+
+
+def role_option_names(role):
+    """The options of ``role`` a run checks: every one of its spec but the site model (dicts)."""
+    return sorted(
+        name for name, option in _spec_options(role).items() if option.get("type") != "dict"
+    )
+
+
+def role_defaults(role):
+    """Each option's default, as ``role``'s argument spec gives it (None where it gives none)."""
+    return dict((name, option.get("default")) for name, option in _spec_options(role).items())
 
 
 def role_spec(role):
-    """The options of ``role``'s meta/argument_specs.yml, as Ansible checks them at its start."""
-    if role not in _ROLE_SPECS:
-        path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
-        with open(path, encoding="utf-8") as handle:
-            options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
-        # ntp_* and smtp_* options services.py checks itself are left to it: one problem each
-        services_checks = set(name for name, _default in NTP_OPTIONS + SMTP_OPTIONS)
-        _ROLE_SPECS[role] = dict(
-            (name, option)
-            for name, option in options.items()
-            if option.get("type") != "dict" and name not in services_checks
+    """The options of ``role`` its argument spec and ``ROLE_LIMITS`` judge one by one: all but
+    those its own check (``ROLE_CHECKS``) judges together, so each problem is named once."""
+    if role not in _ONE_BY_ONE:
+        judged_together = ROLE_CHECKS.get(role, ((), None))[0]
+        _ONE_BY_ONE[role] = dict(
+            (name, _spec_options(role)[name])
+            for name in role_option_names(role)
+            if name not in judged_together
         )
-    return _ROLE_SPECS[role]
+    return _ONE_BY_ONE[role]
 
 
 def _number(value):
@@ -93,7 +109,7 @@ def _one_port(value, _settings):
 
 
 def _lease_lifetime(value, _settings):
-    return services.lease_lifetime_problem(value)
+    return lease_lifetime_problem(value)
 
 
 def management_ports_problem(ports):
@@ -153,6 +169,125 @@ def _shell_safe_path(value, _settings):
     if not re.match(r'^/[^\s"$`\\]*$', value or ""):
         return "%s must be an absolute path without whitespace or shell characters" % _text(value)
     return None
+
+
+# --- what a role judges beyond its spec, option by option or together ----------------------
+
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+SMARTHOST = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>[0-9]+))?$")
+MAX_STRATUM = 15
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _valid_host(text):
+    if not isinstance(text, str):
+        return False
+    return netaddr.valid_ipv4(text) or netaddr.valid_ipv6(text) or bool(HOST_NAME.match(text))
+
+
+def lease_lifetime_problem(value):
+    """Why ``value`` is not a DHCP lease lifetime (None when it is one)."""
+    if _positive_int(value):
+        return None
+    return "%s is not a positive number of seconds" % _text(value)
+
+
+def ntp_option_errors(host, upstream_servers=(), local_stratum=10):
+    """What is wrong with the ntp role's options on ``host``."""
+    errors = []
+    if not isinstance(upstream_servers, (list, tuple)):
+        errors.append(
+            problem(host, "ntp_upstream_servers", "must be a list of host names or addresses")
+        )
+        upstream_servers = []
+    for index, server in enumerate(upstream_servers):
+        if not _valid_host(server):
+            errors.append(
+                problem(
+                    host,
+                    "ntp_upstream_servers[%d]" % index,
+                    "%r is not a host name or IP address" % (server,),
+                )
+            )
+    if local_stratum is not None and not (
+        _positive_int(local_stratum) and local_stratum <= MAX_STRATUM
+    ):
+        errors.append(
+            problem(
+                host,
+                "ntp_local_stratum",
+                "%r is not a stratum from 1 to %d (or null)" % (local_stratum, MAX_STRATUM),
+            )
+        )
+    if local_stratum is None and not upstream_servers:
+        errors.append(
+            problem(
+                host,
+                "ntp_local_stratum",
+                "null with no ntp_upstream_servers: the server would never be synchronised "
+                "and would answer nobody",
+            )
+        )
+    return errors
+
+
+def parse_smarthost(text):
+    """``[host]:port`` (or ``[host]``) into (host, port); ValueError says what is wrong.
+
+    The brackets are required: they make postfix deliver to that very host instead of
+    looking up the domain's MX records, which is what an alarm relay wants.
+    """
+    if not isinstance(text, str):
+        raise ValueError("%r is not a string of the form [host]:port" % (text,))
+    match = SMARTHOST.match(text.strip())
+    if not match:
+        raise ValueError(
+            "%r is not of the form [host]:port (for example [mail.example.com]:587)" % (text,)
+        )
+    name = match.group("host")
+    if not _valid_host(name):
+        raise ValueError("%r: %r is not a host name or IP address" % (text, name))
+    port = match.group("port")
+    if port is None:
+        return name, None
+    why_not = port_problem(int(port))
+    if why_not:
+        raise ValueError("%r: %s" % (text, why_not))
+    return name, int(port)
+
+
+def smtp_option_errors(host, relayhost="", message_size_limit=10240000):
+    """What is wrong with the smtp role's options on ``host``."""
+    errors = []
+    if relayhost:
+        try:
+            parse_smarthost(relayhost)
+        except ValueError as error:
+            errors.append(problem(host, "smtp_relayhost", str(error)))
+    if not _positive_int(message_size_limit):
+        errors.append(
+            problem(
+                host,
+                "smtp_message_size_limit",
+                "%r is not a positive number of bytes" % (message_size_limit,),
+            )
+        )
+    return errors
+
+
+# Options a role judges together with a check of its own (one problem each, some named by a
+# list element), in the order that check takes them; the spec's one-by-one check leaves them
+# out (``role_spec``).
+ROLE_CHECKS = {
+    "ntp": (("ntp_upstream_servers", "ntp_local_stratum"), ntp_option_errors),
+    "smtp": (("smtp_relayhost", "smtp_message_size_limit"), smtp_option_errors),
+}
 
 
 # What each role refuses beyond its argument spec (its assert and problem-list tasks, and what
@@ -229,7 +364,8 @@ def _converted(name, option, value, problems, host):
         return True, None  # null is the role's own default (for example: decide on the host)
     kinds, refusal = STRICT_TYPES.get(option.get("type"), ((object,), ""))
     if not (_of_type(value, kinds) or (name in CAST_BY_ROLE and isinstance(value, str))):
-        problems.add(host, name, "%s %s" % (_text(value), refusal or "is not set"))
+        quoted = option.get("type") in ("int", "float") and appendix_d.quoted_number_problem(value)
+        problems.add(host, name, quoted or "%s %s" % (_text(value), refusal or "is not set"))
         return False, None
     spec = dict((key, option[key]) for key in SPEC_KEYS if key in option)
     result = ArgumentSpecValidator({name: spec}).validate({name: value})
@@ -238,7 +374,8 @@ def _converted(name, option, value, problems, host):
     return not result.error_messages, result.validated_parameters.get(name)
 
 
-def _check_one_role(role, host, host_vars, problems):
+def _check_one_by_one(role, host, host_vars, problems):
+    """The spec and ``ROLE_LIMITS`` on each option of ``role`` that ``host_vars`` sets."""
     spec = role_spec(role)
     settings = dict(
         (name, option["default"])
@@ -261,6 +398,16 @@ def _check_one_role(role, host, host_vars, problems):
             problems.add(host, name, message)
 
 
+def _check_together(role, host, host_vars, problems):
+    """``role``'s own check (``ROLE_CHECKS``) when ``host_vars`` sets one of its options; the
+    others take the spec's defaults."""
+    names, check = ROLE_CHECKS.get(role, ((), None))
+    if not any(name in host_vars for name in names):
+        return
+    defaults = role_defaults(role)
+    problems.extend_texts(check(host, *[host_vars.get(name, defaults[name]) for name in names]))
+
+
 def role_option_problems(role, host, options):
     """What ``role`` would refuse in ``options`` (option name to value) on ``host``.
 
@@ -278,33 +425,15 @@ def role_option_problems(role, host, options):
             "the options of role %s must be a mapping, not %s" % (role, _text(options))
         )
     problems = Problems()
-    _check_one_role(role, host, options, problems)
+    _check_together(role, host, options, problems)
+    _check_one_by_one(role, host, options, problems)
     return list(problems)
 
 
-def check_inventory_specs(model, hostvars, problems):
-    """Each role's argument spec and limits, on the options the inventory sets for its hosts."""
-    for role, part in ROLE_PARTS:
-        for host in _role_hosts(model, part):
-            host_vars = hostvars[host]
-            if any(name in host_vars for name in role_spec(role)):
-                _check_one_role(role, host, host_vars, problems)
-
-
-def check_inventory_service_options(model, hostvars, problems):
-    """The NTP and SMTP roles' own checks, on the options the inventory sets."""
-    for part, options, check in (
-        ("mpcpu_ntp_servers", NTP_OPTIONS, services.ntp_option_errors),
-        ("mpcpu_smtp_relays", SMTP_OPTIONS, services.smtp_option_errors),
-    ):
-        for host in model["parts"].get(part, ()):
-            host_vars = hostvars[host["name"]]
-            if not any(name in host_vars for name, _default in options):
-                continue
-            problems.extend_texts(check(host["name"], *_options(host_vars, options)))
-
-
 def check_inventory(model, hostvars, problems):
-    """Every role option the inventory sets on the hosts of ``model``, added to ``problems``."""
-    check_inventory_service_options(model, hostvars, problems)
-    check_inventory_specs(model, hostvars, problems)
+    """Every role option the inventory sets on the hosts of ``model``, added to ``problems``:
+    first each role's own check, then the specs and limits, one option at a time."""
+    for check in (_check_together, _check_one_by_one):
+        for role, part in ROLE_PARTS:
+            for host in _role_hosts(model, part):
+                check(role, host, hostvars[host], problems)

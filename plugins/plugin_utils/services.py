@@ -8,12 +8,13 @@ plays comes from its view (``model["hosts"]``, see ``site_model.host_view``). Ea
 has two kinds of function:
 
 - ``*_errors(...)`` lists what the site model cannot know (whether the role runs on a host of
-  its part, the host's own interfaces, and the role's options as the play gives them), one
-  message per problem in the collection's ``where: field: message`` form, so a role can refuse
-  bad input before it changes anything. ``*_option_errors`` is the options' check alone, which
-  the site model also runs on the options an inventory sets;
-- the settings and configuration builders, which assume a model and options that passed the
-  checks.
+  its part, the host's own interfaces), one message per problem in the collection's
+  ``where: field: message`` form, so a role can refuse bad input before it changes anything.
+  The roles' options have one home, ``role_options``, which checks them the same way whether
+  the inventory sets them or a play hands them over; the ``*_errors`` that still take options
+  check them there;
+- the settings and configuration builders, each taking ``(model, host)`` and reading that
+  host's view, which assume a model and options that passed the checks.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,37 +24,33 @@ __metaclass__ = type
 import re
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
-    port_problem,
-    problem,
-    value_text,
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import problem
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.role_options import (
+    lease_lifetime_problem,
+    ntp_option_errors,
+    smtp_option_errors,
 )
 
-DHCP_ROW = "ip_assignment"
-NTP_ROW = "ntp"
-SMTP_ROW = "alarm_email"
+DHCP_ROW = appendix_d.row_of_role("dhcp").id
+NTP_ROW = appendix_d.row_of_role("ntp").id
+SMTP_ROW = appendix_d.row_of_role("smtp").id
 DHCP_PART = appendix_d.row(DHCP_ROW).pc_part
 NTP_PART = appendix_d.row(NTP_ROW).pc_part
 SMTP_PART = appendix_d.row(SMTP_ROW).pc_part
 
-HOST_NAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
-)
-SMARTHOST = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>[0-9]+))?$")
 CAPABILITY_BOUNDING_SET = re.compile(r"^CapBnd:\s*([0-9a-fA-F]+)$", re.MULTILINE)
 LOOPBACK = ("127.0.0.0/8", "[::1]/128")
 KEA_LOGGER = "kea-dhcp4"
 # Kea's built-in class: a packet that falls into it is dropped without an answer.
 KEA_DROP_CLASS = "DROP"
 KEA_MPCPU_CLASS = "MPCPU"
-MAX_STRATUM = 15
 
 
 def _view(site, host):
-    """``host``'s view of the model (``site_model.host_view``), or None if it has none."""
-    return site["hosts"].get(host) if isinstance(host, str) else None
+    """``host``'s view of the model; a host the site lacks plays nothing (an empty view)."""
+    return site_model.host_view(site, host, missing_ok=True)
 
 
 def _placement_errors(site, host, part):
@@ -61,23 +58,28 @@ def _placement_errors(site, host, part):
 
     The model knows who plays each part; which host a play runs the role on, it cannot know.
     """
-    view = _view(site, host)
-    if view is None or part not in view["parts"]:
+    if part not in _view(site, host)["parts"]:
         return [problem(host, "groups", "is not in %s" % part)]
     return []
 
 
-def _site_row(site, row_id):
-    """The row as the site programs it: the model's rows, which every host view's rows copy."""
-    return next(row for row in site["rows"] if row["id"] == row_id)
+def _played_row(view, row_id):
+    """The row as the host plays it, with the ports the site programs."""
+    for row in view["rows"]:
+        if row["id"] == row_id:
+            return row
+    raise ValueError("%s does not play row %s of the site" % (view["name"], row_id))
 
 
-def _positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+def _row_flows(view, row_id):
+    return [flow for flow in view["flows"] if flow["row"] == row_id]
 
 
-def _mpcpu_networks(site):
-    return [network for network in site["networks"] if network["kind"] == "mpcpu"]
+def _shared_mpcpus(site):
+    """The MPCPUs on networks of kind shared, each alone: the rest of such a network is not
+    theirs to be served."""
+    shared = set(n["name"] for n in site["networks"] if n["kind"] == "shared")
+    return ["%s/32" % device["ip"] for device in site["mpcpus"] if device["network"] in shared]
 
 
 # --- the host's own addresses ------------------------------------------------------------
@@ -115,8 +117,8 @@ def _dhcp_networks(site, host):
     of the host's view, grouped by network, in the site's order of networks."""
     view = _dhcp_view(site, host)
     mpcpus = {}
-    for flow in view["flows"] if view else ():
-        if flow["row"] == DHCP_ROW and flow["relay"] is None:
+    for flow in _row_flows(view, DHCP_ROW):
+        if flow["relay"] is None:
             device = {"name": flow["mpcpu"], "ip": flow["mpcpu_ip"], "mac": flow["mpcpu_mac"]}
             mpcpus.setdefault(flow["mpcpu_network"], []).append(device)
     return [
@@ -170,13 +172,6 @@ def _dhcp_address_errors(host, served):
                     )
                 )
     return errors
-
-
-def lease_lifetime_problem(value):
-    """Why ``value`` is not a DHCP lease lifetime (None when it is one)."""
-    if _positive_int(value):
-        return None
-    return "%s is not a positive number of seconds" % value_text(value)
 
 
 def dhcp_server_errors(site, host, addresses, valid_lifetime=86400):
@@ -254,15 +249,26 @@ def _local_subnet(site, network, mpcpus):
         "id": int(netaddr.IPNetwork(network["cidr"]).network),
         "subnet": network["cidr"],
         "option-data": _dhcp_options(site, network),
-        "reservations": [
-            {
-                "hw-address": device["mac"],
-                "ip-address": device["ip"],
-                "user-context": {"mpcpu": device["name"]},
-            }
-            for device in mpcpus
-        ],
+        "reservations": [_reservation(device, _hostnames(site)) for device in mpcpus],
     }
+
+
+def _hostnames(site):
+    return dict((device["name"], device.get("hostname")) for device in site["mpcpus"])
+
+
+def _reservation(device, hostnames):
+    hostname = hostnames.get(device["name"])
+    reservation = {
+        "hw-address": device["mac"],
+        "ip-address": device["ip"],
+        "user-context": {"mpcpu": device["name"]},
+    }
+    if hostname:
+        # EASY CPU shows each CPU's DHCP host name: send option 12 whether asked for or not.
+        reservation["hostname"] = hostname
+        reservation["option-data"] = [{"name": "host-name", "data": hostname, "always-send": True}]
+    return reservation
 
 
 def _kea_mpcpu_test(mpcpus, relays_of=None):
@@ -362,57 +368,11 @@ def kea_dhcp4_config(
 # --- NTP (chrony) -----------------------------------------------------------------------------
 
 
-def _valid_host(text):
-    if not isinstance(text, str):
-        return False
-    return netaddr.valid_ipv4(text) or netaddr.valid_ipv6(text) or bool(HOST_NAME.match(text))
-
-
 def ntp_server_errors(site, host, upstream_servers=(), local_stratum=10):
     """Why ``host`` cannot serve time to the site's MPCPUs with these options."""
     return _placement_errors(site, host, NTP_PART) + ntp_option_errors(
         host, upstream_servers, local_stratum
     )
-
-
-def ntp_option_errors(host, upstream_servers=(), local_stratum=10):
-    """What is wrong with the ntp role's options on ``host`` (the site model checks the
-    inventory's with this too)."""
-    errors = []
-    if not isinstance(upstream_servers, (list, tuple)):
-        errors.append(
-            problem(host, "ntp_upstream_servers", "must be a list of host names or addresses")
-        )
-        upstream_servers = []
-    for index, server in enumerate(upstream_servers):
-        if not _valid_host(server):
-            errors.append(
-                problem(
-                    host,
-                    "ntp_upstream_servers[%d]" % index,
-                    "%r is not a host name or IP address" % (server,),
-                )
-            )
-    if local_stratum is not None and not (
-        _positive_int(local_stratum) and local_stratum <= MAX_STRATUM
-    ):
-        errors.append(
-            problem(
-                host,
-                "ntp_local_stratum",
-                "%r is not a stratum from 1 to %d (or null)" % (local_stratum, MAX_STRATUM),
-            )
-        )
-    if local_stratum is None and not upstream_servers:
-        errors.append(
-            problem(
-                host,
-                "ntp_local_stratum",
-                "null with no ntp_upstream_servers: the server would never be synchronised "
-                "and would answer nobody",
-            )
-        )
-    return errors
 
 
 def holds_capability(proc_status, capability):
@@ -427,40 +387,18 @@ def holds_capability(proc_status, capability):
     return bool(int(match.group(1), 16) >> capability & 1)
 
 
-def chrony_server_settings(site):
-    """The networks chrony serves (every MPCPU network, nothing else) and its NTP port."""
+def chrony_server_settings(site, host):
+    """What chrony on NTP server ``host`` serves: every MPCPU network of the site (the role's
+    documented contract, a network with no MPCPU yet included), the MPCPUs alone on shared
+    networks, nothing else; on the NTP port of the row as the host plays it."""
     return {
-        "allow": [network["cidr"] for network in _mpcpu_networks(site)],
-        "port": _site_row(site, NTP_ROW)["pc_port"],
+        "allow": [network["cidr"] for network in site["networks"] if network["kind"] == "mpcpu"]
+        + _shared_mpcpus(site),
+        "port": _played_row(_view(site, host), NTP_ROW)["pc_port"],
     }
 
 
 # --- SMTP (postfix) ---------------------------------------------------------------------------
-
-
-def parse_smarthost(text):
-    """``[host]:port`` (or ``[host]``) into (host, port); ValueError says what is wrong.
-
-    The brackets are required: they make postfix deliver to that very host instead of
-    looking up the domain's MX records, which is what an alarm relay wants.
-    """
-    if not isinstance(text, str):
-        raise ValueError("%r is not a string of the form [host]:port" % (text,))
-    match = SMARTHOST.match(text.strip())
-    if not match:
-        raise ValueError(
-            "%r is not of the form [host]:port (for example [mail.example.com]:587)" % (text,)
-        )
-    name = match.group("host")
-    if not _valid_host(name):
-        raise ValueError("%r: %r is not a host name or IP address" % (text, name))
-    port = match.group("port")
-    if port is None:
-        return name, None
-    why_not = port_problem(int(port))
-    if why_not:
-        raise ValueError("%r: %s" % (text, why_not))
-    return name, int(port)
 
 
 def smtp_relay_errors(site, host, relayhost="", message_size_limit=10240000):
@@ -470,30 +408,13 @@ def smtp_relay_errors(site, host, relayhost="", message_size_limit=10240000):
     )
 
 
-def smtp_option_errors(host, relayhost="", message_size_limit=10240000):
-    """What is wrong with the smtp role's options on ``host`` (the site model checks the
-    inventory's with this too)."""
-    errors = []
-    if relayhost:
-        try:
-            parse_smarthost(relayhost)
-        except ValueError as error:
-            errors.append(problem(host, "smtp_relayhost", str(error)))
-    if not _positive_int(message_size_limit):
-        errors.append(
-            problem(
-                host,
-                "smtp_message_size_limit",
-                "%r is not a positive number of bytes" % (message_size_limit,),
-            )
-        )
-    return errors
-
-
-def postfix_relay_settings(site):
-    """Who may send (loopback and each MPCPU address, nothing else) and the SMTP port."""
-    mpcpus = sorted(site["mpcpus"], key=lambda device: netaddr.IPAddress(device["ip"]))
+def postfix_relay_settings(site, host):
+    """Who may send through alarm relay ``host`` (loopback and the address of each MPCPU it
+    serves, nothing else) and its SMTP port, from the host's view."""
+    view = _view(site, host)
+    senders = set(flow["mpcpu_ip"] for flow in _row_flows(view, SMTP_ROW))
     return {
-        "mynetworks": list(LOOPBACK) + ["%s/32" % device["ip"] for device in mpcpus],
-        "port": _site_row(site, SMTP_ROW)["pc_port"],
+        "mynetworks": list(LOOPBACK)
+        + ["%s/32" % ip for ip in sorted(senders, key=netaddr.IPAddress)],
+        "port": _played_row(view, SMTP_ROW)["pc_port"],
     }

@@ -184,3 +184,27 @@ def test_port_override_out_of_range_is_refused_by_the_site_model(tmp_path, role,
         "mpcpu_site.port_overrides.%s: %s: %d is not a port number from 1 to 65535"
         % (row, field, port),
     )
+
+
+@pytest.mark.parametrize(
+    ("role", "role_vars", "message"),
+    [
+        (
+            # Set in the inventory the site model refused it; as a role parameter it passed.
+            "dhcp",
+            {"dhcp_lease_cleanup_interval": -5},
+            "receiver: dhcp_lease_cleanup_interval: -5 is not a number of seconds "
+            "(0 turns cleanup off)",
+        ),
+        ("dhcp", {"dhcp_valid_lifetime": 0}, "receiver: dhcp_valid_lifetime: 0 is not a positive"),
+        ("ntp", {"ntp_local_stratum": 16}, "receiver: ntp_local_stratum: 16 is not a stratum"),
+        ("smtp", {"smtp_message_size_limit": 0}, "receiver: smtp_message_size_limit: 0 is not"),
+    ],
+    ids=["dhcp cleanup interval", "dhcp lifetime", "ntp stratum", "smtp size limit"],
+)
+def test_every_server_role_refuses_a_bad_role_parameter_before_connecting(
+    tmp_path, role, role_vars, message
+):
+    """The role's one pre-check reads every option of its spec with this run's value."""
+    code, output = apply_role(tmp_path, role, {}, role_vars=role_vars, hosts="receiver")
+    assert_refused_before_connecting(code, output, "%s: " % role, message)

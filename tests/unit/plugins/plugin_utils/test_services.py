@@ -7,7 +7,11 @@ import subprocess
 
 import pytest
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import services, site_model
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import (
+    role_options,
+    services,
+    site_model,
+)
 
 SERVER = "pc-server"
 LEASES = "/var/lib/kea/kea-leases4.csv"
@@ -330,7 +334,7 @@ def test_chrony_serves_every_mpcpu_network_and_nothing_else(make_inventory):
     def change(site, groups, hostvars):
         site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
 
-    settings = services.chrony_server_settings(_site_with(make_inventory, change))
+    settings = services.chrony_server_settings(_site_with(make_inventory, change), SERVER)
     assert settings == {"allow": ["198.51.100.0/26", "198.51.100.64/26"], "port": 123}
 
 
@@ -338,7 +342,9 @@ def test_chrony_listens_on_the_programmed_ntp_port(make_inventory):
     def change(site, groups, hostvars):
         site["port_overrides"] = {"ntp": {"pc_port": 1123}}
 
-    assert services.chrony_server_settings(_site_with(make_inventory, change))["port"] == 1123
+    assert (
+        services.chrony_server_settings(_site_with(make_inventory, change), SERVER)["port"] == 1123
+    )
 
 
 PID1_STATUS = "Name:\tsystemd\nCapInh:\t0000000000000000\nCapBnd:\t%s\nCapAmb:\t0\n"
@@ -399,7 +405,7 @@ def test_a_host_outside_the_ntp_part_is_refused(site):
     ],
 )
 def test_smarthost_in_brackets_is_parsed(text, parsed):
-    assert services.parse_smarthost(text) == parsed
+    assert role_options.parse_smarthost(text) == parsed
 
 
 @pytest.mark.parametrize(
@@ -418,11 +424,11 @@ def test_smarthost_in_brackets_is_parsed(text, parsed):
 )
 def test_malformed_smarthost_is_refused_with_the_reason(text, reason):
     with pytest.raises(ValueError, match=reason.replace("[", r"\[").replace("]", r"\]")):
-        services.parse_smarthost(text)
+        role_options.parse_smarthost(text)
 
 
 def test_relay_accepts_mail_from_loopback_and_each_mpcpu_address_only(site):
-    assert services.postfix_relay_settings(site) == {
+    assert services.postfix_relay_settings(site, SERVER) == {
         "mynetworks": ["127.0.0.0/8", "[::1]/128", "198.51.100.10/32", "198.51.100.11/32"],
         "port": 25,
     }
@@ -450,3 +456,11 @@ def test_a_host_outside_the_smtp_part_is_refused(site):
     assert services.smtp_relay_errors(site, "router") == [
         "router: groups: is not in mpcpu_smtp_relays"
     ]
+
+
+@pytest.mark.parametrize(
+    "settings", [services.chrony_server_settings, services.postfix_relay_settings]
+)
+def test_the_settings_are_read_from_the_view_of_the_host_they_are_for(site, settings):
+    with pytest.raises(ValueError, match="router does not play row"):
+        settings(site, "router")
