@@ -365,10 +365,11 @@ def check_dedicated_pc_hosts(networks, pc_hosts, routers, hostvars, problems):
         host = pc_hosts[name]
         for address in host["addresses"].values() if host else ():
             if address not in router_addresses:
-                _check_dedicated_address(name, host, address, networks, hostvars, problems)
+                _check_dedicated_address(name, host, address, (networks, hostvars), problems)
 
 
-def _check_dedicated_address(name, host, address, networks, hostvars, problems):
+def _check_dedicated_address(name, host, address, site, problems):
+    networks, hostvars = site
     network = next((n for n in networks if parse_ipv4(address) in n["cidr"]), None)
     if network is None or network["kind"] != DEDICATED:
         return
