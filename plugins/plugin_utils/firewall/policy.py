@@ -80,6 +80,7 @@ MANAGEMENT = "management"
 MANAGEMENT6 = "management6"
 MPCPU_MACS = "mpcpu_macs"
 DHCP_RELAYS = "dhcp_relays"
+DHCP_RELAY_GIADDRS = "dhcp_relay_giaddrs"
 MPCPU_INTERFACES = "mpcpu_interfaces"
 IPV6_NETWORKS = "ipv6_networks"
 INTERFACES = "interfaces"
@@ -240,12 +241,14 @@ def _own_share(flows):
 
 
 def _relay_share(flows):
-    """{row: (relay addresses, server addresses)} of the DHCP relay legs among ``flows``."""
-    share = collections.defaultdict(lambda: (set(), set()))
+    """{row: (relay sources, relay giaddrs, server addresses)} of the DHCP relay legs among
+    ``flows``: a relay sends from its source, the servers answer its giaddr."""
+    share = collections.defaultdict(lambda: (set(), set(), set()))
     for flow in flows:
         if flow["relay"] is not None:
-            share[flow["row"]][0].add(flow["relay"])
-            share[flow["row"]][1].add(flow["pc_ip"])
+            share[flow["row"]][0].add(flow["src"])
+            share[flow["row"]][1].add(flow["relay"])
+            share[flow["row"]][2].add(flow["pc_ip"])
     return share
 
 
@@ -321,63 +324,65 @@ def _dhcp_rules(row, ports):
     ]
 
 
-def _relay_rules(row, relays, servers, sets, *, chains):
-    """A DHCP relay's leg, UDP 67 to 67: into the server from the relays and answered
-    (``chains`` INPUT, OUTPUT), across a router (FORWARD), or out of the relay (OUTPUT, INPUT)."""
+def _relay_rules(row, relays, giaddrs, servers, sets, *, chains):
+    """A DHCP relay's leg, UDP 67 to 67, from the relays' sources to the servers, which answer
+    the relays' giaddrs: into the server and out (``chains`` INPUT, OUTPUT), across a router
+    (FORWARD), or out of the relay and in (OUTPUT, INPUT)."""
     port = row["pc_port"]
     relay_set = sets.add(
         DHCP_RELAYS, ADDRESSES, _sorted_addresses(relays), "DHCP relays of the MPCPU networks"
     )
-    if chains == (FORWARD,):
-        server_set = _server_set(row, servers, sets)
-        return [
-            _rule(
-                row,
-                FORWARD,
-                FLOW,
-                ends=(relay_set, server_set),
-                ports=(port, port),
-                comment="%s: relayed" % row["purpose"],
-            )
-        ]
-    if chains == (INPUT, OUTPUT):
-        return [
-            _rule(
-                row,
-                INPUT,
-                FLOW,
-                ends=(relay_set, None),
-                ports=(port, port),
-                comment="%s: from the relays" % row["purpose"],
-            ),
-            _rule(
-                row,
-                OUTPUT,
-                REPLY,
-                ends=(None, relay_set),
-                ports=(port, port),
-                comment="%s: answers to the relays" % row["purpose"],
-            ),
-        ]
-    server_set = _server_set(row, servers, sets)
-    return [
+    answer_set = relay_set
+    if set(giaddrs) != set(relays):
+        # A relay that sends from another address (a Linux relay: its interface towards the
+        # servers) is answered at its giaddr: not the reply to what it sent.
+        answer_set = sets.add(
+            DHCP_RELAY_GIADDRS,
+            ADDRESSES,
+            _sorted_addresses(giaddrs),
+            "DHCP relays' addresses on the MPCPU networks (giaddr): the servers answer there",
+        )
+    answer_kind = REPLY if answer_set == relay_set else FLOW
+    server_set = None if chains == (INPUT, OUTPUT) else _server_set(row, servers, sets)
+    request_chain, answer_chain = {
+        (INPUT, OUTPUT): (INPUT, OUTPUT),
+        (OUTPUT, INPUT): (OUTPUT, INPUT),
+        (FORWARD,): (FORWARD, FORWARD),
+    }[chains]
+    ends = {
+        (INPUT, OUTPUT): ((relay_set, None), (None, answer_set)),
+        (OUTPUT, INPUT): ((relay_set, server_set), (server_set, answer_set)),
+        (FORWARD,): ((relay_set, server_set), (server_set, answer_set)),
+    }[chains]
+    comments = {
+        (INPUT, OUTPUT): ("from the relays", "answers to the relays"),
+        (OUTPUT, INPUT): ("relayed to the servers", "the servers' answers to the relay"),
+        (FORWARD,): ("relayed", "the servers' answers to the relays"),
+    }[chains]
+    rules = [
         _rule(
             row,
-            OUTPUT,
+            request_chain,
             FLOW,
-            ends=(relay_set, server_set),
+            ends=ends[0],
             ports=(port, port),
-            comment="%s: relayed to the servers" % row["purpose"],
-        ),
-        _rule(
-            row,
-            INPUT,
-            REPLY,
-            ends=(server_set, relay_set),
-            ports=(port, port),
-            comment="%s: the servers' answers to the relay" % row["purpose"],
-        ),
-    ] + _dhcp_rules(row, boundary.initiator_ports(row))
+            comment="%s: %s" % (row["purpose"], comments[0]),
+        )
+    ]
+    if chains != (FORWARD,) or answer_kind == FLOW:
+        rules.append(
+            _rule(
+                row,
+                answer_chain,
+                answer_kind,
+                ends=ends[1],
+                ports=(port, port),
+                comment="%s: %s" % (row["purpose"], comments[1]),
+            )
+        )
+    if chains == (OUTPUT, INPUT):
+        rules += _dhcp_rules(row, boundary.initiator_ports(row))
+    return rules
 
 
 def _server_set(row, servers, sets):

@@ -181,16 +181,7 @@ def check_dhcp_reach(rows, networks, devices, parts, problems, *, routers):
     if row is None:
         return
     with_devices = set(device["network"] for device in devices)
-    device_ips = dict((device["ip"], device["name"]) for device in devices)
-    for network in networks:
-        for relay in network["dhcp_relays"]:
-            if relay in device_ips:
-                problems.add(
-                    "mpcpu_site.networks",
-                    "dhcp_relays",
-                    "%s (network %s) is the address of MPCPU %s, not a relay's"
-                    % (relay, network["name"], device_ips[relay]),
-                )
+    _check_relay_addresses(networks, devices, routers, problems)
     for server in parts.get(row.pc_part, ()):
         for network in networks:
             if (
@@ -208,4 +199,36 @@ def check_dhcp_reach(rows, networks, devices, parts, problems, *, routers):
                     "MPCPUs' broadcasts would reach no DHCP server; give the server an address "
                     "there or name the network's relay addresses in mpcpu_site.networks"
                     % (network["name"], network["cidr"]),
+                )
+
+
+def _check_relay_addresses(networks, devices, routers, problems):
+    """A relay is no MPCPU, and a relay that is a router of the site sends from an address of
+    that router."""
+    device_ips = dict((device["ip"], device["name"]) for device in devices)
+    owners = dict((address, router) for router in routers for address in router["addresses"])
+    for network in networks:
+        for relay in network["dhcp_relays"]:
+            for key in ("giaddr", "source"):
+                if relay[key] in device_ips:
+                    problems.add(
+                        "mpcpu_site.networks",
+                        "dhcp_relays",
+                        "%s (network %s) is the address of MPCPU %s, not a relay's"
+                        % (relay[key], network["name"], device_ips[relay[key]]),
+                    )
+            router = owners.get(relay["giaddr"])
+            if router is not None and relay["source"] not in router["addresses"]:
+                problems.add(
+                    "mpcpu_site.networks",
+                    "dhcp_relays",
+                    "%s (network %s) sends from %s, which is not an address of %s, the router "
+                    "that carries the giaddr: name the address of %s towards the DHCP servers"
+                    % (
+                        relay["giaddr"],
+                        network["name"],
+                        relay["source"],
+                        router["name"],
+                        router["name"],
+                    ),
                 )

@@ -15,10 +15,14 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import ne
 
 
 def _flow(table_row, device, pc_host, relay=None):
-    """One flow; with ``relay``, the DHCP relay's leg: relay to server, server port to port."""
+    """One flow; with ``relay`` ({giaddr, source}), the DHCP relay's leg as the wire shows it:
+    from the relay's source address to the server, server port to port (the server answers
+    the giaddr, ``relay``)."""
     on_segment = device["network"] in pc_host.get("addresses", {})
     pc_ip = pc_host["addresses"][device["network"]] if on_segment else pc_host["ip"]
-    mpcpu_end = (relay or device["ip"], table_row.pc_port if relay else table_row.mpcpu_port)
+    mpcpu_end = (device["ip"], table_row.mpcpu_port)
+    if relay:
+        mpcpu_end = (relay["source"], table_row.pc_port)
     pc_end = (pc_ip, table_row.pc_port)
     source, destination = (
         (mpcpu_end, pc_end)
@@ -40,7 +44,7 @@ def _flow(table_row, device, pc_host, relay=None):
         "pc_ip": pc_ip,
         "pc_port": table_row.pc_port,
         "pc_network": device["network"] if on_segment else pc_host.get("network"),
-        "relay": relay,
+        "relay": relay["giaddr"] if relay else None,
         "src": source[0],
         "src_port": source[1],
         "dst": destination[0],
@@ -130,6 +134,7 @@ def host_views(model):
         views[device["name"]] = _device_view(device, device_rows)
     joined = [(r["name"], set(r["networks"])) for r in model["routers"]]
     relay_owners = dict((a, r["name"]) for r in model["routers"] for a in r["addresses"])
+    source_networks = {}
     for flow in model["flows"]:
         # A relay's leg is the relay's and the server's: the MPCPU never sends it.
         if flow["relay"] is None:
@@ -137,18 +142,28 @@ def host_views(model):
         elif flow["relay"] in relay_owners:
             views[relay_owners[flow["relay"]]]["relaying"].append(flow)
         views[flow["pc_host"]]["flows"].append(flow)
-        ends = (flow["mpcpu_network"], flow["pc_network"])
-        if ends[0] == ends[1]:
-            continue
+        far_ends = _far_ends(flow, cidrs, source_networks)
         starts = relay_owners.get(flow["relay"])
         for router, networks in joined:
             if (
                 router not in (flow["pc_host"], starts)
-                and ends[0] in networks
-                and ends[1] in networks
+                and flow["pc_network"] in networks
+                and far_ends & networks
             ):
                 views[router]["crossing"].append(flow)
     return views
+
+
+def _far_ends(flow, cidrs, cache):
+    """The networks across from the PC end that the flow's packets come from or go to: the
+    MPCPU's; for a relay's leg also that of the address the relay sends from."""
+    ends = set([flow["mpcpu_network"]])
+    if flow["relay"] is not None:
+        if flow["src"] not in cache:
+            address = netaddr.IPAddress(flow["src"])
+            cache[flow["src"]] = next((name for name, cidr in cidrs if address in cidr), None)
+        ends.add(cache[flow["src"]])
+    return ends - set([flow["pc_network"], None])
 
 
 def empty_view(host):
@@ -204,7 +219,7 @@ def public_network(network):
         "cidr": str(network["cidr"]),
         "gateway": str(network["gateway"]) if network["gateway"] else None,
         "kind": network["kind"],
-        "dhcp_relays": list(network["dhcp_relays"]),
+        "dhcp_relays": [dict(relay) for relay in network["dhcp_relays"]],
     }
 
 

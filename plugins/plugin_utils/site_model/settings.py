@@ -142,9 +142,14 @@ def _check_gateway(where, network, cidr, problems):
     return gateway_ip
 
 
+RELAY_KEYS = ("giaddr", "source")
+
+
 def check_dhcp_relays(where, network, cidr, problems):
-    """The relay addresses (giaddr) that forward the network's DHCP broadcasts to the site's
-    DHCP servers: each the address of a router's interface inside this MPCPU network."""
+    """The relays that forward the network's DHCP broadcasts to the site's DHCP servers, each
+    ``{giaddr, source}``: its address on this network (the giaddr, where the servers answer)
+    and the address it sends to the servers from (a Linux relay: its interface towards them;
+    ``ip helper-address``: the giaddr, which an entry given as one address means)."""
     relays = network.get("dhcp_relays")
     if relays is None:
         return []
@@ -152,26 +157,47 @@ def check_dhcp_relays(where, network, cidr, problems):
         problems.add(where, "dhcp_relays", "only a network of kind mpcpu or shared has DHCP relays")
         return []
     if not isinstance(relays, list):
-        problems.add(where, "dhcp_relays", "must be a list of the relays' addresses in the network")
+        problems.add(
+            where,
+            "dhcp_relays",
+            "must be a list of the relays: their addresses in the network, or {giaddr, source}",
+        )
         return []
     parsed = []
-    for index, text in enumerate(relays):
-        field = "dhcp_relays[%d]" % index
-        address = parse_ipv4(text)
-        if address is None:
-            problems.add(where, field, "%s is not a valid IPv4 address" % _text(text))
-        elif cidr is not None and not usable_in(address, cidr):
-            problems.add(
-                where,
-                field,
-                "%s is not a host address of %s: a relay forwards the broadcasts of the network "
-                "its address is in (its giaddr)" % (address, cidr),
-            )
-        elif str(address) in parsed:
-            problems.add(where, field, "%s is listed twice" % address)
-        else:
-            parsed.append(str(address))
+    for index, entry in enumerate(relays):
+        relay = _check_relay(where, "dhcp_relays[%d]" % index, entry, cidr, problems)
+        if relay and relay["giaddr"] in [known["giaddr"] for known in parsed]:
+            problems.add(where, "dhcp_relays[%d]" % index, "%s is listed twice" % relay["giaddr"])
+        elif relay:
+            parsed.append(relay)
     return parsed
+
+
+def _check_relay(where, field, entry, cidr, problems):
+    """One relay entry: an address (the giaddr, sending from it) or {giaddr, source}."""
+    texts = {"giaddr": entry, "source": entry}
+    fields = {"giaddr": field, "source": field}
+    if as_mapping(entry) is not None:
+        for key in sorted(set(entry) - set(RELAY_KEYS), key=str):
+            problems.add(where, "%s.%s" % (field, key), "unknown key (known: giaddr, source)")
+        texts = {"giaddr": entry.get("giaddr"), "source": entry.get("source", entry.get("giaddr"))}
+        fields = dict((key, "%s.%s" % (field, key)) for key in RELAY_KEYS)
+    relay = {}
+    for key in RELAY_KEYS:
+        address = parse_ipv4(texts[key])
+        if address is None:
+            problems.add(where, fields[key], "%s is not a valid IPv4 address" % _text(texts[key]))
+            return None
+        relay[key] = str(address)
+    if cidr is not None and not usable_in(parse_ipv4(relay["giaddr"]), cidr):
+        problems.add(
+            where,
+            fields["giaddr"],
+            "%s is not a host address of %s: a relay forwards the broadcasts of the network "
+            "its address is in (its giaddr)" % (relay["giaddr"], cidr),
+        )
+        return None
+    return relay
 
 
 def _check_network_clashes(networks, problems):

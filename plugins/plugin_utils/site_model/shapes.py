@@ -23,7 +23,14 @@ class Network(TypedDict):
     cidr: str  # "198.51.100.0/26"
     gateway: Optional[str]
     kind: str  # mpcpu (dedicated to MPCPUs), shared (MPCPUs among other hosts), pc or management
-    dhcp_relays: List[str]  # an MPCPU network's DHCP relay addresses (giaddr), in it
+    dhcp_relays: List["DhcpRelay"]  # the relays of an MPCPU network's DHCP
+
+
+class DhcpRelay(TypedDict):
+    """A relay of an MPCPU network's DHCP (``dhcp_relays``), as the wire shows it."""
+
+    giaddr: str  # its address on the network: the giaddr, where the servers answer
+    source: str  # the address it sends to the servers from (the giaddr unless said otherwise)
 
 
 class Firmware(TypedDict, total=False):
@@ -105,7 +112,9 @@ class Flow(TypedDict):
     pc_ip: str
     pc_port: Optional[int]
     pc_network: str
-    relay: Optional[str]  # a DHCP relay's leg (relay to server, UDP 67 to 67): its address
+    relay: Optional[
+        str
+    ]  # a DHCP relay's leg (src: its source, to the server, UDP 67 to 67): its giaddr
     src: str
     src_port: Optional[int]
     dst: str
@@ -124,7 +133,7 @@ class HostView(TypedDict):
     rows: List[PlayedRow]
     flows: List[Flow]  # its own flows
     crossing: List[Flow]  # a router's: flows between two networks it joins, PC end elsewhere
-    relaying: List[Flow]  # a router's: the DHCP relay legs it sends from its own address
+    relaying: List[Flow]  # a router's: the DHCP relay legs of its giaddrs
 
 
 ExtraFlow = TypedDict(

@@ -362,6 +362,21 @@ def test_the_relay_leg_is_permitted_udp_67_to_67_and_checked(relayed_files):
         assert "term `ip-assignment-relayed`" in relayed_files["%s/notes.md" % target]
 
 
+def test_a_relay_sending_from_another_address_is_answered_at_its_giaddr():
+    site, groups, hostvars = good_inventory()
+    site["networks"][0]["dhcp_relays"] = [{"giaddr": "198.51.100.1", "source": "203.0.113.1"}]
+    relayed = site_model.build_site(site, groups, hostvars)
+    files = appliance.render_files(relayed, policy.build_site_router_policy(relayed))
+    acl = files["cisco/mpcpu-boundary.acl"]
+    # The relay's request stays on the servers' side; the answer crosses into the MPCPU VLAN.
+    assert "host 203.0.113.1 eq 67" not in acl
+    assert "permit udp host 203.0.113.10 eq 67 host 198.51.100.1 eq 67" in acl
+    for target in ("cisco", "ciscoasa", "srx"):
+        check = files["%s/flow-check.md" % target]
+        assert "| relay answer | ip_assignment | udp 203.0.113.10:67 -> 198.51.100.1:67 |" in check
+        assert ", 0 failed.**" in check
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 

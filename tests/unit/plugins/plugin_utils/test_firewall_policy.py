@@ -305,6 +305,47 @@ def test_the_router_owning_the_relay_address_relays_and_forwards_the_renewals(ma
     assert router["sets"]["mpcpu_macs"].elements == ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]
 
 
+def _linux_relay_site(make_inventory):
+    """The router relays as isc-dhcp-relay does: giaddr on cctv, sent from its office address."""
+    site, groups, hostvars = make_inventory()
+    site["networks"][0]["dhcp_relays"] = [{"giaddr": "198.51.100.1", "source": "203.0.113.1"}]
+    return site_model.build_site(site, groups, hostvars)
+
+
+def test_a_server_hears_a_linux_relay_at_its_source_and_answers_its_giaddr(make_inventory):
+    server = policy.build_host_policy(_linux_relay_site(make_inventory), "pc-server")
+    assert _dhcp_rules_of(server) == [
+        ("input", "flow", "mpcpus", None, 68, 67),
+        ("input", "flow", "dhcp_relays", None, 67, 67),
+        ("output", "flow", None, "dhcp_relay_giaddrs", 67, 67),
+    ]
+    assert server["sets"]["dhcp_relays"].elements == ["203.0.113.1"]
+    assert server["sets"]["dhcp_relay_giaddrs"].elements == ["198.51.100.1"]
+
+
+def test_a_linux_relay_sends_from_its_source_and_takes_the_answer_at_its_giaddr(make_inventory):
+    router = policy.build_host_policy(_linux_relay_site(make_inventory), "router")
+    assert ("output", "flow", "dhcp_relays", "dhcp_servers", 67, 67) in _dhcp_rules_of(router)
+    assert ("input", "flow", "dhcp_servers", "dhcp_relay_giaddrs", 67, 67) in _dhcp_rules_of(router)
+    assert router["sets"]["dhcp_relays"].elements == ["203.0.113.1"]
+
+
+def test_a_router_between_a_linux_relay_and_the_server_forwards_both_ways(make_inventory):
+    site, groups, hostvars = make_inventory()
+    # A third-party relay on cctv that sends from its address on the office network.
+    site["networks"][0]["dhcp_relays"] = [{"giaddr": "198.51.100.3", "source": "203.0.113.3"}]
+    model = site_model.build_site(site, groups, hostvars)
+    legs = [f for f in model["flows"] if f["relay"]]
+    assert {(f["src"], f["relay"], f["dst"]) for f in legs} == {
+        ("203.0.113.3", "198.51.100.3", "203.0.113.10")
+    }
+    router = policy.build_host_policy(model, "router")
+    assert [r for r in _dhcp_rules_of(router) if r[2:4] != ("mpcpus", "dhcp_servers")] == [
+        ("forward", "flow", "dhcp_relays", "dhcp_servers", 67, 67),
+        ("forward", "flow", "dhcp_servers", "dhcp_relay_giaddrs", 67, 67),
+    ]
+
+
 def test_a_router_between_relay_and_server_forwards_the_relay_leg(make_inventory):
     site, groups, hostvars = make_inventory()
     site["networks"][0]["dhcp_relays"] = ["198.51.100.3"]  # a third-party router's giaddr
