@@ -822,6 +822,16 @@ def used_sets(policy):
     return [address_set for name, address_set in policy["sets"].items() if name in names]
 
 
+def relay_legs(policy, chain):
+    """The DHCP relay legs of ``chain``: their ends (a relay's source, the servers) need not lie
+    in an MPCPU network, so the host targets match them ahead of the MPCPU-network chains."""
+    return [
+        rule
+        for rule in rules_in(policy, chain)
+        if rule.src == DHCP_RELAYS or rule.dst in (DHCP_RELAYS, DHCP_RELAY_GIADDRS)
+    ]
+
+
 def rules_in(policy, chain, kinds=(FLOW, REPLY, EXTRA)):
     return [rule for rule in policy["rules"] if rule.chain == chain and rule.kind in kinds]
 

@@ -8,7 +8,11 @@ import pytest
 import yaml
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    iptables,
+    nftables,
+    policy,
+)
 
 SITE_FILE = pathlib.Path(__file__).resolve().parents[3] / "golden" / "firewall" / "site.yml"
 
@@ -321,6 +325,19 @@ def test_a_server_hears_a_linux_relay_at_its_source_and_answers_its_giaddr(make_
     ]
     assert server["sets"]["dhcp_relays"].elements == ["203.0.113.1"]
     assert server["sets"]["dhcp_relay_giaddrs"].elements == ["198.51.100.1"]
+
+
+def test_the_host_stacks_take_a_relay_from_outside_the_mpcpu_networks_in_the_input_chain(
+    make_inventory,
+):
+    server = policy.build_host_policy(_linux_relay_site(make_inventory), "pc-server")
+    ruleset = nftables.render(server)
+    input_chain = ruleset.split("chain input {")[1].split("}")[0]
+    relay_line = "ip saddr @dhcp_relays udp sport 67 udp dport 67 accept"
+    assert relay_line in input_chain
+    assert input_chain.index(relay_line) < input_chain.index("jump from_mpcpu_networks")
+    restore = iptables.render(server)
+    assert "-A mpcpu-input -s 203.0.113.1/32 -p udp -m udp --sport 67 --dport 67" in restore
 
 
 def test_a_linux_relay_sends_from_its_source_and_takes_the_answer_at_its_giaddr(make_inventory):
