@@ -97,7 +97,7 @@ def port_matrix(model):
         [
             (
                 flow["mpcpu"],
-                flow["purpose"],
+                flow["purpose"] + (" (relay %s)" % flow["relay"] if flow["relay"] else ""),
                 flow["protocol"].upper(),
                 "%s:%s" % (flow["src"], _port(flow["src_port"])),
                 "%s:%s" % (flow["dst"], _port(flow["dst_port"])),

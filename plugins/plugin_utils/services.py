@@ -118,13 +118,36 @@ def _dhcp_networks(site, host):
     view = _dhcp_view(site, host)
     mpcpus = {}
     for flow in _row_flows(view, DHCP_ROW):
-        device = {"name": flow["mpcpu"], "ip": flow["mpcpu_ip"], "mac": flow["mpcpu_mac"]}
-        mpcpus.setdefault(flow["mpcpu_network"], []).append(device)
+        if flow["relay"] is None:
+            device = {"name": flow["mpcpu"], "ip": flow["mpcpu_ip"], "mac": flow["mpcpu_mac"]}
+            mpcpus.setdefault(flow["mpcpu_network"], []).append(device)
     return [
         (network, mpcpus[network["name"]])
         for network in site["networks"]
         if network["name"] in mpcpus
     ]
+
+
+def _dhcp_relays(site, host):
+    """{network name: (relay addresses, the server addresses they send to)} of the relay legs
+    of the host's view: the MPCPU networks it serves through relays."""
+    view = _dhcp_view(site, host)
+    relays = {}
+    for flow in view["flows"] if view else ():
+        if flow["row"] == DHCP_ROW and flow["relay"] is not None:
+            ends = relays.setdefault(flow["mpcpu_network"], (set(), set()))
+            ends[0].add(flow["relay"])
+            ends[1].add(flow["pc_ip"])
+    return dict(
+        (name, (sorted(ends[0], key=netaddr.IPAddress), sorted(ends[1], key=netaddr.IPAddress)))
+        for name, ends in relays.items()
+    )
+
+
+def _relay_devices(relays, addresses):
+    """The host's interfaces that carry the addresses the relays send to."""
+    targets = set().union(*(ends[1] for ends in relays.values()))
+    return sorted(item["device"] for item in addresses if item["address"] in targets)
 
 
 def _attached(network, addresses):
@@ -163,8 +186,10 @@ def dhcp_server_errors(site, host, addresses, valid_lifetime=86400):
         (network, mpcpus, _attached(network, addresses))
         for network, mpcpus in _dhcp_networks(site, host)
     ]
-    if not any(attached for _network, _mpcpus, attached in served):
-        wanted = ", ".join("%s %s" % (net["name"], net["cidr"]) for net, _m, _a in served)
+    relays = _dhcp_relays(site, host)
+    unreached = [net for net, _m, attached in served if not attached and net["name"] not in relays]
+    if unreached or not served:
+        wanted = ", ".join("%s %s" % (net["name"], net["cidr"]) for net in unreached)
         errors.append(
             problem(
                 host,
@@ -173,20 +198,51 @@ def dhcp_server_errors(site, host, addresses, valid_lifetime=86400):
                 "the networks it is attached to" % (wanted or "none has MPCPUs"),
             )
         )
+    own = set(item["address"] for item in addresses)
+    for name, (relay_ips, server_ips) in sorted(relays.items()):
+        for server_ip in server_ips:
+            if server_ip not in own:
+                errors.append(
+                    problem(
+                        host,
+                        "interfaces",
+                        "%s, where the relays of network %s (%s) send, is not an address of "
+                        "this host" % (server_ip, name, ", ".join(relay_ips)),
+                    )
+                )
     return errors + _dhcp_address_errors(host, served)
+
+
+def _addresses_for(site, part, network):
+    """Each host of ``part`` at its address on ``network``, or its first service address."""
+    return [
+        host.get("addresses", {}).get(network["name"], host["ip"])
+        for host in site["parts"].get(part, ())
+    ]
 
 
 def _dhcp_options(site, network):
     options = []
     if network["gateway"]:
         options.append({"name": "routers", "data": network["gateway"]})
-    ntp_servers = [server["ip"] for server in site["parts"].get(NTP_PART, ())]
+    ntp_servers = _addresses_for(site, NTP_PART, network)
     if ntp_servers:
         options.append({"name": "ntp-servers", "data": ", ".join(ntp_servers)})
+    smtp_relays = _addresses_for(site, SMTP_PART, network)
+    if smtp_relays:
+        options.append({"name": "smtp-server", "data": ", ".join(smtp_relays)})
     return options
 
 
-def _subnet(site, network, mpcpus):
+def _subnet(site, network, mpcpus, relays=()):
+    subnet = _local_subnet(site, network, mpcpus)
+    if relays:
+        # Kea selects the subnet of a relayed packet by its giaddr, one of these.
+        subnet["relay"] = {"ip-addresses": list(relays)}
+    return subnet
+
+
+def _local_subnet(site, network, mpcpus):
     return {
         # Leases are stored with their subnet id: derive it from the network itself so that
         # adding or reordering networks never hands a stored lease to another subnet.
@@ -215,33 +271,37 @@ def _reservation(device, hostnames):
     return reservation
 
 
-def _kea_mpcpu_test(mpcpus):
+def _kea_mpcpu_test(mpcpus, relays_of=None):
     """A Kea expression true for a packet only an MPCPU of ``mpcpus`` may send.
 
     Its MAC (chaddr) must be one the site reserved, and the address it claims (ciaddr) and
     sends from (the IP source) must be unset or that MPCPU's own reserved address. Kea reads
     every packet through a raw socket, ahead of netfilter, so this is where the filtering
-    happens.
+    happens. An MPCPU of a relayed network may also come through one of its network's relays
+    (``relays_of`` {MPCPU IP: relay addresses}): the relay puts its address in giaddr and
+    sends from an address of its own, so the relay is recognised by giaddr.
     """
+    relays_of = relays_of or {}
     terms = []
     for device in sorted(mpcpus, key=lambda item: item["mac"]):
         ip = device["ip"]
+        sources = "pkt.src == 0.0.0.0 or pkt.src == %s" % ip
+        sources += "".join(" or pkt4.giaddr == %s" % relay for relay in relays_of.get(ip, ()))
         terms.append(
             "(pkt4.mac == 0x%s and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == %s)"
-            " and (pkt.src == 0.0.0.0 or pkt.src == %s))"
-            % (device["mac"].replace(":", "").lower(), ip, ip)
+            " and (%s))" % (device["mac"].replace(":", "").lower(), ip, sources)
         )
     return " or ".join(terms) or "false"
 
 
-def _kea_client_classes(mpcpus):
+def _kea_client_classes(mpcpus, relays_of=None):
     """MPCPU: what a reserved MPCPU sends; DROP (Kea's own): everything else, unanswered.
 
     The DROP test is evaluated before host reservations are looked up, so it may not use
     Kea's KNOWN class (Kea 2.2); it reads the reservations from the site model instead.
     """
     return [
-        {"name": KEA_MPCPU_CLASS, "test": _kea_mpcpu_test(mpcpus)},
+        {"name": KEA_MPCPU_CLASS, "test": _kea_mpcpu_test(mpcpus, relays_of)},
         {"name": KEA_DROP_CLASS, "test": "not member('%s')" % KEA_MPCPU_CLASS},
     ]
 
@@ -262,20 +322,26 @@ def kea_dhcp4_config(
     Reservations only: a subnet without pools hands out reserved addresses only. Kea drops,
     unanswered, every packet that is not from a reserved MPCPU's MAC and address (client
     class DROP), so an unknown MAC, or an INFORM or REQUEST from another address, gets
-    nothing at all. Kea listens on the interfaces attached to the MPCPU networks and nowhere
-    else.
+    nothing at all. Kea listens on the interfaces attached to the MPCPU networks and on the
+    one the relays of the other MPCPU networks send to, nowhere else: one subnet per MPCPU
+    network, selected by the interface or by the relay's address (giaddr). Two servers of one
+    network render the same reservations and answer an MPCPU identically.
     """
     if addresses is None and not isinstance(host, str):
         host, addresses = None, host
     subnets = []
-    devices = set()
+    relays = _dhcp_relays(site, host)
+    devices = set(_relay_devices(relays, addresses))
     served = []
+    relays_of = {}
     for network, mpcpus in _dhcp_networks(site, host):
         attached = _attached(network, addresses)
-        if attached:
+        relay_ips = relays.get(network["name"], ((), ()))[0]
+        if attached or relay_ips:
             devices.update(item["device"] for item in attached)
-            subnets.append(_subnet(site, network, mpcpus))
+            subnets.append(_subnet(site, network, mpcpus, relay_ips))
             served.extend(mpcpus)
+            relays_of.update((device["ip"], relay_ips) for device in mpcpus)
     return {
         "Dhcp4": {
             "interfaces-config": {"interfaces": sorted(devices), "dhcp-socket-type": "raw"},
@@ -286,7 +352,7 @@ def kea_dhcp4_config(
                 "lfc-interval": lease_cleanup_interval,
             },
             "authoritative": authoritative,
-            "client-classes": _kea_client_classes(served),
+            "client-classes": _kea_client_classes(served, relays_of),
             "reservations-global": False,
             "reservations-in-subnet": True,
             "reservations-out-of-pool": True,

@@ -38,7 +38,7 @@ SITE = """\
 mpcpu_site:
   name: written
   networks:
-    - {name: cctv, cidr: 198.51.100.0/26, kind: mpcpu}
+    - {name: cctv, cidr: 198.51.100.0/26, kind: mpcpu, dhcp_relays: [198.51.100.1]}
     - {name: office, cidr: 203.0.113.0/26%(kind)s}
   management_networks: [203.0.113.0/26]
 %(extra)s"""

@@ -210,13 +210,27 @@ def network_token(set_name):
     return short.upper()
 
 
+def _rule_name(rule):
+    """The row, or for a DHCP relay's leg the row's relayed part (relay to server) or its
+    answer (server to the relay's giaddr, when the relay sends from another address)."""
+    if rule.src == _policy.DHCP_RELAYS:
+        return rule.row + "_relayed"
+    if rule.dst == _policy.DHCP_RELAY_GIADDRS:
+        return rule.row + "_relay_answer"
+    return rule.row
+
+
 def _service_token(rule, side):
-    return "%s_%s_PORT" % (rule.row.upper(), side)
+    return "%s_%s_PORT" % (_rule_name(rule).upper(), side)
 
 
 def _rule_ports(rule):
     """(source service, destination service) names of a request rule, None for any port."""
     src_side, dst_side = ("MPCPU", "PC") if boundary.mpcpu_starts(rule) else ("PC", "MPCPU")
+    if rule.src == _policy.DHCP_RELAYS:
+        src_side, dst_side = "RELAY", "SERVER"
+    elif rule.dst == _policy.DHCP_RELAY_GIADDRS:
+        src_side, dst_side = "SERVER", "RELAY"
     src = _service_token(rule, src_side) if rule.src_port is not None else None
     dst = _service_token(rule, dst_side) if rule.dst_port is not None else None
     return src, dst
@@ -245,7 +259,8 @@ def filter_names(platform):
 def filters_for_sides(platform, src_side, dst_side):
     """Keys of the filters a packet from ``src_side`` to ``dst_side`` meets on ``platform``."""
     if platform.zones:
-        return [(src_side, dst_side)]
+        # Within one zone (a DHCP relay sending from the servers' side) no filter applies.
+        return [(src_side, dst_side)] if src_side != dst_side else []
     keys = []
     if src_side == MPCPU_ZONE:
         keys.append("from")
@@ -278,11 +293,11 @@ def _protocol(word):
 
 def _request_term(rule, platform):
     term = _term(
-        rule.row.replace("_", "-"),
+        _rule_name(rule).replace("_", "-"),
         rule,
         (rule.src, rule.dst),
         _rule_ports(rule),
-        "%s: %s starts" % (rule.purpose, "the MPCPU" if boundary.mpcpu_starts(rule) else "the PC"),
+        "%s: %s starts" % (rule.purpose, _starter(rule)),
     )
     if platform.name == "paloalto" and rule.application == "tftp":
         term["pan-application"] = ["tftp"]
@@ -290,10 +305,18 @@ def _request_term(rule, platform):
     return term
 
 
+def _starter(rule):
+    if rule.src == _policy.DHCP_RELAYS:
+        return "the DHCP relay"
+    if rule.dst == _policy.DHCP_RELAY_GIADDRS:
+        return "the DHCP server, answering the relay's giaddr,"
+    return "the MPCPU" if boundary.mpcpu_starts(rule) else "the PC"
+
+
 def _reply_term(rule):
     src_port, dst_port = _rule_ports(rule)
     term = _term(
-        rule.row.replace("_", "-") + "-reply",
+        _rule_name(rule).replace("_", "-") + "-reply",
         rule,
         (rule.dst, rule.src),
         (dst_port, src_port),

@@ -96,6 +96,11 @@ def note(target):
         "- **Apply**: %s." % platform.apply,
         "- **TFTP data from ephemeral ports**: %s" % platform.tftp,
         "- **DHCP from MPCPUs without an address**: %s" % platform.dhcp,
+        "- **DHCP relayed to a server elsewhere**: when a network names `dhcp_relays`, the "
+        "relay's leg is permitted, UDP 67 from the relays' source addresses to 67 on the DHCP "
+        "servers and back (term `ip-assignment-relayed`), and to the giaddr of a relay that "
+        "sends from another address (term `ip-assignment-relay-answer`), and no other DHCP "
+        "crosses but the MPCPUs' unicast renewals.",
         "- **Addresses**: %s." % platform.grouping,
         "- **State**: %s." % platform.state,
         "",
@@ -114,6 +119,8 @@ def _crossing_flows(model, host_policy):
     """Flows of the model that the policy's forward rules carry, as (row, MPCPU IP, PC IP)."""
     members = {}
     for rule in _policy.rules_in(host_policy, _policy.FORWARD):
+        if rule.src == _policy.DHCP_RELAYS or rule.dst == _policy.DHCP_RELAY_GIADDRS:
+            continue
         devices, pcs = (rule.src, rule.dst) if boundary.mpcpu_starts(rule) else (rule.dst, rule.src)
         members[rule.row] = (
             set(host_policy["sets"][devices].elements),
@@ -448,9 +455,31 @@ def site_probes(model, host_policy, stateless):
     probes = []
     for row_id, device_ip, pc_ip in sample:
         probes += _flow_probes(rows[row_id], device_ip, pc_ip, stateless)
+    probes += _relay_probes(host_policy, stateless)
     probes += _deny_probes(model, rows, sample)
     probes += _extra_probes(model, host_policy)
     return _unique(probes), sampled, len(sample)
+
+
+def _relay_probes(host_policy, stateless):
+    """Each DHCP relay to each server it forwards to, UDP 67 to 67, and the server's answer to
+    the relay: back to the same address (stateless), or to its giaddr when it sends from another."""
+    probes = []
+    for rule in _policy.rules_in(host_policy, _policy.FORWARD):
+        if rule.src == _policy.DHCP_RELAYS:
+            kind = "relay"
+        elif rule.dst == _policy.DHCP_RELAY_GIADDRS:
+            kind = "relay answer"
+        else:
+            continue
+        for sender in host_policy["sets"][rule.src].elements:
+            for receiver in host_policy["sets"][rule.dst].elements:
+                ends = (sender, rule.src_port, receiver, rule.dst_port)
+                probes.append(Probe(kind, rule.row, rule.protocol, *ends, False, "permit"))
+                if stateless and kind == "relay":
+                    back = (receiver, rule.dst_port, sender, rule.src_port)
+                    probes.append(Probe("reply", rule.row, rule.protocol, *back, False, "permit"))
+    return probes
 
 
 def check_target(model, host_policy, target, filters, compiled):

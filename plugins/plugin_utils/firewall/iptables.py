@@ -129,6 +129,8 @@ def _input_chain(policy):
     lines += _management(policy)
     for rule in _policy.rules_in(policy, _policy.INPUT, kinds=(_policy.DHCP_DISCOVER,)):
         lines += _dhcp_discover(policy, INPUT, rule)
+    for rule in _policy.relay_legs(policy, _policy.INPUT):
+        lines += _expand(policy, INPUT, rule, "-j ACCEPT")
     lines += _each(policy, INPUT, "-s", _policy.MPCPU_NETWORKS, FROM_MPCPU_NETWORKS)
     if drop_mode:
         lines += [

@@ -150,6 +150,7 @@ def _input_chain(policy):
         rule_line(rule)
         for rule in _policy.rules_in(policy, _policy.INPUT, kinds=(_policy.DHCP_DISCOVER,))
     ]
+    body += [rule_line(rule) for rule in _policy.relay_legs(policy, _policy.INPUT)]
     body.append("ip saddr @%s jump %s" % (_policy.MPCPU_NETWORKS, FROM_MPCPU_NETWORKS))
     if policy["input_policy"] == "drop":
         body += [

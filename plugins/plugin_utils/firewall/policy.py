@@ -79,6 +79,8 @@ MPCPU_NETWORKS = boundary.MPCPU_NETWORKS
 MANAGEMENT = "management"
 MANAGEMENT6 = "management6"
 MPCPU_MACS = "mpcpu_macs"
+DHCP_RELAYS = "dhcp_relays"
+DHCP_RELAY_GIADDRS = "dhcp_relay_giaddrs"
 MPCPU_INTERFACES = "mpcpu_interfaces"
 IPV6_NETWORKS = "ipv6_networks"
 INTERFACES = "interfaces"
@@ -199,7 +201,6 @@ def _part_set_name(part):
 # --- which flows a host takes part in: read from its view --------------------------------------
 
 # Of each flow (10,000s at a large site) the firewall needs only these few fields.
-_OWN_END = operator.itemgetter("row", "mpcpu_ip")
 _CROSSING_ENDS = operator.itemgetter("row", "mpcpu_ip", "pc_ip")
 
 
@@ -231,17 +232,34 @@ def _view(model, host, errors):
 
 
 def _own_share(flows):
-    """{row: MPCPU addresses} of the flows whose PC side the host plays."""
+    """{row: MPCPU addresses} of the flows whose PC side the host plays (a relay's leg aside)."""
     share = collections.defaultdict(set)
-    for row_id, device_ip in map(_OWN_END, flows):
-        share[row_id].add(device_ip)
+    for flow in flows:
+        if flow["relay"] is None:
+            share[flow["row"]].add(flow["mpcpu_ip"])
     return share
+
+
+def _relay_share(flows):
+    """{row: (relay sources, relay giaddrs, server addresses)} of the DHCP relay legs among
+    ``flows``: a relay sends from its source, the servers answer its giaddr."""
+    share = collections.defaultdict(lambda: (set(), set(), set()))
+    for flow in flows:
+        if flow["relay"] is not None:
+            share[flow["row"]][0].add(flow["src"])
+            share[flow["row"]][1].add(flow["relay"])
+            share[flow["row"]][2].add(flow["pc_ip"])
+    return share
+
+
+def _without_relay_legs(flows):
+    return (flow for flow in flows if flow["relay"] is None)
 
 
 def _crossing_share(flows):
     """{row: (MPCPU addresses, PC addresses)} of the flows that cross a router."""
     share = collections.defaultdict(lambda: (set(), set()))
-    for row_id, device_ip, pc_ip in map(_CROSSING_ENDS, flows):
+    for row_id, device_ip, pc_ip in map(_CROSSING_ENDS, _without_relay_legs(flows)):
         devices, pc_hosts = share[row_id]
         devices.add(device_ip)
         pc_hosts.add(pc_ip)
@@ -268,8 +286,9 @@ def _rule(row, chain, kind, *, ends, ports, comment):
     )
 
 
-def _own_rules(row, device_ips, sets):
-    """Rules of a host that plays the PC side of ``row``."""
+def _own_rules(row, device_ips, sets, local_dhcp=True):
+    """Rules of a host that plays the PC side of ``row``; a DHCP server hears broadcasts only
+    on a network it has an address in (``local_dhcp``), the rest through relays."""
     devices = sets.devices(row["id"], device_ips)
     ports = boundary.initiator_ports(row)
     if row["initiator"] == appendix_d.MPCPU:
@@ -278,7 +297,7 @@ def _own_rules(row, device_ips, sets):
         rules = [
             _rule(row, OUTPUT, FLOW, ends=(None, devices), ports=ports, comment=row["purpose"])
         ]
-    if row["application"] == "dhcp":
+    if row["application"] == "dhcp" and local_dhcp:
         rules += _dhcp_rules(row, ports)
     return rules
 
@@ -305,6 +324,76 @@ def _dhcp_rules(row, ports):
     ]
 
 
+def _relay_rules(row, relays, giaddrs, servers, sets, *, chains):
+    """A DHCP relay's leg, UDP 67 to 67, from the relays' sources to the servers, which answer
+    the relays' giaddrs: into the server and out (``chains`` INPUT, OUTPUT), across a router
+    (FORWARD), or out of the relay and in (OUTPUT, INPUT)."""
+    port = row["pc_port"]
+    relay_set = sets.add(
+        DHCP_RELAYS, ADDRESSES, _sorted_addresses(relays), "DHCP relays of the MPCPU networks"
+    )
+    answer_set = relay_set
+    if set(giaddrs) != set(relays):
+        # A relay that sends from another address (a Linux relay: its interface towards the
+        # servers) is answered at its giaddr: not the reply to what it sent.
+        answer_set = sets.add(
+            DHCP_RELAY_GIADDRS,
+            ADDRESSES,
+            _sorted_addresses(giaddrs),
+            "DHCP relays' addresses on the MPCPU networks (giaddr): the servers answer there",
+        )
+    answer_kind = REPLY if answer_set == relay_set else FLOW
+    server_set = None if chains == (INPUT, OUTPUT) else _server_set(row, servers, sets)
+    request_chain, answer_chain = {
+        (INPUT, OUTPUT): (INPUT, OUTPUT),
+        (OUTPUT, INPUT): (OUTPUT, INPUT),
+        (FORWARD,): (FORWARD, FORWARD),
+    }[chains]
+    ends = {
+        (INPUT, OUTPUT): ((relay_set, None), (None, answer_set)),
+        (OUTPUT, INPUT): ((relay_set, server_set), (server_set, answer_set)),
+        (FORWARD,): ((relay_set, server_set), (server_set, answer_set)),
+    }[chains]
+    comments = {
+        (INPUT, OUTPUT): ("from the relays", "answers to the relays"),
+        (OUTPUT, INPUT): ("relayed to the servers", "the servers' answers to the relay"),
+        (FORWARD,): ("relayed", "the servers' answers to the relays"),
+    }[chains]
+    rules = [
+        _rule(
+            row,
+            request_chain,
+            FLOW,
+            ends=ends[0],
+            ports=(port, port),
+            comment="%s: %s" % (row["purpose"], comments[0]),
+        )
+    ]
+    if chains != (FORWARD,) or answer_kind == FLOW:
+        rules.append(
+            _rule(
+                row,
+                answer_chain,
+                answer_kind,
+                ends=ends[1],
+                ports=(port, port),
+                comment="%s: %s" % (row["purpose"], comments[1]),
+            )
+        )
+    if chains == (OUTPUT, INPUT):
+        rules += _dhcp_rules(row, boundary.initiator_ports(row))
+    return rules
+
+
+def _server_set(row, servers, sets):
+    return sets.add(
+        _part_set_name(row["pc_part"]),
+        ADDRESSES,
+        _sorted_addresses(servers),
+        "hosts of %s behind this router" % row["pc_part"],
+    )
+
+
 def _forward_rules(row, ends, sets):
     """Rules of a router the flows of ``row`` cross."""
     devices = sets.devices(row["id"], ends[0])
@@ -327,14 +416,20 @@ def _forward_rules(row, ends, sets):
     ]
 
 
-def _rules(model, own, crossing, sets):
+def _rules(model, own, crossing, sets, *, relayed=None, local_dhcp=True):
+    relayed = relayed or {}
     rules = []
     for row in model["rows"]:
         if row["id"] in own:
-            rules += _own_rules(row, own[row["id"]], sets)
+            rules += _own_rules(row, own[row["id"]], sets, local_dhcp)
+        for chains in ((INPUT, OUTPUT), (OUTPUT, INPUT)):
+            if row["id"] in relayed.get(chains, ()):
+                rules += _relay_rules(row, *relayed[chains][row["id"]], sets, chains=chains)
     for row in model["rows"]:
         if row["id"] in crossing:
             rules += _forward_rules(row, crossing[row["id"]], sets)
+        if row["id"] in relayed.get((FORWARD,), ()):
+            rules += _relay_rules(row, *relayed[(FORWARD,)][row["id"]], sets, chains=(FORWARD,))
     order = {chain: index for index, chain in enumerate(CHAINS)}
     return sorted(rules, key=lambda rule: order[rule.chain])
 
@@ -599,7 +694,17 @@ def _assemble(model, host, own, crossing, **options):
     device_ips = set().union(*own.values(), *(ends[0] for ends in crossing.values()))
     sets = _base_sets(model, device_ips, options["mpcpu_interfaces"])
     _add_mac_set(model, own, sets)
-    rules = _rules(model, own, crossing, sets)
+    sets_macs = options.get("relay_macs")
+    if sets_macs and MPCPU_MACS not in sets:
+        sets.add(MPCPU_MACS, MACS, sets_macs, "MPCPU MACs: DHCP broadcasts come from no address")
+    rules = _rules(
+        model,
+        own,
+        crossing,
+        sets,
+        relayed=options.get("relayed"),
+        local_dhcp=options.get("local_dhcp", True),
+    )
     rules += _extra_rules(options.get("extra", ()), sets)
     order = {chain: index for index, chain in enumerate(CHAINS)}
     rules.sort(key=lambda rule: order[rule.chain])
@@ -619,6 +724,14 @@ def _assemble(model, host, own, crossing, **options):
         "sets": sets,
         "rules": rules,
     }
+
+
+def _serves_dhcp_locally(view):
+    """Whether the host serves some MPCPU network's DHCP on the segment (not only relayed)."""
+    return any(
+        flow["application"] == "dhcp" and flow["mpcpu_network"] == flow["pc_network"]
+        for flow in view["flows"]
+    )
 
 
 def build_host_policy(
@@ -653,6 +766,13 @@ def build_host_policy(
         host,
         _own_share(view["flows"]),
         _crossing_share(view["crossing"]),
+        relayed={
+            (INPUT, OUTPUT): _relay_share(view["flows"]),
+            (OUTPUT, INPUT): _relay_share(view["relaying"]),
+            (FORWARD,): _relay_share(view["crossing"]),
+        },
+        relay_macs=sorted(set(flow["mpcpu_mac"] for flow in view["relaying"])),
+        local_dhcp=_serves_dhcp_locally(view),
         extra=extra_share(model, view),
         router=view["router"],
         input_policy=input_policy,
@@ -678,6 +798,7 @@ def build_site_router_policy(model, management_ports=DEFAULT_MANAGEMENT_PORTS):
         "site-router",
         {},
         _crossing_share(crossing),
+        relayed={(FORWARD,): _relay_share(crossing)},
         extra=[
             (FORWARD, flow)
             for flow in model.get("extra_flows") or ()
@@ -699,6 +820,16 @@ def used_sets(policy):
         if rule.kind == DHCP_DISCOVER:
             names.add(MPCPU_MACS)
     return [address_set for name, address_set in policy["sets"].items() if name in names]
+
+
+def relay_legs(policy, chain):
+    """The DHCP relay legs of ``chain``: their ends (a relay's source, the servers) need not lie
+    in an MPCPU network, so the host targets match them ahead of the MPCPU-network chains."""
+    return [
+        rule
+        for rule in rules_in(policy, chain)
+        if rule.src == DHCP_RELAYS or rule.dst in (DHCP_RELAYS, DHCP_RELAY_GIADDRS)
+    ]
 
 
 def rules_in(policy, chain, kinds=(FLOW, REPLY, EXTRA)):

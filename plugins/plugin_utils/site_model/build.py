@@ -60,6 +60,7 @@ def _check_hosts(groups, hostvars, networks, problems):
         crosscheck.address_owners(devices, pc_hosts, routers), "address", problems
     )
     crosscheck.check_unique([(d["name"], "mpcpu_mac", d["mac"]) for d in devices], "MAC", problems)
+    hosts.add_router_addresses(parts, pc_hosts, routers, networks)
     names = set(groups.get(appendix_d.DEVICE_GROUP, ()))
     pairs.check_pairs(names, hostvars, devices, problems, reach=(routers, pc_hosts))
     dhcp_names.set_hostnames(devices, hostvars, problems)
@@ -85,6 +86,7 @@ def _validate(site, groups, hostvars, problems):
     crosscheck.check_near_miss_groups(groups, problems)
     crosscheck.check_pc_ports(rows, parts, problems)
     crosscheck.check_firmware_row(rows, devices, problems)
+    crosscheck.check_dhcp_reach(rows, networks, devices, parts, problems, routers=routers)
     return {
         "networks": networks,
         "management": management,
@@ -128,7 +130,9 @@ def build_site(site, groups, hostvars, compile_flows=True):
     if problems:
         raise SiteModelError(merged(problems))
     if compile_flows:
-        model["flows"] = flows.compile_flows(found["rows"], found["devices"], found["parts"])
+        model["flows"] = flows.compile_flows(
+            found["rows"], found["devices"], found["parts"], model["networks"]
+        )
         model["hosts"] = flows.host_views(model)
     return model
 

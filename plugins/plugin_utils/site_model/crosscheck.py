@@ -18,8 +18,13 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.hostvars import (
     host_vars_of,
 )
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.settings import (
+    MAX_MPCPU_PREFIX,
+    MPCPU_KINDS,
+)
 
 FIRMWARE_ROW = appendix_d.row_of_role("devices").id
+
 
 # A device cannot also be a PC: it would have to talk to itself across the table.
 CONFLICTING_GROUPS = tuple(
@@ -155,12 +160,75 @@ def check_firmware_row(rows, devices, problems):
 
 def address_owners(devices, pc_hosts, routers):
     entries = [(d["name"], "mpcpu_ip", d["ip"]) for d in devices]
-    entries += [(h["name"], h["field"], h["ip"]) for h in pc_hosts.values() if h]
+    for host in pc_hosts.values():
+        entries += [(host["name"], f, ip) for ip, f in host["fields"].items()] if host else []
     for router in routers:
-        own = [h["ip"] for h in pc_hosts.values() if h and h["name"] == router["name"]]
+        own = [
+            ip for h in pc_hosts.values() if h and h["name"] == router["name"] for ip in h["fields"]
+        ]
         entries += [
             (router["name"], "mpcpu_router_addresses", ip)
             for ip in router["addresses"]
             if ip not in own
         ]
     return entries
+
+
+def check_dhcp_reach(rows, networks, devices, parts, problems, *, routers):
+    """Each DHCP server reaches every MPCPU network it serves: on the segment (an address
+    there) or through the network's relays; a relay address is no MPCPU's."""
+    row = next((r for r in rows if r.application == "dhcp"), None)
+    if row is None:
+        return
+    with_devices = set(device["network"] for device in devices)
+    _check_relay_addresses(networks, devices, routers, problems)
+    for server in parts.get(row.pc_part, ()):
+        for network in networks:
+            if (
+                network["kind"] in MPCPU_KINDS
+                and network["cidr"].prefixlen <= MAX_MPCPU_PREFIX
+                and network["name"] in with_devices
+                and network["name"] not in server["addresses"]
+                and not network["dhcp_relays_given"]
+            ):
+                router = server["name"] in set(r["name"] for r in routers)
+                problems.add(
+                    server["name"],
+                    "mpcpu_router_addresses" if router else server["field"],
+                    "has no address in MPCPU network %s (%s), which has no dhcp_relays: its "
+                    "MPCPUs' broadcasts would reach no DHCP server; give the server an address "
+                    "there or name the network's relay addresses in mpcpu_site.networks"
+                    % (network["name"], network["cidr"]),
+                )
+
+
+def _check_relay_addresses(networks, devices, routers, problems):
+    """A relay is no MPCPU, and a relay that is a router of the site sends from an address of
+    that router."""
+    device_ips = dict((device["ip"], device["name"]) for device in devices)
+    owners = dict((address, router) for router in routers for address in router["addresses"])
+    for network in networks:
+        for relay in network["dhcp_relays"]:
+            for key in ("giaddr", "source"):
+                if relay[key] in device_ips:
+                    problems.add(
+                        "mpcpu_site.networks",
+                        "dhcp_relays",
+                        "%s (network %s) is the address of MPCPU %s, not a relay's"
+                        % (relay[key], network["name"], device_ips[relay[key]]),
+                    )
+            router = owners.get(relay["giaddr"])
+            if router is not None and relay["source"] not in router["addresses"]:
+                problems.add(
+                    "mpcpu_site.networks",
+                    "dhcp_relays",
+                    "%s (network %s) sends from %s, which is not an address of %s, the router "
+                    "that carries the giaddr: name the address of %s towards the DHCP servers"
+                    % (
+                        relay["giaddr"],
+                        network["name"],
+                        relay["source"],
+                        router["name"],
+                        router["name"],
+                    ),
+                )

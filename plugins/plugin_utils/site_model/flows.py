@@ -8,14 +8,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import protocol
 
 
-def _flow(table_row, device, pc_host):
+def _flow(table_row, device, pc_host, relay=None):
+    """One flow; with ``relay`` ({giaddr, source}), the DHCP relay's leg as the wire shows it:
+    from the relay's source address to the server, server port to port (the server answers
+    the giaddr, ``relay``)."""
+    on_segment = device["network"] in pc_host.get("addresses", {})
+    pc_ip = pc_host["addresses"][device["network"]] if on_segment else pc_host["ip"]
     mpcpu_end = (device["ip"], table_row.mpcpu_port)
-    pc_end = (pc_host["ip"], table_row.pc_port)
+    if relay:
+        mpcpu_end = (relay["source"], table_row.pc_port)
+    pc_end = (pc_ip, table_row.pc_port)
     source, destination = (
         (mpcpu_end, pc_end)
         if appendix_d.initiator(table_row) == appendix_d.MPCPU
@@ -33,9 +42,10 @@ def _flow(table_row, device, pc_host):
         "mpcpu_port": table_row.mpcpu_port,
         "mpcpu_network": device["network"],
         "pc_host": pc_host["name"],
-        "pc_ip": pc_host["ip"],
+        "pc_ip": pc_ip,
         "pc_port": table_row.pc_port,
-        "pc_network": pc_host.get("network"),
+        "pc_network": device["network"] if on_segment else pc_host.get("network"),
+        "relay": relay["giaddr"] if relay else None,
         "src": source[0],
         "src_port": source[1],
         "dst": destination[0],
@@ -44,13 +54,25 @@ def _flow(table_row, device, pc_host):
     }
 
 
-def compile_flows(rows, devices, parts):
+def _flows(table_row, device, pc_host, relays):
+    """A DHCP server with no address on the MPCPU's network hears it through the network's
+    relays (one leg each) and answers its unicast renewals directly."""
+    flows = [_flow(table_row, device, pc_host)]
+    if table_row.application == "dhcp" and device["network"] not in pc_host.get("addresses", {}):
+        flows += [_flow(table_row, device, pc_host, relay) for relay in relays[device["network"]]]
+    return flows
+
+
+def compile_flows(rows, devices, parts, networks=()):
     """Every concrete flow: each enabled row, for each MPCPU, with each host of its PC part."""
+    relays = dict((network["name"], network.get("dhcp_relays", [])) for network in networks)
+    relays = collections.defaultdict(list, relays)
     return [
-        _flow(table_row, device, pc_host)
+        flow
         for table_row in rows
         for device in devices
         for pc_host in parts.get(table_row.pc_part, ())
+        for flow in _flows(table_row, device, pc_host, relays)
     ]
 
 
@@ -65,6 +87,7 @@ def _device_view(device, rows):
         "rows": rows,
         "flows": [],
         "crossing": [],
+        "relaying": [],
     }
 
 
@@ -75,7 +98,9 @@ def _pc_side_view(model, host, cidrs):
     router = next((r for r in model["routers"] if r["name"] == host), None)
     addresses = []
     for part in part_names:
-        addresses += [h["ip"] for h in model["parts"][part] if h["name"] == host]
+        for part_host in model["parts"][part]:
+            if part_host["name"] == host:
+                addresses += [part_host["ip"]] + list(part_host["addresses"].values())
     if router is not None:
         addresses += router["addresses"]
     addresses = sorted(set(addresses), key=netaddr.IPAddress)
@@ -94,6 +119,7 @@ def _pc_side_view(model, host, cidrs):
         ],
         "flows": [],
         "crossing": [],
+        "relaying": [],
     }
 
 
@@ -109,16 +135,37 @@ def host_views(model):
     for device in model["mpcpus"]:
         views[device["name"]] = _device_view(device, device_rows)
     joined = [(r["name"], set(r["networks"])) for r in model["routers"]]
+    relay_owners = dict((a, r["name"]) for r in model["routers"] for a in r["addresses"])
+    source_networks = {}
     for flow in model["flows"]:
-        views[flow["mpcpu"]]["flows"].append(flow)
+        # A relay's leg is the relay's and the server's: the MPCPU never sends it.
+        if flow["relay"] is None:
+            views[flow["mpcpu"]]["flows"].append(flow)
+        elif flow["relay"] in relay_owners:
+            views[relay_owners[flow["relay"]]]["relaying"].append(flow)
         views[flow["pc_host"]]["flows"].append(flow)
-        ends = (flow["mpcpu_network"], flow["pc_network"])
-        if ends[0] == ends[1]:
-            continue
+        far_ends = _far_ends(flow, cidrs, source_networks)
+        starts = relay_owners.get(flow["relay"])
         for router, networks in joined:
-            if router != flow["pc_host"] and ends[0] in networks and ends[1] in networks:
+            if (
+                router not in (flow["pc_host"], starts)
+                and flow["pc_network"] in networks
+                and far_ends & networks
+            ):
                 views[router]["crossing"].append(flow)
     return views
+
+
+def _far_ends(flow, cidrs, cache):
+    """The networks across from the PC end that the flow's packets come from or go to: the
+    MPCPU's; for a relay's leg also that of the address the relay sends from."""
+    ends = set([flow["mpcpu_network"]])
+    if flow["relay"] is not None:
+        if flow["src"] not in cache:
+            address = netaddr.IPAddress(flow["src"])
+            cache[flow["src"]] = next((name for name, cidr in cidrs if address in cidr), None)
+        ends.add(cache[flow["src"]])
+    return ends - set([flow["pc_network"], None])
 
 
 def empty_view(host):
@@ -133,6 +180,7 @@ def empty_view(host):
         "rows": [],
         "flows": [],
         "crossing": [],
+        "relaying": [],
     }
 
 
@@ -173,8 +221,9 @@ def public_network(network):
         "cidr": str(network["cidr"]),
         "gateway": str(network["gateway"]) if network["gateway"] else None,
         "kind": network["kind"],
+        "dhcp_relays": [dict(relay) for relay in network["dhcp_relays"]],
     }
 
 
 def public_part_host(host):
-    return {"name": host["name"], "ip": host["ip"]}
+    return {"name": host["name"], "ip": host["ip"], "addresses": dict(host["addresses"])}

@@ -188,21 +188,92 @@ def _check_image(name, path, sha256, problems, images):
         )
 
 
-def _check_pc_host(name, host_vars, networks, problems):
-    field = "mpcpu_service_ip" if "mpcpu_service_ip" in host_vars else "ansible_host"
-    text = host_vars.get(field)
-    if text is None or (field == "ansible_host" and parse_ipv4(text) is None):
+def _check_pc_host(name, host_vars, networks, problems, router=False):
+    """The host's service addresses: ``ip`` the first, ``addresses`` {network: address}.
+
+    ``mpcpu_service_ip`` is one address or a list, one on each network the host serves from
+    (a host on several MPCPU networks serves each from its address there). Without it the
+    management address (``ansible_host``) serves, unless it lies in a network of kind
+    management: a management address is never a service address. A router without it serves
+    from its ``mpcpu_router_addresses`` (``add_router_addresses``).
+    """
+    if router and "mpcpu_service_ip" not in host_vars:
+        return {
+            "name": name,
+            "ip": None,
+            "field": "mpcpu_router_addresses",
+            "fields": {},
+            "addresses": {},
+        }
+    if "mpcpu_service_ip" in host_vars:
+        texts = host_vars["mpcpu_service_ip"]
+        fields = ["mpcpu_service_ip"]
+        if isinstance(texts, list) and texts:
+            fields = ["mpcpu_service_ip[%d]" % index for index in range(len(texts))]
+        else:
+            texts = [texts]
+    else:
+        texts, fields = [host_vars.get("ansible_host")], ["ansible_host"]
+    if texts[0] is None or (fields[0] == "ansible_host" and parse_ipv4(texts[0]) is None):
         problems.add(
             name,
-            field,
+            fields[0],
             "%s is not an IPv4 address; set mpcpu_service_ip to the address MPCPUs reach it at"
-            % _text(text),
+            % _text(texts[0]),
         )
         return None
-    address, _network = host_address(name, field, text, networks, problems)
-    if address is None:
-        return None
-    return {"name": name, "ip": str(address), "field": field}
+    addresses = {}
+    fields_of = {}
+    for index, text in enumerate(texts):
+        field = fields[index]
+        address, network = host_address(name, field, text, networks, problems)
+        if address is None:
+            return None
+        if network["kind"] == "management":
+            problems.add(
+                name,
+                field,
+                "%s is in %s, a network of kind management: a management address is never a "
+                "service address; set mpcpu_service_ip to the address MPCPUs reach %s at"
+                % (address, network["name"], name),
+            )
+            return None
+        if network["name"] in addresses:
+            problems.add(
+                name,
+                field,
+                "%s is a second service address in network %s (as %s): give one on each "
+                "network the host serves from"
+                % (address, network["name"], addresses[network["name"]]),
+            )
+            return None
+        addresses[network["name"]] = str(address)
+        fields_of[str(address)] = field
+    return {
+        "name": name,
+        "ip": next(iter(addresses.values())),
+        "field": fields[0].partition("[")[0],
+        "fields": fields_of,
+        "addresses": addresses,
+    }
+
+
+def add_router_addresses(parts, pc_hosts, routers, networks):
+    """A router playing a PC part serves each network it joins from its address there; one
+    with no ``mpcpu_service_ip`` from its first address. Hosts with no address leave the parts."""
+    for router in routers:
+        host = pc_hosts.get(router["name"])
+        for address in router["addresses"] if host else ():
+            network = network_of(netaddr.IPAddress(address), networks)
+            host["addresses"].setdefault(network["name"], address)
+            host["ip"] = host["ip"] or address
+    for name, host in pc_hosts.items():
+        if host and host["ip"] is None:
+            pc_hosts[name] = None
+        elif host:
+            host["network"] = network_of(netaddr.IPAddress(host["ip"]), networks)["name"]
+    for part, hosts in parts.items():
+        parts[part] = [host for host in hosts if pc_hosts[host["name"]]]
 
 
 def _check_router(name, host_vars, networks, problems):
@@ -257,18 +328,16 @@ def collect_devices(groups, hostvars, networks, problems):
 
 def collect_parts(groups, hostvars, networks, problems):
     """Each PC host checked once, however many parts it plays."""
+    routers = set(groups.get(appendix_d.ROUTER_GROUP, ()))
     checked = {}
     parts = {}
     for part in appendix_d.PC_PARTS:
         for name in sorted(groups.get(part, ())):
             if name not in checked:
                 checked[name] = _check_pc_host(
-                    name, host_vars_of(hostvars, name), networks, problems
+                    name, host_vars_of(hostvars, name), networks, problems, name in routers
                 )
         parts[part] = [checked[name] for name in sorted(groups.get(part, ())) if checked[name]]
-    for host in checked.values():
-        if host:
-            host["network"] = network_of(netaddr.IPAddress(host["ip"]), networks)["name"]
     return parts, checked
 
 

@@ -59,7 +59,7 @@ def _reaching(network, routers, pc_hosts):
     for router in routers:
         if network in router["networks"]:
             joined.update(router["networks"])
-    return sorted(host["name"] for host in pc_hosts if host and host.get("network") in joined)
+    return sorted(host["name"] for host in pc_hosts if host and joined & set(host["addresses"]))
 
 
 def _check_networks(first, second, routers, pc_hosts, problems):

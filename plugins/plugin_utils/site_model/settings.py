@@ -46,7 +46,7 @@ SITE_KEYS = (
     "extra_flows",
 )
 
-NETWORK_KEYS = ("name", "cidr", "gateway", "kind")
+NETWORK_KEYS = ("name", "cidr", "gateway", "kind", "dhcp_relays")
 
 PORT_FIELDS = ("mpcpu_port", "pc_port")
 
@@ -113,6 +113,7 @@ def _check_network(index, network, problems):
             "network is a /%d or larger" % (cidr, MAX_MPCPU_PREFIX),
         )
     gateway_ip = _check_gateway(where, network, cidr, problems)
+    relays = check_dhcp_relays(where, network, cidr, problems)
     if cidr is None:
         return None
     # A network refused for its name or kind still holds its addresses: hosts in it are not
@@ -123,6 +124,8 @@ def _check_network(index, network, problems):
         "cidr": cidr,
         "gateway": gateway_ip,
         "kind": None if broken else kind,
+        "dhcp_relays": relays,
+        "dhcp_relays_given": network.get("dhcp_relays") is not None,
         "broken": broken,
     }
 
@@ -137,6 +140,64 @@ def _check_gateway(where, network, cidr, problems):
     elif cidr is not None and not usable_in(gateway_ip, cidr):
         problems.add(where, "gateway", "%s is not a host address of %s" % (gateway_ip, cidr))
     return gateway_ip
+
+
+RELAY_KEYS = ("giaddr", "source")
+
+
+def check_dhcp_relays(where, network, cidr, problems):
+    """The relays that forward the network's DHCP broadcasts to the site's DHCP servers, each
+    ``{giaddr, source}``: its address on this network (the giaddr, where the servers answer)
+    and the address it sends to the servers from (a Linux relay: its interface towards them;
+    ``ip helper-address``: the giaddr, which an entry given as one address means)."""
+    relays = network.get("dhcp_relays")
+    if relays is None:
+        return []
+    if network.get("kind") not in MPCPU_KINDS:
+        problems.add(where, "dhcp_relays", "only a network of kind mpcpu or shared has DHCP relays")
+        return []
+    if not isinstance(relays, list):
+        problems.add(
+            where,
+            "dhcp_relays",
+            "must be a list of the relays: their addresses in the network, or {giaddr, source}",
+        )
+        return []
+    parsed = []
+    for index, entry in enumerate(relays):
+        relay = _check_relay(where, "dhcp_relays[%d]" % index, entry, cidr, problems)
+        if relay and relay["giaddr"] in [known["giaddr"] for known in parsed]:
+            problems.add(where, "dhcp_relays[%d]" % index, "%s is listed twice" % relay["giaddr"])
+        elif relay:
+            parsed.append(relay)
+    return parsed
+
+
+def _check_relay(where, field, entry, cidr, problems):
+    """One relay entry: an address (the giaddr, sending from it) or {giaddr, source}."""
+    texts = {"giaddr": entry, "source": entry}
+    fields = {"giaddr": field, "source": field}
+    if as_mapping(entry) is not None:
+        for key in sorted(set(entry) - set(RELAY_KEYS), key=str):
+            problems.add(where, "%s.%s" % (field, key), "unknown key (known: giaddr, source)")
+        texts = {"giaddr": entry.get("giaddr"), "source": entry.get("source", entry.get("giaddr"))}
+        fields = dict((key, "%s.%s" % (field, key)) for key in RELAY_KEYS)
+    relay = {}
+    for key in RELAY_KEYS:
+        address = parse_ipv4(texts[key])
+        if address is None:
+            problems.add(where, fields[key], "%s is not a valid IPv4 address" % _text(texts[key]))
+            return None
+        relay[key] = str(address)
+    if cidr is not None and not usable_in(parse_ipv4(relay["giaddr"]), cidr):
+        problems.add(
+            where,
+            fields["giaddr"],
+            "%s is not a host address of %s: a relay forwards the broadcasts of the network "
+            "its address is in (its giaddr)" % (relay["giaddr"], cidr),
+        )
+        return None
+    return relay
 
 
 def _check_network_clashes(networks, problems):
@@ -328,22 +389,27 @@ def check_dedicated_pc_hosts(networks, pc_hosts, routers, hostvars, problems):
     router_addresses = set(address for router in routers for address in router["addresses"])
     for name in sorted(pc_hosts):
         host = pc_hosts[name]
-        if not host or host["ip"] in router_addresses:
-            continue
-        network = next((n for n in networks if parse_ipv4(host["ip"]) in n["cidr"]), None)
-        if network is None or network["kind"] != DEDICATED:
-            continue
-        managed_at = parse_ipv4(host_vars_of(hostvars, name).get("ansible_host"))
-        if host["field"] == "ansible_host" or (
-            managed_at is not None and managed_at in network["cidr"]
-        ):
-            problems.add(
-                name,
-                host["field"],
-                "%s is in %s (%s), which kind: mpcpu declares dedicated to MPCPUs, and the host "
-                "is managed there too: %s; otherwise give the host an address on another "
-                "network" % (host["ip"], network["name"], network["cidr"], _CHOOSE_SHARED),
-            )
+        for address in host["addresses"].values() if host else ():
+            if address not in router_addresses:
+                _check_dedicated_address(name, host, address, (networks, hostvars), problems)
+
+
+def _check_dedicated_address(name, host, address, site, problems):
+    networks, hostvars = site
+    network = next((n for n in networks if parse_ipv4(address) in n["cidr"]), None)
+    if network is None or network["kind"] != DEDICATED:
+        return
+    managed_at = parse_ipv4(host_vars_of(hostvars, name).get("ansible_host"))
+    if host["field"] == "ansible_host" or (
+        managed_at is not None and managed_at in network["cidr"]
+    ):
+        problems.add(
+            name,
+            host["fields"].get(address, host["field"]),
+            "%s is in %s (%s), which kind: mpcpu declares dedicated to MPCPUs, and the host "
+            "is managed there too: %s; otherwise give the host an address on another "
+            "network" % (address, network["name"], network["cidr"], _CHOOSE_SHARED),
+        )
 
 
 # --- extra flows: what the site needs beside Appendix D ----------------------------------------
@@ -459,7 +525,7 @@ def _host_addresses(devices, pc_hosts, routers):
         addresses.setdefault(device["name"], set()).add(device["ip"])
     for name, host in pc_hosts.items():
         if host:
-            addresses.setdefault(name, set()).add(host["ip"])
+            addresses.setdefault(name, set()).update(host["addresses"].values())
     for router in routers:
         addresses.setdefault(router["name"], set()).update(router["addresses"])
     return addresses

@@ -23,6 +23,14 @@ class Network(TypedDict):
     cidr: str  # "198.51.100.0/26"
     gateway: Optional[str]
     kind: str  # mpcpu (dedicated to MPCPUs), shared (MPCPUs among other hosts), pc or management
+    dhcp_relays: List["DhcpRelay"]  # the relays of an MPCPU network's DHCP
+
+
+class DhcpRelay(TypedDict):
+    """A relay of an MPCPU network's DHCP (``dhcp_relays``), as the wire shows it."""
+
+    giaddr: str  # its address on the network: the giaddr, where the servers answer
+    source: str  # the address it sends to the servers from (the giaddr unless said otherwise)
 
 
 class Firmware(TypedDict, total=False):
@@ -51,7 +59,8 @@ class PartHost(TypedDict):
     """A host playing the PC side of a row (one PC-part group), at its service address."""
 
     name: str
-    ip: str
+    ip: str  # its first service address (the one given, or ansible_host)
+    addresses: Dict[str, str]  # network name to its service address there (a router: each)
 
 
 class Router(TypedDict):
@@ -103,6 +112,9 @@ class Flow(TypedDict):
     pc_ip: str
     pc_port: Optional[int]
     pc_network: str
+    relay: Optional[
+        str
+    ]  # a DHCP relay's leg (src: its source, to the server, UDP 67 to 67): its giaddr
     src: str
     src_port: Optional[int]
     dst: str
@@ -123,6 +135,7 @@ class HostView(TypedDict):
     rows: List[PlayedRow]
     flows: List[Flow]  # its own flows
     crossing: List[Flow]  # a router's: flows between two networks it joins, PC end elsewhere
+    relaying: List[Flow]  # a router's: the DHCP relay legs of its giaddrs
 
 
 ExtraFlow = TypedDict(

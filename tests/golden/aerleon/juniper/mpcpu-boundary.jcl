@@ -222,67 +222,6 @@ firewall {
                 then accept;
             }
             /*
-             ** IP Address Assignment: the MPCPU starts
-             */
-            term ip-assignment {
-                from {
-                    source-address {
-                        /* b-entrance-cpu */
-                        198.51.100.74/32;
-                        /* b-vault-cpu */
-                        198.51.100.75/32;
-                    }
-                    destination-address {
-                        /* cctv-gw */
-                        198.51.100.1/32;
-                    }
-                    protocol udp;
-                    source-port 68;
-                    destination-port 67;
-                }
-                then accept;
-            }
-            /*
-             ** IP Address Assignment: answers (stateless)
-             */
-            term ip-assignment-reply {
-                from {
-                    source-address {
-                        /* cctv-gw */
-                        198.51.100.1/32;
-                    }
-                    destination-address {
-                        /* b-entrance-cpu */
-                        198.51.100.74/32;
-                        /* b-vault-cpu */
-                        198.51.100.75/32;
-                    }
-                    protocol udp;
-                    source-port 67;
-                    destination-port 68;
-                }
-                then accept;
-            }
-            /*
-             ** IP Address Assignment: broadcast of an MPCPU without an address (by address, no MAC)
-             */
-            term ip-assignment-broadcast {
-                from {
-                    source-address {
-                        /* DHCP client */
-                        0.0.0.0/32;
-                    }
-                    destination-address {
-                        /* limited */
-                        255.255.255.255/32;
-                    }
-                    protocol udp;
-                    source-port 68;
-                    destination-port 67;
-                }
-                then accept;
-            }
-            /*
              ** anything else across the boundary
              */
             term deny-other {
@@ -513,48 +452,6 @@ firewall {
                     protocol tcp;
                     source-port 25;
                     tcp-established;
-                }
-                then accept;
-            }
-            /*
-             ** IP Address Assignment: the MPCPU starts
-             */
-            term ip-assignment {
-                from {
-                    source-address {
-                        /* b-entrance-cpu */
-                        198.51.100.74/32;
-                        /* b-vault-cpu */
-                        198.51.100.75/32;
-                    }
-                    destination-address {
-                        /* cctv-gw */
-                        198.51.100.1/32;
-                    }
-                    protocol udp;
-                    source-port 68;
-                    destination-port 67;
-                }
-                then accept;
-            }
-            /*
-             ** IP Address Assignment: answers (stateless)
-             */
-            term ip-assignment-reply {
-                from {
-                    source-address {
-                        /* cctv-gw */
-                        198.51.100.1/32;
-                    }
-                    destination-address {
-                        /* b-entrance-cpu */
-                        198.51.100.74/32;
-                        /* b-vault-cpu */
-                        198.51.100.75/32;
-                    }
-                    protocol udp;
-                    source-port 67;
-                    destination-port 68;
                 }
                 then accept;
             }

@@ -11,7 +11,14 @@ def good_inventory():
     site = {
         "name": "unit",
         "networks": [
-            {"name": "cctv", "cidr": "198.51.100.0/26", "gateway": "198.51.100.1", "kind": "mpcpu"},
+            # The router relays the MPCPUs' DHCP to the server on the office network.
+            {
+                "name": "cctv",
+                "cidr": "198.51.100.0/26",
+                "gateway": "198.51.100.1",
+                "kind": "mpcpu",
+                "dhcp_relays": ["198.51.100.1"],
+            },
             {"name": "office", "cidr": "203.0.113.0/26", "gateway": "203.0.113.1", "kind": "pc"},
         ],
         "management_networks": ["203.0.113.0/26"],

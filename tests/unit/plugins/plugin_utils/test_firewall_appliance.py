@@ -2,7 +2,6 @@
 same, every flow of the site permitted in its direction and a set of flows denied (AclCheck on
 each target's own filters), and bad input refused naming the target and the flow."""
 
-import ipaddress
 import os
 import pathlib
 import random
@@ -14,6 +13,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 from unit.plugins.plugin_utils import acl_text
+from unit.plugins.plugin_utils.conftest import good_inventory
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import bundle, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
@@ -159,13 +159,9 @@ def test_every_check_of_the_flow_table_passes(model, boundary, target):
 def test_every_crossing_flow_is_permitted_in_its_direction(model, boundary, target):
     results = checked(model, boundary, target)
     flows = [r for r in results if r["check"] == "flow"]
-    cctv_b = ipaddress.ip_network("198.51.100.64/26")  # the DHCP server sits on cctv-a
-    crossing = [
-        f
-        for f in model["flows"]
-        if not f["pc_ip"].startswith("198.51.100.") or ipaddress.ip_address(f["mpcpu_ip"]) in cctv_b
-    ]
-    assert len(flows) == len(crossing) == 32
+    # The gateway serves DHCP on each MPCPU network from its address there: no DHCP crosses.
+    crossing = [f for f in model["flows"] if not f["pc_ip"].startswith("198.51.100.")]
+    assert len(flows) == len(crossing) == 30
     assert {r["result"] for r in flows} == {"permit"}
     reached = {(r["row"], r["packet"].split()[1].split(":")[0]) for r in flows}
     assert {(f["row"], f["src"]) for f in crossing} == reached
@@ -337,7 +333,15 @@ def test_stateful_targets_leave_tftp_data_to_the_vendor_inspection(files):
         assert "<member>tftp</member>" in rule
 
 
-def test_dhcp_broadcast_is_matched_by_address_on_router_acls_only(files):
+@pytest.fixture(scope="module")
+def relayed_files():
+    """The boundary of a site whose DHCP server sits behind the router, which relays."""
+    relayed = site_model.build_site(*good_inventory())
+    return appliance.render_files(relayed, policy.build_site_router_policy(relayed))
+
+
+def test_dhcp_broadcast_is_matched_by_address_on_router_acls_only(relayed_files):
+    files = relayed_files
     assert (
         "permit udp host 0.0.0.0 eq 68 host 255.255.255.255 eq 67"
         in files["cisco/mpcpu-boundary.acl"]
@@ -345,6 +349,32 @@ def test_dhcp_broadcast_is_matched_by_address_on_router_acls_only(files):
     assert "255.255.255.255" not in files["ciscoasa/mpcpu-boundary.asa"]
     assert "dhcprelay" in files["ciscoasa/notes.md"]
     assert "cannot match a MAC" in files["cisco/notes.md"]
+
+
+def test_the_relay_leg_is_permitted_udp_67_to_67_and_checked(relayed_files):
+    acl = relayed_files["cisco/mpcpu-boundary.acl"]
+    assert "permit udp host 198.51.100.1 eq 67 host 203.0.113.10 eq 67" in acl
+    assert "permit udp host 203.0.113.10 eq 67 host 198.51.100.1 eq 67" in acl
+    for target in ("cisco", "ciscoasa", "srx"):
+        check = relayed_files["%s/flow-check.md" % target]
+        assert "| relay | ip_assignment | udp 198.51.100.1:67 -> 203.0.113.10:67 |" in check
+        assert ", 0 failed.**" in check
+        assert "term `ip-assignment-relayed`" in relayed_files["%s/notes.md" % target]
+
+
+def test_a_relay_sending_from_another_address_is_answered_at_its_giaddr():
+    site, groups, hostvars = good_inventory()
+    site["networks"][0]["dhcp_relays"] = [{"giaddr": "198.51.100.1", "source": "203.0.113.1"}]
+    relayed = site_model.build_site(site, groups, hostvars)
+    files = appliance.render_files(relayed, policy.build_site_router_policy(relayed))
+    acl = files["cisco/mpcpu-boundary.acl"]
+    # The relay's request stays on the servers' side; the answer crosses into the MPCPU VLAN.
+    assert "host 203.0.113.1 eq 67" not in acl
+    assert "permit udp host 203.0.113.10 eq 67 host 198.51.100.1 eq 67" in acl
+    for target in ("cisco", "ciscoasa", "srx"):
+        check = files["%s/flow-check.md" % target]
+        assert "| relay answer | ip_assignment | udp 203.0.113.10:67 -> 198.51.100.1:67 |" in check
+        assert ", 0 failed.**" in check
 
 
 # --- bad input ---------------------------------------------------------------------------------

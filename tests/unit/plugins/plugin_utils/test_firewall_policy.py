@@ -8,7 +8,11 @@ import pytest
 import yaml
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    iptables,
+    nftables,
+    policy,
+)
 
 SITE_FILE = pathlib.Path(__file__).resolve().parents[3] / "golden" / "firewall" / "site.yml"
 
@@ -201,13 +205,10 @@ def test_the_options_are_those_the_firewall_role_offers():
 def test_site_router_policy_forwards_every_crossing_flow(model):
     site_policy = policy.build_site_router_policy(model)
     forward = _rows(site_policy["rules"], policy.FORWARD)
-    # DHCP from network cctv-b to the gateway's cctv-a address crosses too.
-    assert len(forward) == 7
-    assert site_policy["sets"]["dhcp_servers"].elements == ["198.51.100.1"]
-    assert site_policy["sets"]["mpcpus_ip_assignment"].elements == [
-        "198.51.100.74",
-        "198.51.100.75",
-    ]
+    # The gateway serves DHCP on each MPCPU network from its address there: none crosses.
+    assert len(forward) == 6
+    assert "ip_assignment" not in forward
+    assert "dhcp_servers" not in site_policy["sets"]
 
 
 def test_site_router_policy_takes_a_network_of_one_address(make_inventory):
@@ -216,7 +217,8 @@ def test_site_router_policy_takes_a_network_of_one_address(make_inventory):
     site["networks"].append({"name": "srv", "cidr": "203.0.113.100/32", "kind": "pc"})
     hostvars["pc-server"]["ansible_host"] = "203.0.113.100"
     site_policy = policy.build_site_router_policy(site_model.build_site(site, groups, hostvars))
-    assert len(_rows(site_policy["rules"], policy.FORWARD)) == 7
+    # Seven rows, and the relay's leg of DHCP to the server.
+    assert len(_rows(site_policy["rules"], policy.FORWARD)) == 8
     assert site_policy["sets"]["log_collectors"].elements == ["203.0.113.100"]
 
 
@@ -269,3 +271,101 @@ def test_bad_interface_addresses_are_refused(model, addresses, expected):
     with pytest.raises(policy.FirewallPolicyError) as raised:
         policy.build_host_policy(model, "cctv-gw", interface_addresses=addresses)
     assert raised.value.errors == [expected]
+
+
+# --- relayed DHCP ------------------------------------------------------------------------------
+
+
+def _dhcp_rules_of(host_policy):
+    return [
+        (rule.chain, rule.kind, rule.src, rule.dst, rule.src_port, rule.dst_port)
+        for rule in host_policy["rules"]
+        if rule.row == "ip_assignment"
+    ]
+
+
+def test_a_server_behind_a_relay_hears_the_relay_and_answers_it_only(make_inventory):
+    model = site_model.build_site(*make_inventory())
+    server = policy.build_host_policy(model, "pc-server")
+    assert _dhcp_rules_of(server) == [
+        ("input", "flow", "mpcpus", None, 68, 67),
+        ("input", "flow", "dhcp_relays", None, 67, 67),
+        ("output", "reply", None, "dhcp_relays", 67, 67),
+    ]
+    assert server["sets"]["dhcp_relays"].elements == ["198.51.100.1"]
+
+
+def test_the_router_owning_the_relay_address_relays_and_forwards_the_renewals(make_inventory):
+    model = site_model.build_site(*make_inventory())
+    router = policy.build_host_policy(model, "router")
+    assert _dhcp_rules_of(router) == [
+        ("input", "reply", "dhcp_servers", "dhcp_relays", 67, 67),
+        ("input", "dhcp_discover", None, None, 68, 67),
+        ("output", "flow", "dhcp_relays", "dhcp_servers", 67, 67),
+        ("output", "reply", None, "mpcpu_networks", 67, 68),
+        ("forward", "flow", "mpcpus", "dhcp_servers", 68, 67),
+    ]
+    assert router["sets"]["dhcp_servers"].elements == ["203.0.113.10"]
+    assert router["sets"]["mpcpu_macs"].elements == ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]
+
+
+def _linux_relay_site(make_inventory):
+    """The router relays as isc-dhcp-relay does: giaddr on cctv, sent from its office address."""
+    site, groups, hostvars = make_inventory()
+    site["networks"][0]["dhcp_relays"] = [{"giaddr": "198.51.100.1", "source": "203.0.113.1"}]
+    return site_model.build_site(site, groups, hostvars)
+
+
+def test_a_server_hears_a_linux_relay_at_its_source_and_answers_its_giaddr(make_inventory):
+    server = policy.build_host_policy(_linux_relay_site(make_inventory), "pc-server")
+    assert _dhcp_rules_of(server) == [
+        ("input", "flow", "mpcpus", None, 68, 67),
+        ("input", "flow", "dhcp_relays", None, 67, 67),
+        ("output", "flow", None, "dhcp_relay_giaddrs", 67, 67),
+    ]
+    assert server["sets"]["dhcp_relays"].elements == ["203.0.113.1"]
+    assert server["sets"]["dhcp_relay_giaddrs"].elements == ["198.51.100.1"]
+
+
+def test_the_host_stacks_take_a_relay_from_outside_the_mpcpu_networks_in_the_input_chain(
+    make_inventory,
+):
+    server = policy.build_host_policy(_linux_relay_site(make_inventory), "pc-server")
+    ruleset = nftables.render(server)
+    input_chain = ruleset.split("chain input {")[1].split("}")[0]
+    relay_line = "ip saddr @dhcp_relays udp sport 67 udp dport 67 accept"
+    assert relay_line in input_chain
+    assert input_chain.index(relay_line) < input_chain.index("jump from_mpcpu_networks")
+    restore = iptables.render(server)
+    assert "-A mpcpu-input -s 203.0.113.1/32 -p udp -m udp --sport 67 --dport 67" in restore
+
+
+def test_a_linux_relay_sends_from_its_source_and_takes_the_answer_at_its_giaddr(make_inventory):
+    router = policy.build_host_policy(_linux_relay_site(make_inventory), "router")
+    assert ("output", "flow", "dhcp_relays", "dhcp_servers", 67, 67) in _dhcp_rules_of(router)
+    assert ("input", "flow", "dhcp_servers", "dhcp_relay_giaddrs", 67, 67) in _dhcp_rules_of(router)
+    assert router["sets"]["dhcp_relays"].elements == ["203.0.113.1"]
+
+
+def test_a_router_between_a_linux_relay_and_the_server_forwards_both_ways(make_inventory):
+    site, groups, hostvars = make_inventory()
+    # A third-party relay on cctv that sends from its address on the office network.
+    site["networks"][0]["dhcp_relays"] = [{"giaddr": "198.51.100.3", "source": "203.0.113.3"}]
+    model = site_model.build_site(site, groups, hostvars)
+    legs = [f for f in model["flows"] if f["relay"]]
+    assert {(f["src"], f["relay"], f["dst"]) for f in legs} == {
+        ("203.0.113.3", "198.51.100.3", "203.0.113.10")
+    }
+    router = policy.build_host_policy(model, "router")
+    assert [r for r in _dhcp_rules_of(router) if r[2:4] != ("mpcpus", "dhcp_servers")] == [
+        ("forward", "flow", "dhcp_relays", "dhcp_servers", 67, 67),
+        ("forward", "flow", "dhcp_servers", "dhcp_relay_giaddrs", 67, 67),
+    ]
+
+
+def test_a_router_between_relay_and_server_forwards_the_relay_leg(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["networks"][0]["dhcp_relays"] = ["198.51.100.3"]  # a third-party router's giaddr
+    router = policy.build_host_policy(site_model.build_site(site, groups, hostvars), "router")
+    assert ("forward", "flow", "dhcp_relays", "dhcp_servers", 67, 67) in _dhcp_rules_of(router)
+    assert [r for r in _dhcp_rules_of(router) if r[0] != "forward"] == []

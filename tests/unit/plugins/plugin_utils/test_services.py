@@ -42,13 +42,27 @@ ATTACHED = services.interface_addresses(
 )
 
 
+def _local_inventory(make_inventory):
+    """The server with an address on the MPCPU network too: it serves it on the segment."""
+    site, groups, hostvars = make_inventory()
+    del site["networks"][0]["dhcp_relays"]
+    hostvars[SERVER]["mpcpu_service_ip"] = ["203.0.113.10", "198.51.100.2"]
+    return site, groups, hostvars
+
+
 @pytest.fixture
 def site(make_inventory):
+    return site_model.build_site(*_local_inventory(make_inventory))
+
+
+@pytest.fixture
+def relayed_site(make_inventory):
+    """The server on the office network only; the router relays (giaddr 198.51.100.1)."""
     return site_model.build_site(*make_inventory())
 
 
 def _site_with(make_inventory, change):
-    inventory = make_inventory()
+    inventory = _local_inventory(make_inventory)
     change(*inventory)
     return site_model.build_site(*inventory)
 
@@ -92,9 +106,11 @@ def test_no_pool_so_an_unknown_mac_gets_no_address(site):
 
 def test_options_are_the_gateway_and_the_ntp_part(site):
     (subnet,) = _kea(site)["subnet4"]
+    # The server is on the MPCPU network too: MPCPUs are told its address there.
     assert subnet["option-data"] == [
         {"name": "routers", "data": "198.51.100.1"},
-        {"name": "ntp-servers", "data": "203.0.113.10"},
+        {"name": "ntp-servers", "data": "198.51.100.2"},
+        {"name": "smtp-server", "data": "198.51.100.2"},
     ]
 
 
@@ -136,15 +152,16 @@ def test_kea_config_is_plain_json(site):
     assert json.loads(json.dumps(_kea(site))) == _kea(site)
 
 
-def test_a_network_the_server_is_not_attached_to_is_left_to_other_servers(make_inventory):
+def test_a_network_with_mpcpus_and_no_way_to_the_server_is_refused_by_the_model(
+    make_inventory,
+):
     def change(site, groups, hostvars):
         site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
         groups["mpcpu"].append("mpcpu-c")
         hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.70", "mpcpu_mac": "02:00:00:00:00:0c"}
 
-    site = _site_with(make_inventory, change)
-    assert [s["subnet"] for s in _kea(site)["subnet4"]] == ["198.51.100.0/26"]
-    assert services.dhcp_server_errors(site, SERVER, ATTACHED) == []
+    with pytest.raises(site_model.SiteModelError, match="no address in MPCPU network garage"):
+        _site_with(make_inventory, change)
 
 
 def test_only_packets_from_a_reserved_mac_and_its_own_address_escape_the_drop_class(site):
@@ -162,14 +179,63 @@ def test_only_packets_from_a_reserved_mac_and_its_own_address_escape_the_drop_cl
     assert [item["name"] for item in _kea(site)["client-classes"]] == ["MPCPU", "DROP"]
 
 
-def test_an_mpcpu_of_a_network_the_server_does_not_serve_is_dropped_too(make_inventory):
-    def change(site, groups, hostvars):
-        site["networks"].append({"name": "garage", "cidr": "198.51.100.64/26", "kind": "mpcpu"})
-        groups["mpcpu"].append("mpcpu-c")
-        hostvars["mpcpu-c"] = {"mpcpu_ip": "198.51.100.70", "mpcpu_mac": "02:00:00:00:00:0c"}
+OFFICE_ONLY = services.interface_addresses(
+    _ip_json(("lo", ["127.0.0.1/8"]), ("eth0", ["203.0.113.10/26"]))
+)
 
-    classes = _kea(_site_with(make_inventory, change))["client-classes"]
-    assert "198.51.100.70" not in classes[0]["test"]
+
+def test_a_relayed_network_gets_its_subnet_selected_by_the_relay_address(relayed_site):
+    kea = services.kea_dhcp4_config(relayed_site, SERVER, OFFICE_ONLY, lease_file=LEASES)
+    (subnet,) = kea["Dhcp4"]["subnet4"]
+    assert subnet["subnet"] == "198.51.100.0/26"
+    assert subnet["relay"] == {"ip-addresses": ["198.51.100.1"]}
+    assert [r["ip-address"] for r in subnet["reservations"]] == ["198.51.100.10", "198.51.100.11"]
+    assert "pools" not in subnet
+    # Kea hears the relays on the interface of the address they send to.
+    assert kea["Dhcp4"]["interfaces-config"]["interfaces"] == ["eth0"]
+    assert subnet["option-data"][1:] == [
+        {"name": "ntp-servers", "data": "203.0.113.10"},
+        {"name": "smtp-server", "data": "203.0.113.10"},
+    ]
+    assert services.dhcp_server_errors(relayed_site, SERVER, OFFICE_ONLY) == []
+
+
+def test_a_relayed_mpcpu_escapes_the_drop_class_only_through_its_networks_relay(relayed_site):
+    kea = services.kea_dhcp4_config(relayed_site, SERVER, OFFICE_ONLY, lease_file=LEASES)
+    test = kea["Dhcp4"]["client-classes"][0]["test"]
+    assert test.startswith(
+        "(pkt4.mac == 0x02000000000a"
+        " and (pkt4.ciaddr == 0.0.0.0 or pkt4.ciaddr == 198.51.100.10)"
+        " and (pkt.src == 0.0.0.0 or pkt.src == 198.51.100.10 or pkt4.giaddr == 198.51.100.1))"
+    )
+
+
+def test_a_relayed_server_without_the_address_the_relays_send_to_is_refused(relayed_site):
+    elsewhere = services.interface_addresses(_ip_json(("eth0", ["203.0.113.20/26"])))
+    assert services.dhcp_server_errors(relayed_site, SERVER, elsewhere) == [
+        "pc-server: interfaces: 203.0.113.10, where the relays of network cctv (198.51.100.1) "
+        "send, is not an address of this host"
+    ]
+
+
+def test_two_servers_of_one_network_answer_every_reservation_identically(make_inventory):
+    site, groups, hostvars = make_inventory()
+    groups["mpcpu_dhcp_servers"] = ["pc-server", "router"]
+    hostvars["router"]["mpcpu_service_ip"] = "198.51.100.1"
+    model = site_model.build_site(site, groups, hostvars)
+    router = services.interface_addresses(
+        _ip_json(("eth0", ["203.0.113.1/26"]), ("eth1", ["198.51.100.1/26"]))
+    )
+    (relayed,) = services.kea_dhcp4_config(model, SERVER, OFFICE_ONLY, lease_file=LEASES)["Dhcp4"][
+        "subnet4"
+    ]
+    (local,) = services.kea_dhcp4_config(model, "router", router, lease_file=LEASES)["Dhcp4"][
+        "subnet4"
+    ]
+    assert relayed.pop("relay") == {"ip-addresses": ["198.51.100.1"]}
+    assert "relay" not in local
+    # Same subnet id, reservations and options: whichever answers, the MPCPU gets the same.
+    assert relayed == local
 
 
 # Every lab image on this machine carries Kea (Debian 12: Kea 2.2, Debian 13: Kea 2.6).
@@ -208,6 +274,20 @@ def test_kea_itself_accepts_the_rendered_configuration(site, tmp_path, root):
     broken["Dhcp4"]["client-classes"][0]["test"] += " and pkt.nosuchfield == 1"
     config.write_text(json.dumps(broken))
     assert _kea_check(root, config).returncode != 0
+
+
+@pytest.mark.skipif(not KEA_ROOTS, reason="needs a lab image (it carries Kea)")
+@pytest.mark.parametrize(
+    "root", KEA_ROOTS, ids=[os.path.basename(os.path.dirname(r)) for r in KEA_ROOTS]
+)
+def test_kea_itself_accepts_the_relayed_configuration(relayed_site, tmp_path, root):
+    kea = services.kea_dhcp4_config(relayed_site, SERVER, OFFICE_ONLY, lease_file=LEASES)
+    kea["Dhcp4"]["interfaces-config"] = {"interfaces": []}
+    kea["Dhcp4"]["lease-database"] = {"type": "memfile", "persist": False}
+    config = tmp_path / "kea-dhcp4.conf"
+    config.write_text(json.dumps(kea))
+    checked = _kea_check(root, config)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_a_good_dhcp_server_has_no_errors(site):

@@ -15,7 +15,8 @@ def build(inventory):
 def test_good_inventory_compiles_every_row_for_every_mpcpu(make_inventory):
     model = build(make_inventory())
     assert [device["name"] for device in model["mpcpus"]] == ["mpcpu-a", "mpcpu-b"]
-    assert len(model["flows"]) == 7 * 2
+    # Seven rows for each MPCPU, and the router's relay leg of each MPCPU's DHCP.
+    assert len(model["flows"]) == 7 * 2 + 2
     assert model["mpcpus"][1]["mac"] == "02:00:00:00:00:0b"
     assert model["mpcpus"][0]["network"] == "cctv"
 
@@ -326,7 +327,7 @@ def test_a_server_sees_its_parts_its_flows_and_the_network_of_each_end(make_inve
     assert view["networks"] == {"203.0.113.10": "office"}
     assert len(view["parts"]) == 7
     assert {row["side"] for row in view["rows"]} == {"pc"}
-    assert len(view["flows"]) == 7 * 2
+    assert len(view["flows"]) == 7 * 2 + 2
     assert {(f["mpcpu_network"], f["pc_network"]) for f in view["flows"]} == {("cctv", "office")}
     assert view["crossing"] == []
 
@@ -337,6 +338,38 @@ def test_a_router_sees_the_flows_that_cross_it_between_the_networks_it_joins(mak
     assert view["networks"] == {"198.51.100.1": "cctv", "203.0.113.1": "office"}
     assert len(view["crossing"]) == 7 * 2
     assert {flow["pc_host"] for flow in view["crossing"]} == {"pc-server"}
+    assert {flow["relay"] for flow in view["crossing"]} == {None}
+
+
+def test_the_relay_leg_is_udp_67_to_67_from_the_relay_to_the_server(make_inventory):
+    model = build(make_inventory())
+    legs = [f for f in model["flows"] if f["relay"]]
+    assert [(f["mpcpu"], f["src"], f["src_port"], f["dst"], f["dst_port"]) for f in legs] == [
+        ("mpcpu-a", "198.51.100.1", 67, "203.0.113.10", 67),
+        ("mpcpu-b", "198.51.100.1", 67, "203.0.113.10", 67),
+    ]
+    # The router that owns the relay address sends the leg; it forwards the renewals.
+    assert model["hosts"]["router"]["relaying"] == legs
+    assert all(f not in model["hosts"]["mpcpu-a"]["flows"] for f in legs)
+
+
+def test_a_server_on_two_mpcpu_vlans_serves_each_from_its_address_there(make_inventory):
+    site, groups, hostvars = make_inventory()
+    site["networks"][0].pop("dhcp_relays")
+    site["networks"].append(
+        {"name": "cctv-b", "cidr": "198.51.100.64/26", "gateway": "198.51.100.65", "kind": "mpcpu"}
+    )
+    hostvars["pc-server"]["mpcpu_service_ip"] = ["203.0.113.10", "198.51.100.2", "198.51.100.66"]
+    hostvars["mpcpu-b"]["mpcpu_ip"] = "198.51.100.70"
+    model = build((site, groups, hostvars))
+    ends = set((f["mpcpu"], f["pc_ip"], f["pc_network"]) for f in model["flows"])
+    assert ends == {("mpcpu-a", "198.51.100.2", "cctv"), ("mpcpu-b", "198.51.100.66", "cctv-b")}
+    assert not [f for f in model["flows"] if f["relay"]]
+    assert model["parts"]["mpcpu_ntp_servers"][0]["addresses"] == {
+        "office": "203.0.113.10",
+        "cctv": "198.51.100.2",
+        "cctv-b": "198.51.100.66",
+    }
 
 
 def test_a_router_serving_dhcp_plays_those_flows_itself_and_forwards_the_rest(make_inventory):
@@ -354,7 +387,11 @@ def test_every_host_has_a_view_and_the_views_share_out_the_flows(make_inventory)
     model = build(make_inventory())
     assert sorted(model["hosts"]) == ["mpcpu-a", "mpcpu-b", "pc-server", "router"]
     for name, view in model["hosts"].items():
-        own = [f for f in model["flows"] if name in (f["mpcpu"], f["pc_host"])]
+        own = [
+            f
+            for f in model["flows"]
+            if f["pc_host"] == name or (f["mpcpu"] == name and f["relay"] is None)
+        ]
         assert view["flows"] == own, name
 
 

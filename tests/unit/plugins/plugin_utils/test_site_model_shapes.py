@@ -24,6 +24,7 @@ def test_each_part_of_the_model_has_the_keys_of_its_shape(make_inventory):
     model = _model(make_inventory)
     parts = [
         (shapes.Network, model["networks"]),
+        (shapes.DhcpRelay, [relay for net in model["networks"] for relay in net["dhcp_relays"]]),
         (shapes.Device, model["mpcpus"]),
         (shapes.PartHost, [host for hosts in model["parts"].values() for host in hosts]),
         (shapes.Router, model["routers"]),
