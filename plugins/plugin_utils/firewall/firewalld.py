@@ -6,7 +6,10 @@
 - zone ``mpcpu``: its sources are the MPCPU networks (and the MPCPUs' MACs, for DHCP broadcasts
   that carry no address); target DROP, with one rich rule per flow the MPCPUs start;
 - policy ``mpcpu-host-out`` (HOST to zone mpcpu): the flows this host starts, target DROP;
-- on a router, ``mpcpu-fwd-from`` (zone mpcpu to ANY) and ``mpcpu-fwd-to`` (ANY to zone mpcpu).
+- on a router, ``mpcpu-fwd-from`` (zone mpcpu to ANY) and ``mpcpu-fwd-to`` (ANY to zone mpcpu);
+- where DHCP is relayed, ``mpcpu-relay-in`` (ANY to HOST, target CONTINUE): the relay legs this
+  host takes, whichever zone their addresses fall in (a Linux relay sends from its server-side
+  address, outside the MPCPU networks, and the server answers the relay's giaddr).
 
 firewalld attaches conntrack helpers through services, so every row is a service
 (``mpcpu-<row>``) whose TFTP rows carry ``<helper name="tftp"/>``. A rich rule matches one
@@ -33,6 +36,7 @@ ZONE = "mpcpu"
 HOST_POLICY = "mpcpu-host-out"
 FORWARD_FROM_POLICY = "mpcpu-fwd-from"
 FORWARD_TO_POLICY = "mpcpu-fwd-to"
+RELAY_POLICY = "mpcpu-relay-in"
 IPSET_TYPES = {
     _policy.ADDRESSES: "hash:ip",
     _policy.NETWORKS: "hash:net",
@@ -152,13 +156,18 @@ def _zone(policy):
         lines += _neighbour_discovery_rules()
     for rule in _policy.rules_in(policy, _policy.INPUT, kinds=(_policy.DHCP_DISCOVER,)):
         lines += _rich_rule(rule, source=_policy.MPCPU_MACS)
+    relay_legs = _policy.relay_legs(policy, _policy.INPUT)
     for rule in _policy.rules_in(policy, _policy.INPUT):
-        lines += _rich_rule(rule, source=rule.src)
+        if rule not in relay_legs:
+            lines += _rich_rule(rule, source=rule.src)
     return _document(policy, lines + ["</zone>"])
 
 
-def _policy_file(policy, zones, short, rules, extra=()):
-    lines = ['<policy target="DROP" priority="-1">', "  <short>%s</short>" % escape(short)]
+def _policy_file(policy, zones, short, rules, extra=(), *, target="DROP"):
+    lines = [
+        '<policy target="%s" priority="-1">' % target,
+        "  <short>%s</short>" % escape(short),
+    ]
     lines += [
         '  <ingress-zone name="%s"/>' % zones[0],
         '  <egress-zone name="%s"/>' % zones[1],
@@ -194,6 +203,11 @@ def render_files(policy):
         _policy.rules_in(policy, _policy.OUTPUT),
         _neighbour_discovery_rules() if policy["mpcpu_interfaces"] else (),
     )
+    relay_legs = _policy.relay_legs(policy, _policy.INPUT)
+    if relay_legs:
+        files["policies/%s.xml" % RELAY_POLICY] = _policy_file(
+            policy, ("ANY", "HOST"), "DHCP relay legs to this host", relay_legs, target="CONTINUE"
+        )
     if policy["router"]:
         forward = _policy.rules_in(policy, _policy.FORWARD)
         files["policies/%s.xml" % FORWARD_FROM_POLICY] = _policy_file(

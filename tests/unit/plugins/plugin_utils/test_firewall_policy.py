@@ -9,6 +9,7 @@ import yaml
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import (
+    firewalld,
     iptables,
     nftables,
     policy,
@@ -338,6 +339,26 @@ def test_the_host_stacks_take_a_relay_from_outside_the_mpcpu_networks_in_the_inp
     assert input_chain.index(relay_line) < input_chain.index("jump from_mpcpu_networks")
     restore = iptables.render(server)
     assert "-A mpcpu-input -s 203.0.113.1/32 -p udp -m udp --sport 67 --dport 67" in restore
+
+
+@pytest.mark.parametrize("host", ["pc-server", "router"])
+def test_firewalld_takes_the_relay_legs_in_a_policy_from_any_zone(make_inventory, host):
+    # The relay's source (the server's side) and the server's answer to the giaddr fall in no
+    # MPCPU zone source: a policy from ANY zone to HOST takes them, and lets the rest go on.
+    host_policy = policy.build_host_policy(_linux_relay_site(make_inventory), host)
+    files = firewalld.render_files(host_policy)
+    relay_in = files["policies/mpcpu-relay-in.xml"]
+    assert '<policy target="CONTINUE" priority="-1">' in relay_in
+    assert '<ingress-zone name="ANY"/>' in relay_in and '<egress-zone name="HOST"/>' in relay_in
+    legs = policy.relay_legs(host_policy, policy.INPUT)
+    assert legs and relay_in.count("<accept/>") == len(legs)
+    assert "mpcpu-dhcp-relay" not in files["zones/mpcpu.xml"]
+
+
+def test_firewalld_without_relays_has_no_relay_policy(model):
+    for host in ("cctv-gw", "cctv-srv"):
+        files = firewalld.render_files(policy.build_host_policy(model, host))
+        assert "policies/mpcpu-relay-in.xml" not in files
 
 
 def test_a_linux_relay_sends_from_its_source_and_takes_the_answer_at_its_giaddr(make_inventory):
