@@ -59,7 +59,7 @@ from mpcpu_sim import launch  # noqa: E402  (lab/ on sys.path above)
 
 VERSION = "5.2"
 FIRST_ADDRESS = "127.77.8.1"
-SITE_NETWORK, OFFICE_NETWORK, SERVICE_IP = "127.77.8.0/25", "127.77.8.128/25", "127.77.8.129"
+SITE_BLOCK, SERVICE_IP = "127.77.8", "127.77.8.129"  # MPCPUs in .0/25, the office .128/25
 REFERENCE_NAME = "REF"
 SEND_TASK = "Send the image to "
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -165,30 +165,8 @@ def inventory(devices, image, sha256):
             "mpcpu_firmware": firmware,
             "mpcpu_mate": mate,
         }
-    site = {
-        "name": "fleet",
-        "networks": [
-            {"name": "cctv", "cidr": SITE_NETWORK, "kind": "mpcpu"},
-            {"name": "office", "cidr": OFFICE_NETWORK, "kind": "pc"},
-        ],
-        "management_networks": [OFFICE_NETWORK],
-        "rows": ["time_firmware", "easy_cpu"],
-    }
-    manager = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "mpcpu_service_ip": SERVICE_IP,
-    }
-    return {
-        "all": {
-            "vars": {"mpcpu_site": site},
-            "children": {
-                "mpcpu": {"hosts": hosts},
-                "mpcpu_managers": {"hosts": {"localhost": manager}},
-                "mpcpu_easy_consoles": {"hosts": {"localhost": None}},
-            },
-        }
-    }
+    site = launch.loopback_site("fleet", SITE_BLOCK, ["time_firmware", "easy_cpu"])
+    return launch.controller_inventory(site, hosts, SERVICE_IP)
 
 
 def run_playbook(workdir, argv, label):

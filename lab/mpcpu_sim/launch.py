@@ -5,9 +5,11 @@
         simulator.devices()  # the status file's per-device view
         simulator.log_text()  # its log (flash begin/end lines and the like)
 
-``fleet_addresses(count)`` gives ``count`` loopback addresses (127.77.N.1-250, no .0 or
-.255) and ``address_arguments`` the matching ``--address FIRST-LAST`` arguments. Only
-loopback addresses: ``Simulator`` refuses to start a device elsewhere.
+``loopback_site`` and ``controller_inventory`` give the inventory of such a site, run from
+this machine (localhost, this Python, as the manager). ``fleet_addresses(count)`` gives
+``count`` loopback addresses (127.77.N.1-250, no .0 or .255) and ``address_arguments`` the
+matching ``--address FIRST-LAST`` arguments. Only loopback addresses: ``Simulator`` refuses to
+start a device elsewhere.
 """
 
 import ipaddress
@@ -43,6 +45,34 @@ def address_arguments(addresses):
         block = addresses[start : start + DEVICES_PER_BLOCK]
         arguments += ["--address", "%s-%s" % (block[0], block[-1])]
     return arguments
+
+
+def loopback_site(name, block, rows):
+    """``mpcpu_site`` of a site on ``block`` (``127.77.N``): MPCPUs in .0/25, the office and
+    management network .128/25."""
+    office = "%s.128/25" % block
+    return {
+        "name": name,
+        "networks": [
+            {"name": "cctv", "cidr": "%s.0/25" % block, "kind": "mpcpu"},
+            {"name": "office", "cidr": office, "kind": "pc"},
+        ],
+        "management_networks": [office],
+        "rows": list(rows),
+    }
+
+
+def controller_inventory(site, hosts, service_ip, groups=("mpcpu_easy_consoles",)):
+    """The inventory of ``site``: the MPCPUs ``hosts``, and this machine (localhost, this
+    Python) as the manager at ``service_ip`` and a member of ``groups``."""
+    manager = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "mpcpu_service_ip": service_ip,
+    }
+    children = {"mpcpu": {"hosts": hosts}, "mpcpu_managers": {"hosts": {"localhost": manager}}}
+    children.update((group, {"hosts": {"localhost": None}}) for group in groups)
+    return {"all": {"vars": {"mpcpu_site": site}, "children": children}}
 
 
 def _loopback_only(config, arguments):

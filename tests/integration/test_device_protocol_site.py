@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 import ansible_cli
+from mpcpu_sim import launch
 
 ROOT = ansible_cli.ROOT
 VERSION = "6.1"
@@ -134,32 +135,13 @@ def _inventory(tmp_path, dialect):
         )
         for name, (ip, mate, _role) in DEVICES.items()
     )
-    site = {
-        "name": "dialect",
-        "networks": [
-            {"name": "cctv", "cidr": "127.77.21.0/25", "kind": "mpcpu"},
-            {"name": "office", "cidr": "127.77.21.128/25", "kind": "pc"},
-        ],
-        "management_networks": ["127.77.21.128/25"],
-        "rows": ["activity_logging", "easy_cpu", "time_firmware"],
-        **({"device_protocol": SITE_PROTOCOL} if dialect else {}),
-    }
-    manager = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "mpcpu_service_ip": SERVICE_IP,
-    }
-    inventory = {
-        "all": {
-            "vars": {"mpcpu_site": site},
-            "children": {
-                "mpcpu": {"hosts": hosts},
-                "mpcpu_managers": {"hosts": {"localhost": manager}},
-                "mpcpu_easy_consoles": {"hosts": {"localhost": None}},
-                "mpcpu_log_collectors": {"hosts": {"localhost": None}},
-            },
-        }
-    }
+    site = launch.loopback_site(
+        "dialect", "127.77.21", ["activity_logging", "easy_cpu", "time_firmware"]
+    )
+    if dialect:
+        site["device_protocol"] = SITE_PROTOCOL
+    groups = ("mpcpu_easy_consoles", "mpcpu_log_collectors")
+    inventory = launch.controller_inventory(site, hosts, SERVICE_IP, groups)
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=False))
     return path

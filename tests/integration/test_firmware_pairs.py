@@ -14,7 +14,6 @@ the module's start, while the firmware runs go on.
 import hashlib
 import re
 import subprocess
-import sys
 import time
 
 import pytest
@@ -89,30 +88,8 @@ def _inventory(tmp_path, subnet=5):
         )
         for name, (ip, mate, _role) in DEVICES.items()
     )
-    site = {
-        "name": "pairs",
-        "networks": [
-            {"name": "cctv", "cidr": "127.77.%d.0/25" % subnet, "kind": "mpcpu"},
-            {"name": "office", "cidr": "127.77.%d.128/25" % subnet, "kind": "pc"},
-        ],
-        "management_networks": ["127.77.%d.128/25" % subnet],
-        "rows": ["time_firmware", "easy_cpu"],
-    }
-    manager = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "mpcpu_service_ip": "127.77.%d.129" % subnet,
-    }
-    inventory = {
-        "all": {
-            "vars": {"mpcpu_site": site},
-            "children": {
-                "mpcpu": {"hosts": hosts},
-                "mpcpu_managers": {"hosts": {"localhost": manager}},
-                "mpcpu_easy_consoles": {"hosts": {"localhost": None}},
-            },
-        }
-    }
+    site = launch.loopback_site("pairs", "127.77.%d" % subnet, ["time_firmware", "easy_cpu"])
+    inventory = launch.controller_inventory(site, hosts, "127.77.%d.129" % subnet)
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=False))
     return path
