@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
@@ -71,10 +73,11 @@ def appendix_d_rows(_ignored=None):
     return appendix_d.as_dicts()
 
 
-def appendix_d_groups(_ignored=None, initiator=None, role=None, routers=False):
+def appendix_d_groups(present=None, initiator=None, role=None, routers=False):
     """The host pattern of the PC-part groups the table names, in table order: every part, or
     those of the rows ``initiator`` starts, or the part of the row ``role`` sets up; with
-    ``routers`` the router group too."""
+    ``routers`` the router group too. Given the inventory's ``groups`` (``present``), the list
+    of those it holds."""
     if initiator not in (None, appendix_d.PC, appendix_d.MPCPU):
         raise AnsibleFilterError(
             "appendix_d_groups: initiator %r is not pc or mpcpu" % (initiator,)
@@ -85,6 +88,10 @@ def appendix_d_groups(_ignored=None, initiator=None, role=None, routers=False):
         raise AnsibleFilterError("appendix_d_groups: %s" % error.args[0]) from None
     parts = [row.pc_part for row in rows if initiator in (None, appendix_d.initiator(row))]
     groups = sorted(set(parts), key=parts.index) + ([appendix_d.ROUTER_GROUP] if routers else [])
+    if isinstance(present, Mapping):
+        # A group the inventory lacks would make Ansible warn "Could not match supplied host
+        # pattern" for every site without, say, routers; a play given no group skips quietly.
+        return [group for group in groups if group in present]
     return ":".join(groups)
 
 

@@ -54,3 +54,10 @@ def test_a_role_that_sets_up_no_row_names_the_known_roles():
 def test_an_unknown_initiator_is_refused():
     with pytest.raises(AnsibleFilterError, match="initiator 'router' is not pc or mpcpu"):
         groups(None, initiator="router")
+
+
+def test_given_the_inventory_s_groups_only_those_it_holds_as_a_list():
+    inventory_groups = {"all": [], "mpcpu_managers": ["pc"], "mpcpu_routers": ["gw"]}
+    assert groups(inventory_groups, routers=True) == ["mpcpu_managers", "mpcpu_routers"]
+    assert groups(inventory_groups, role="dhcp") == []
+    assert groups(None, routers=True).endswith(":mpcpu_routers")
