@@ -65,8 +65,8 @@ def parameters(name):
     return found
 
 
-def test_the_collection_exports_its_26_filters():
-    assert len(FILTERS) == 26
+def test_the_collection_exports_its_28_filters():
+    assert len(FILTERS) == 28
 
 
 def test_every_filter_has_a_sidecar_and_every_sidecar_a_filter():
