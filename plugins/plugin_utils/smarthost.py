@@ -18,6 +18,8 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import pr
 TLS_LEVELS = ("none", "may", "encrypt", "verify", "secure")
 # The levels a password may travel under: TLS is required, so it is never sent in clear.
 TLS_LEVELS_FOR_A_PASSWORD = ("encrypt", "verify", "secure")
+# The levels that check the smarthost's certificate against trusted CAs.
+VERIFYING_LEVELS = ("verify", "secure")
 # The port on which the smarthost speaks TLS from the first byte (SMTPS, RFC 8314).
 WRAPPERMODE_PORT = 465
 DEFAULT_PORT = 25
@@ -210,10 +212,11 @@ def smarthost_settings(relayhost, port, level, *, wrapper, ca_certificates, auth
         ("relayhost", relayhost),
         ("smtp_tls_security_level", level),
         ("smtp_tls_wrappermode", "yes" if wrappermode(port, wrapper) else "no"),
-        ("smtp_tls_CAfile", GIVEN_CA_FILE if ca_certificates else SYSTEM_CA_FILE),
         ("smtp_tls_mandatory_protocols", ">=TLSv1.2"),
         ("smtp_tls_loglevel", "1"),
     ]
+    if ca_certificates or level in VERIFYING_LEVELS:
+        settings.append(("smtp_tls_CAfile", GIVEN_CA_FILE if ca_certificates else SYSTEM_CA_FILE))
     if auth:
         settings += [
             ("smtp_sasl_auth_enable", "yes"),
