@@ -44,6 +44,18 @@ PACKAGES = (
     "busybox",
     "swaks",
     "dhcping",
+    # a Linux router of the lab relaying DHCP to a central Kea (molecule/dhcp)
+    "isc-dhcp-relay",
+    # the lab's corporate mail host (STARTTLS, SASL login) and postfix's SASL client side
+    "dovecot-core",
+    "libsasl2-modules",
+    "ca-certificates",
+    "openssl",
+    # the site's log pipeline and metrics (the journal into rsyslog, node_exporter, Prometheus)
+    "rsyslog",
+    "rsyslog-gnutls",
+    "prometheus-node-exporter",
+    "prometheus",
 )
 # Units the image must not start by itself: the roles own them.
 DISABLED_UNITS = (
@@ -55,6 +67,11 @@ DISABLED_UNITS = (
     "nftables",
     "firewalld",
     "tftpd-hpa",
+    "isc-dhcp-relay",
+    "dovecot",
+    "rsyslog",
+    "prometheus-node-exporter",
+    "prometheus",
     "e2scrub_reap",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
@@ -133,6 +150,7 @@ def _customise(root):
         )
     # SysV-only services are enabled by rc.d links, which systemctl --root does not remove.
     _chroot(root, "update-rc.d", "tftpd-hpa", "disable")
+    _chroot(root, "update-rc.d", "isc-dhcp-relay", "disable")
     with open(os.path.join(root, "etc/machine-id"), "w", encoding="utf-8"):
         pass
     with open(os.path.join(root, "etc/resolv.conf"), "w", encoding="utf-8") as handle:

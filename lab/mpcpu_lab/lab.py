@@ -279,6 +279,20 @@ def up(topo):
     return state
 
 
+def reboot(state, host):
+    """Power ``host`` off cleanly and boot it again from the same disk (its overlay's upper
+    layer keeps what was written), as a reboot would: what the host loads at boot is tested."""
+    topo = state["topology"]
+    entry = state["hosts"][host]
+    spec = next(item for item in topo["hosts"] if item["name"] == host)
+    _stop_process(entry["pid"])
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree("/run/systemd/nspawn/propagate/" + machine_name(state["name"], host))
+    entry["pid"] = _boot(topo, spec, entry["dir"], entry["netns"], entry["cgroups"])
+    _write_state(state)
+    _wait_until_booted(state, host, time.monotonic() + BOOT_TIMEOUT)
+
+
 # --- down ----------------------------------------------------------------------------------
 
 

@@ -1,13 +1,16 @@
 """One simulated MPCPU: its clock, firmware slot, activity log, faults and counters."""
 
+import asyncio
 import collections
 import datetime
 import hashlib
+import logging
 import time
 
 from mpcpu_sim.activity_log import ActivityLog
 from mpcpu_sim.faults import FaultPlan
 
+LOGGER = logging.getLogger("mpcpu_sim.pair")
 UTC = datetime.timezone.utc
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 FIRMWARE_MAGIC = b"MPCPU-FW "
@@ -91,6 +94,33 @@ class Device:
         self.ports = {}
         self.started = time.monotonic()
         self._on_change = on_change
+        self.mate = None  # the other Device of its pair (linked by the simulator)
+        self.selected = settings.role == "selected"
+        self.flash_until = 0.0
+        self.flashes = []  # [begin, end] wall-clock seconds of each flash
+
+    def flashing(self):
+        return time.monotonic() < self.flash_until
+
+    def begin_flash(self):
+        """A complete image restarts the CPU: silent for ``flash_seconds``; a selected CPU
+        hands the matrix to its mate (switch-over) if the mate is serving."""
+        seconds = self.settings.flash_seconds
+        if seconds <= 0:
+            return
+        self.flash_until = time.monotonic() + seconds
+        begin = time.time()
+        self.flashes.append([round(begin, 6), round(begin + seconds, 6)])
+        LOGGER.info("%s: flash begins at=%.6f for %.3f s", self.name, begin, seconds)
+        if self.selected and self.mate is not None and not self.mate.flashing():
+            self.selected, self.mate.selected = False, True
+            LOGGER.info("%s: switch-over: %s is selected", self.name, self.mate.name)
+        asyncio.get_running_loop().call_later(seconds, self._end_flash)
+        self.changed()
+
+    def _end_flash(self):
+        LOGGER.info("%s: flash ends at=%.6f", self.name, time.time())
+        self.changed()
 
     def uptime(self):
         return int(time.monotonic() - self.started)
@@ -118,4 +148,7 @@ class Device:
             "counters": dict(self.counters),
             "faults_injected": self.faults.injected,
             "last_errors": list(self.last_errors),
+            "mate": self.mate.name if self.mate else None,
+            "selected": self.selected if self.mate else None,
+            "flashes": [list(flash) for flash in self.flashes],
         }

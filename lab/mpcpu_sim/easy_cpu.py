@@ -12,15 +12,40 @@ import logging
 LOGGER = logging.getLogger("mpcpu_sim.easy_cpu")
 
 
+def _role(device):
+    settings = device.settings
+    if device.mate is None:
+        return ""
+    word = settings.status_selected_word if device.selected else settings.status_standby_word
+    return settings.status_role_format.format(state=word)
+
+
 def replies(device):
-    total = device.settings.easy_cpu_replies
+    settings = device.settings
+    total = settings.easy_cpu_replies
+    fields = {
+        "name": device.name,
+        "address": device.address,
+        "total": total,
+        "uptime": device.uptime(),
+        "version": device.firmware.version,
+        "role": _role(device),
+    }
     return [
-        (
-            "MPCPU %s %s STATUS %d/%d uptime=%d version=%s\r\n"
-            % (device.name, device.address, index, total, device.uptime(), device.firmware.version)
-        ).encode("ascii", "replace")
+        (settings.status_reply_format.format(index=index, **fields) + "\r\n").encode(
+            "ascii", "replace"
+        )
         for index in range(1, total + 1)
     ]
+
+
+def answered(device, data):
+    """Whether the device answers this request: not while flashing, and only the configured
+    request when there is one."""
+    if device.flashing():
+        return False
+    wanted = device.settings.status_request
+    return not wanted or data == wanted.encode("utf-8", "replace")
 
 
 class EasyCpuProtocol(asyncio.DatagramProtocol):
@@ -35,6 +60,8 @@ class EasyCpuProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         device = self.device
+        if not answered(device, data):
+            return
         self.requests += 1
         fate = device.faults.packet_fate("easy_cpu", "in", "request", index=self.requests)
         if fate.drop:

@@ -56,8 +56,9 @@ class TimeSink:
 class FirmwareSink:
     """A write of the firmware slot: digest and size as it arrives; committed when complete."""
 
-    def __init__(self, slot, limit):
+    def __init__(self, slot, limit, on_commit=None):
         self.slot = slot
+        self.on_commit = on_commit
         self.limit = limit
         self.digest = hashlib.sha256()
         self.size = 0
@@ -73,6 +74,8 @@ class FirmwareSink:
 
     def finish(self):
         self.slot.commit(firmware_version(self.header), self.digest.hexdigest(), self.size)
+        if self.on_commit:
+            self.on_commit()
         return "firmware slot holds version %s (%d bytes)" % (self.slot.version, self.size)
 
 
@@ -101,7 +104,7 @@ def open_write(device, name, declared_size=None):
         if declared_size is not None and declared_size > settings.firmware_limit:
             limit = settings.firmware_limit
             raise Refusal(tftp.ERR_DISK_FULL, "firmware image larger than %d bytes" % limit)
-        return FirmwareSink(device.firmware, settings.firmware_limit)
+        return FirmwareSink(device.firmware, settings.firmware_limit, device.begin_flash)
     if name == settings.firmware_version_file:
         raise Refusal(tftp.ERR_ACCESS, "%s is read-only" % name)
     raise Refusal(tftp.ERR_NOT_FOUND, "file not found")

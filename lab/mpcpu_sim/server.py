@@ -31,6 +31,7 @@ class Simulator:
         self.devices.extend(
             Device(item, on_change=self.status.schedule) for item in device_settings
         )
+        link_pairs(self.devices)
         self._transports = []
         self._listeners = []
         self._servers = []
@@ -114,6 +115,21 @@ class Simulator:
             await stop.wait()
         finally:
             await self.stop()
+
+
+def link_pairs(devices):
+    """Link each device to its ``mate``; a pair where neither says: the first one selected."""
+    by_name = dict((device.name, device) for device in devices)
+    for device in devices:
+        mate = device.settings.mate
+        if not mate:
+            continue
+        if mate not in by_name or mate == device.name or by_name[mate].settings.mate != device.name:
+            raise ValueError("%s: mate %r is not a device naming it back" % (device.name, mate))
+        device.mate = by_name[mate]
+    for device in devices:
+        if device.mate is not None and not (device.selected or device.mate.selected):
+            device.selected = True
 
 
 async def _bound(protocol, address, port, opening):

@@ -40,6 +40,18 @@ class DeviceSettings:
     log_buffer: int = 10000  # lines kept for replay
     log_request_wait: float = 2.0  # how long a collector may take to send "LOG n"
     easy_cpu_replies: int = 3
+    # ASSUMED status protocol (no public document gives the UDP 4001 payload): the request
+    # answered ("" answers any), each reply, and the role part a CPU of a pair adds to it.
+    status_request: str = ""
+    status_reply_format: str = (
+        "MPCPU {name} {address} STATUS {index}/{total} uptime={uptime} version={version}{role}"
+    )
+    status_role_format: str = " role={state}"
+    status_selected_word: str = "selected"
+    status_standby_word: str = "standby"
+    mate: str = ""  # the other CPU of its hot-standby pair (a device name)
+    role: str = ""  # "selected" or "standby" at start; a pair with neither: the first selected
+    flash_seconds: float = 0.0  # after a firmware upload, silent this long (flashing)
     faults: tuple = ()
 
 
@@ -73,6 +85,8 @@ def _convert(key, value):
         converted = kind(value)
     except (TypeError, ValueError):
         raise ValueError("setting %s=%r is not a %s" % (key, value, kind.__name__)) from None
+    if key == "role" and converted not in ("", "selected", "standby"):
+        raise ValueError("setting role=%s: must be selected or standby" % value)
     if key == "rollover" and converted not in (0, 1):
         raise ValueError("setting rollover=%s: must be 0 or 1" % value)
     if kind in (int, float) and converted < 0:

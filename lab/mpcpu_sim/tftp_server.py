@@ -430,6 +430,8 @@ class TftpListener(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data, addr):
+        if self.device.flashing():
+            return
         try:
             request = tftp.parse_packet(data)
         except tftp.TftpProtocolError as error:

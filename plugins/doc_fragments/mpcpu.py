@@ -31,7 +31,11 @@ options:
         collection's table. The guide says the port must be programmed, so a site may change it.
     type: int
   timeout:
-    description: Seconds to wait for each TFTP packet.
+    description:
+      - Seconds to wait for a TFTP packet before sending again, at most, and the first wait of
+        a transfer.
+      - Once round trips are measured the wait follows them (RFC 6298, the round trip plus at
+        least 0.2 s), never above this value; consecutive losses double it.
     type: float
     default: 1.0
   retries:

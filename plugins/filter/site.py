@@ -14,12 +14,20 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model as _site_model
 
 
-def site_model(site, groups, hostvars):
-    """Validated site: networks, MPCPUs, PC parts, routers, rows, flows and per-host views."""
-    try:
-        return _site_model.build_site(site, groups, hostvars)
-    except _site_model.SiteModelError as error:
-        raise AnsibleFilterError(str(error)) from None
+def site_model(site, groups, hostvars, invalid_ok=False, strict_options=False):
+    """Validated site: networks, MPCPUs, PC parts, routers, rows, flows, per-host views and
+    the site's warnings.
+
+    An invalid site is an error listing every problem, or with ``invalid_ok`` None (the caller
+    lists the problems with ``site_check``: the valid case, by far the common one, validates
+    once).
+    """
+    model, errors, _warnings = _site_model.assess_site(
+        site, groups, hostvars, strict_options=strict_options
+    )
+    if errors and not invalid_ok:
+        raise AnsibleFilterError(str(_site_model.SiteModelError(errors))) from None
+    return model
 
 
 def site_errors(site, groups, hostvars):
@@ -27,19 +35,21 @@ def site_errors(site, groups, hostvars):
     return _site_model.site_errors(site, groups, hostvars)
 
 
-def site_check(site, groups, hostvars, publish=False):
-    """The problems, the port matrix and (``publish``) the compiled model, from one pass over
-    the inventory.
+def site_check(site, groups, hostvars, strict_options=False):
+    """The problems, the warnings and the port matrix, from one pass over the inventory
+    (``strict_options``: an undeclared option in a role's namespace is a problem, not a
+    warning).
 
-    Without ``publish`` the model is neither compiled nor returned: handing 10,000s of flows to
-    Ansible as a task result costs seconds per thousand MPCPUs, so only runs whose plays read
-    the model pay for it.
+    The model itself is left out: handing 10,000s of flows to Ansible as a task result costs
+    seconds per thousand MPCPUs; publish it with ``site_model`` only where plays read it.
     """
-    model, errors = _site_model.check_site(site, groups, hostvars, compile_flows=publish)
+    model, errors, warnings = _site_model.assess_site(
+        site, groups, hostvars, compile_flows=False, strict_options=strict_options
+    )
     return {
         "errors": errors,
+        "warnings": warnings,
         "matrix": reports.port_matrix_summary(model) if model else [],
-        "model": model if publish else None,
     }
 
 

@@ -14,7 +14,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import errno
 import socket
+import sys
 import time
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
@@ -43,6 +46,21 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session impo
 )
 
 STRANGERS_EVERY = 0xFF  # look for packets from other ports every 256 blocks (and on timeouts)
+# Lock-step times the round trip of every 16th block: a path's round trip changes over
+# seconds, not packets, and the clock and the arithmetic stay out of most blocks' path.
+# After a loss the next block is timed: until then the wait stays backed off (Karn).
+TIMED_EVERY = 0xF
+
+# UDP generic segmentation offload (Linux 4.18+): one send of several equal-sized DATA
+# packets (the last may be shorter), cut into datagrams by the kernel. Python names the
+# option only from 3.12.
+SOL_UDP = getattr(socket, "SOL_UDP", 17)
+UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
+MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS before Linux 6.9 (128 since)
+MAX_SEGMENTED = 65507  # bytes in one send: an IPv4 datagram's largest payload
+# What a send says when the kernel or the device cannot segment (no checksum offload, a
+# segment larger than the path's MTU): from then on the packets go one per system call.
+SEGMENTATION_ERRNOS = frozenset((errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP))
 
 
 class _Reader(Transfer):
@@ -82,10 +100,12 @@ class _Reader(Transfer):
         write, pack_ack, monotonic = self.fileobj.write, HEADER.pack, time.monotonic
         rollover = self.blocks.rollover
         expected_wire = self.blocks.wire(self.expected)
+        timed_at = 0.0  # when the ACK being timed went (sent once: Karn's rule)
         while True:
             try:
                 length = receive(buffer)
             except (BlockingIOError, TimeoutError):
+                timed_at = 0.0
                 self.resend_ack()
                 continue
             if (
@@ -98,18 +118,25 @@ class _Reader(Transfer):
                 self.transferred += blksize
                 block = self.expected
                 self.expected = block + 1
+                now = monotonic()
+                if timed_at:  # this block answers the ACK we timed
+                    self.measured(now - timed_at)
+                    timed_at = 0.0
+                if self.attempt:
+                    self.progress()
                 if block - self.acked >= windowsize:
                     send(pack_ack(OP_ACK, expected_wire))
                     self.acked = block
+                    if not block & TIMED_EVERY or self.wait != self.base_wait:
+                        timed_at = now
                 expected_wire = expected_wire + 1 if expected_wire < MAX_BLOCK else rollover
-                if self.attempt:
-                    self.progress()
-                self.restart_timer(monotonic())
+                self.restart_timer(now)
                 if not block & STRANGERS_EVERY:
                     channel.answer_strangers(self.peer)
             elif self.other_packet(length):
                 return
             else:
+                timed_at = 0.0  # a stray may have drawn an ACK again: the next block is ambiguous
                 expected_wire = self.blocks.wire(self.expected)
 
     def other_packet(self, length):
@@ -170,18 +197,34 @@ class _Reader(Transfer):
         self.arm(now)
 
 
+def segments_per_send(sock, size):
+    """How many DATA packets of ``size`` bytes one send on ``sock`` carries: several with
+    UDP segmentation offload, which this enables; 1 where the kernel lacks it."""
+    count = min(MAX_SEGMENTS, MAX_SEGMENTED // size)
+    if count < 2 or not sys.platform.startswith("linux"):
+        return 1
+    try:
+        sock.setsockopt(SOL_UDP, UDP_SEGMENT, size)
+    except OSError:
+        return 1
+    return count
+
+
 class _Outbox:
     """The DATA packets of the current window, each read from the file once, kept for resends.
 
     Block ``n`` lives in slot ``n % windowsize``: a window never holds two blocks with the
-    same slot.
+    same slot. Blocks go out in one system call per ``batch`` (UDP segmentation offload)
+    or one per packet.
     """
 
-    def __init__(self, fileobj, blksize, windowsize, blocks):
+    def __init__(self, fileobj, blksize, windowsize, blocks, sock):
         self.fileobj = fileobj
         self.blksize = blksize
         self.windowsize = windowsize
         self.wire = blocks.wire
+        self.sock = sock
+        self.batch = segments_per_send(sock, 4 + blksize)
         self.packets = [bytearray(4 + blksize) for _slot in range(windowsize)]
         self.payloads = [memoryview(packet)[4:] for packet in self.packets]
         self.outgoing = list(self.packets)  # what to send per slot: the last block is shorter
@@ -189,19 +232,49 @@ class _Outbox:
         self.last = None  # absolute number of the final (short) block, once read
         self.transferred = 0
 
-    def send(self, first, last, send):
+    def send(self, first, last):
         """Send blocks ``first`` .. ``last`` (not past the final block); the last block sent."""
-        windowsize, outgoing = self.windowsize, self.outgoing
+        last = self.prepare(first, last)
+        if self.batch > 1:
+            self.send_segmented(first, last)
+        else:
+            self.send_each(first, last)
+        return last
+
+    def prepare(self, first, last):
+        """Read the blocks up to ``last`` not read yet; the last block there is to send."""
         if self.last is not None and last > self.last:
             last = self.last
-        for block in range(first, last + 1):
-            slot = block % windowsize
-            if block > self.read:
-                self.load(block, slot)
-            send(outgoing[slot])
+        for block in range(max(first, self.read + 1), last + 1):
+            self.load(block, block % self.windowsize)
             if block == self.last:
                 return block
         return last
+
+    def send_each(self, first, last):
+        windowsize, outgoing, send = self.windowsize, self.outgoing, self.sock.send
+        for block in range(first, last + 1):
+            send(outgoing[block % windowsize])
+
+    def send_segmented(self, first, last):
+        """One system call per ``batch`` blocks: the kernel cuts them into datagrams."""
+        windowsize, outgoing, sendmsg = self.windowsize, self.outgoing, self.sock.sendmsg
+        for start in range(first, last + 1, self.batch):
+            end = min(start + self.batch - 1, last)
+            try:
+                sendmsg([outgoing[block % windowsize] for block in range(start, end + 1)])
+            except OSError as error:
+                if error.errno not in SEGMENTATION_ERRNOS:
+                    raise
+                self.stop_segmenting()
+                self.send_each(start, last)
+                return
+
+    def stop_segmenting(self):
+        self.batch = 1
+        # if this fails too, no matter: the sends that follow carry one packet each
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(SOL_UDP, UDP_SEGMENT, 0)
 
     def load(self, block, slot):
         size = self.fileobj.readinto(self.payloads[slot])
@@ -355,11 +428,18 @@ class _Writer(Transfer):
                 if self.acknowledged(length) == block:
                     break
                 self.rearm()  # a duplicate moves nothing and sends nothing (RFC 1123)
-            if self.attempt:
-                self.progress()
+            if self.attempt or not block & TIMED_EVERY or self.wait != self.base_wait:
+                self.answered(monotonic() - now)
             if not block & STRANGERS_EVERY:
                 channel.answer_strangers(self.peer)
         self.block_count = block
+
+    def answered(self, rtt):
+        """The block went out ``rtt`` ago and is acknowledged: time it if it was sent once."""
+        if self.attempt:
+            self.progress()
+        else:
+            self.measured(rtt)
 
     def short_read(self, packet, size, block):
         """(packet to send, payload size) after a short read: read on; the final block?"""
@@ -379,24 +459,40 @@ class _Writer(Transfer):
     def windows(self):
         """RFC 7440, sliding: a window in flight; blocks go again only as ``_Flight`` says."""
         blksize, windowsize = self.settings.blksize, self.settings.windowsize
-        self.outbox = outbox = _Outbox(self.fileobj, blksize, windowsize, self.blocks)
+        sock = self.channel.connected
+        self.outbox = outbox = _Outbox(self.fileobj, blksize, windowsize, self.blocks, sock)
         self.flight = flight = _Flight(windowsize)
-        send_blocks, send = outbox.send, self.channel.connected.send
+        send_blocks = outbox.send
         monotonic = time.monotonic
+        timed_block, timed_at = 0, 0.0  # a block sent once, timed to its ACK (Karn's rule)
+        strangers_after = STRANGERS_EVERY
         while flight.base != outbox.last:
             if flight.sent != outbox.last and flight.sent < flight.base + windowsize:
-                flight.sent = send_blocks(flight.sent + 1, flight.base + windowsize, send)
+                flight.sent = send_blocks(flight.sent + 1, flight.base + windowsize)
                 self.awaited = flight.sent
-            self.restart_timer(monotonic())
+                now = monotonic()
+                if not timed_block:
+                    timed_block, timed_at = flight.sent, now
+            else:
+                now = monotonic()
+            self.restart_timer(now)
             acked = self.wait_ack(flight)
-            self.channel.answer_strangers(self.peer)
             if acked is None:
+                timed_block = 0
                 self.timed_out()
+                self.channel.answer_strangers(self.peer)
                 self.send_again(flight)
                 continue
+            if acked > strangers_after:
+                self.channel.answer_strangers(self.peer)
+                strangers_after = acked + STRANGERS_EVERY
             if self.attempt and acked > flight.base:
                 self.progress()
+            if timed_block and acked >= timed_block:
+                self.measured(monotonic() - timed_at)
+                timed_block = 0
             if flight.acknowledge(acked):
+                timed_block = 0
                 self.send_again(flight)
         self.transferred = outbox.transferred
         self.block_count = outbox.last
@@ -405,7 +501,7 @@ class _Writer(Transfer):
         """A loss: every block in flight once more (a strict receiver dropped those after it)."""
         if flight.sent > flight.base:
             self.retransmissions += flight.sent - flight.base
-            self.outbox.send(flight.base + 1, flight.sent, self.channel.connected.send)
+            self.outbox.send(flight.base + 1, flight.sent)
         flight.recover = flight.sent
 
     def wait_ack(self, flight):

@@ -14,6 +14,7 @@ __metaclass__ = type
 import collections
 import contextlib
 import errno
+import math
 import socket
 import struct
 import sys
@@ -42,7 +43,15 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import
 )
 
 DEFAULT_PORT = appendix_d.row("time_firmware").mpcpu_port
-BACKOFF_CAP = 16  # the wait doubles per retransmission up to 16 times the initial timeout
+BACKOFF_CAP = 16  # the wait doubles per retransmission up to 16 times ``timeout``
+# The adaptive wait is at least the smoothed round trip plus this (or ``timeout`` if less):
+# a peer that pauses (a busy machine, a server writing to disk) must not look like a loss.
+# Linux TCP bounds its RTTVAR term the same way (rto_min).
+MIN_RTO = 0.2
+CLOCK_GRANULARITY = 0.001  # RFC 6298's G: monotonic() is far finer, the kernel timer is not
+# The wait moves in steps of this: each change costs a system call (SO_RCVTIMEO), and a wait
+# that followed every microsecond of jitter would change on nearly every packet.
+RTO_STEP = 0.01
 SOCKET_BUFFER = 4 * 1024 * 1024  # room for whole windows of large blocks; the kernel may clamp
 RECEIVE_BUFFER = 4 + MAX_BLKSIZE + 1  # one byte more than any legal packet: oversize shows
 MIN_WAIT = 0.001  # SO_RCVTIMEO of 0 would mean "forever"
@@ -80,9 +89,47 @@ TransferResult = collections.namedtuple(
 TransferResult.__doc__ = "What one transfer did."
 
 
-def backoff_wait(first_wait, retransmission):
-    """Seconds to wait after the ``retransmission``-th retransmission in a row (0: none yet)."""
-    return first_wait * min(2**retransmission, BACKOFF_CAP)
+def backoff_wait(first_wait, retransmission, timeout=None):
+    """Seconds to wait after the ``retransmission``-th retransmission in a row (0: none yet):
+    doubling from ``first_wait``, up to ``BACKOFF_CAP`` times ``timeout`` (or ``first_wait``)."""
+    ceiling = BACKOFF_CAP * (first_wait if timeout is None else timeout)
+    return min(first_wait * 2**retransmission, ceiling)
+
+
+class RetransmissionTimer:
+    """The first wait for an answer, from the measured round trip (RFC 6298).
+
+    Starts at ``timeout``; then SRTT + max(4 RTTVAR, MIN_RTO), at least 2 SRTT, never above
+    ``timeout``: the user's ``timeout`` is the most a first wait can be, as before. Callers
+    feed only round trips of packets sent once (Karn's rule): an answer to a packet sent
+    twice may answer either copy.
+    """
+
+    def __init__(self, timeout):
+        self.srtt = None  # smoothed round trip, seconds
+        self.rttvar = None  # its mean deviation
+        self.limit(timeout)
+
+    def limit(self, timeout):
+        """Bound the first wait by ``timeout`` from now on (and start there if unmeasured)."""
+        self.ceiling = timeout
+        self.rto = timeout if self.srtt is None else self.bounded()
+
+    def sample(self, rtt):
+        """Take one measured round trip; the new first wait."""
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.rto = self.bounded()
+        return self.rto
+
+    def bounded(self):
+        rto = self.srtt + max(CLOCK_GRANULARITY, 4 * self.rttvar, MIN_RTO)
+        # and at least twice the round trip: a slow path's jitter outgrows its RTTVAR
+        rto = max(rto, 2 * self.srtt)
+        return min(math.ceil(rto / RTO_STEP) * RTO_STEP, self.ceiling)
 
 
 class Blocks:
@@ -251,8 +298,9 @@ class Transfer:
         self.retransmissions = 0
         self.transferred = 0
         self.block_count = 0
-        self.base_wait = client.timeout
-        self.wait = client.timeout
+        self.timer = RetransmissionTimer(client.timeout)
+        self.base_wait = client.timeout  # the first wait: the timer's, when it has measured
+        self.wait = client.timeout  # the current wait: backed off after a loss
         self.attempt = 0
         self.resend_at = 0.0
         self.stalled_since = self.started
@@ -321,9 +369,17 @@ class Transfer:
         self.channel.set_timeout(max(self.resend_at - time.monotonic(), MIN_WAIT))
 
     def progress(self):
-        """The peer moved the transfer on after a retransmission: back to the first timeout."""
+        """The peer moved the transfer on after a retransmission.
+
+        The wait stays backed off until a packet sent once is answered (Karn's rule): were it
+        to drop back to a first wait the path has outgrown, every packet would time out
+        once and, answered after its copy, never give a round trip to learn from.
+        """
         self.attempt = 0
-        self.wait = self.base_wait
+
+    def measured(self, rtt):
+        """A round trip of a packet sent once: the first wait follows it."""
+        self.base_wait = self.wait = self.timer.sample(rtt)
 
     def timed_out(self):
         """The timer ran out: back off, or give up when out of retries or total time."""
@@ -335,7 +391,7 @@ class Transfer:
         if self.attempt >= self.client.retries:
             raise TftpTimeout(self.retries_message(now))
         self.attempt += 1
-        self.wait = backoff_wait(self.base_wait, self.attempt)
+        self.wait = min(self.wait * 2, BACKOFF_CAP * self.timer.ceiling)
         return now
 
     # Messages ------------------------------------------------------------------------------
@@ -355,7 +411,7 @@ class Transfer:
             self.where(),
             self.attempt,
             now - self.stalled_since,
-            self.base_wait,
+            self.timer.ceiling,
             self.client.retries,
             self.counts(),
         )
@@ -412,8 +468,11 @@ class Transfer:
         self.channel = Channel(self.family, self.client.source_address)
         packet = pack_request(self.request_opcode, self.filename, "octet", options)
         self.channel.sock.sendto(packet, self.server)
-        self.arm(time.monotonic())
+        sent_at = time.monotonic()
+        self.arm(sent_at)
         answer = self.first_answer()
+        if answer is not None:
+            self.measured(time.monotonic() - sent_at)
         while answer is None:
             self.arm(self.timed_out())
             self.retransmissions += 1
@@ -475,8 +534,9 @@ class Transfer:
             self.bad_oack(
                 "changed timeout to %d (asked %d)" % (values["timeout"], requested["timeout"])
             )
-        if "timeout" in values:
-            self.base_wait = self.wait = float(values["timeout"])
+        if "timeout" in values:  # the server retransmits after it: ours waits no longer
+            self.timer.limit(float(values["timeout"]))
+            self.base_wait = self.wait = self.timer.rto
         return Settings(values.get("blksize", DEFAULT_BLKSIZE), values.get("windowsize", 1), values)
 
     @staticmethod

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import re
 
 MPCPU = "mpcpu"
 PC = "pc"
@@ -221,10 +222,20 @@ def value_text(value):
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def quoted_number_problem(value):
+    """The message for a number written in quotes (YAML then reads a string), or None."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]+(\.[0-9]+)?\s*", value):
+        return "%s is a string: write the number without quotes" % value_text(value)
+    return None
+
+
 def port_problem(value):
     """Why ``value`` is not a port number, or None when it is one: the collection's one port
     check, for the site model, the roles' options and the modules alike (``true`` is no port,
     though Python counts it as 1)."""
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PORT:
         return None
-    return "%s is not a port number from 1 to %d" % (value_text(value), MAX_PORT)
+    return quoted_number_problem(value) or "%s is not a port number from 1 to %d" % (
+        value_text(value),
+        MAX_PORT,
+    )

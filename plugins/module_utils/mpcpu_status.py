@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import socket
 import time
 
@@ -19,6 +20,11 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu import chec
 from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu.checks import MpcpuError
 
 DEFAULT_PAYLOAD = "STATUS\r\n"
+# ASSUMED fields of a status reply (no public document gives the UDP 4001 payload): the
+# running firmware version, and which CPU of a hot-standby pair runs the matrix.
+DEFAULT_VERSION_REGEX = r"\bversion=(\S+)"
+DEFAULT_SELECTED_REGEX = r"\brole=(\w+)"
+DEFAULT_SELECTED_VALUE = "selected"
 MAX_DATAGRAM = 65535
 MAX_LINE = 4096
 
@@ -39,9 +45,47 @@ def check_params(params):
     )
     clean["timeout"] = checks.positive(params.get("timeout"), "timeout")
     clean["settle_time"] = checks.positive(params.get("settle_time"), "settle_time")
+    defaults = {"version_regex": DEFAULT_VERSION_REGEX, "selected_regex": DEFAULT_SELECTED_REGEX}
+    for field, default in defaults.items():
+        clean[field] = _regex(params.get(field, default), field)
     request = params.get("activity_log_request")
     clean["activity_log_request"] = str(request).encode("utf-8") if request else b""
     return clean
+
+
+def _regex(pattern, field):
+    if pattern is None:
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, TypeError) as error:
+        raise MpcpuError(
+            "%s: %r is not a regular expression: %s" % (field, pattern, error)
+        ) from None
+    if compiled.groups != 1:
+        raise MpcpuError("%s: %r must have exactly one group, the value read" % (field, pattern))
+    return compiled
+
+
+def field_of(replies, compiled):
+    """The value the first reply holding ``compiled`` gives it, or None."""
+    for reply in replies if compiled else ():
+        match = compiled.search(reply)
+        if match:
+            return match.group(1)
+    return None
+
+
+def reported(replies, params):
+    """What the replies say: the running version and whether this CPU is the selected one
+    (None for each the replies do not say)."""
+    role = field_of(replies, params.get("selected_regex"))
+    selected_value = params.get("selected_value") or DEFAULT_SELECTED_VALUE
+    return {
+        "version": field_of(replies, params.get("version_regex")),
+        "role": role,
+        "selected": None if role is None else role == selected_value,
+    }
 
 
 def _family(host):
@@ -162,6 +206,7 @@ def run(params, check_mode=False):
         "changed": False,
         "replies": replies,
         "reply_count": len(replies),
+        "reported": reported(replies, clean),
         "activity_log": {"port": clean["activity_log_port"], "checked": False},
     }
     if len(replies) < clean["expect_replies"]:

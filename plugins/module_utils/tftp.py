@@ -35,13 +35,17 @@ Behaviour choices of the client
     blocks one at a time; one that refuses them with ERROR 8 gets the request once more,
     from a new port, without options. ``TransferResult.options`` is then ``{}``.
 
-    Retransmission: the first wait is ``timeout`` (or the negotiated timeout option); each
-    retransmission in a row doubles it, up to ``BACKOFF_CAP`` (16) times the first wait:
-    wait(n) = timeout * min(2**n, 16). Progress resets it. After ``retries``
-    retransmissions in a row the transfer fails with ``TftpTimeout``; ``total_timeout``
-    bounds the whole transfer, retransmissions included (None: no bound). What is sent
-    again: the request; on a read, the last ACK; on a write, the window from the first
-    unacknowledged block.
+    Retransmission (RFC 1123 4.2.3.2 asks for an adaptive timeout): the first wait follows
+    the measured round trip, RFC 6298 style: SRTT + max(4 RTTVAR, ``MIN_RTO`` 0.2 s), at
+    least 2 SRTT, rounded up to 10 ms, never more than ``timeout`` (or the negotiated
+    timeout option), which is also the wait before anything is measured. Round trips are
+    timed on the request, every 16th block in lock-step and one block per window, and
+    only on packets sent once (Karn's rule). Each retransmission in a row doubles the
+    wait, up to ``BACKOFF_CAP`` (16) times ``timeout``; the wait stays backed off until a
+    packet sent once is answered. After ``retries`` retransmissions in a row the transfer
+    fails with ``TftpTimeout``; ``total_timeout`` bounds the whole transfer,
+    retransmissions included (None: no bound). What is sent again: the request; on a
+    read, the last ACK; on a write, the window from the first unacknowledged block.
 
     Sorcerer's Apprentice (RFC 1123 4.2.3.1): a duplicate ACK never makes the writer send
     anything; only its timer does. The reader answers a copy of the last block it has
@@ -85,8 +89,11 @@ Behaviour choices of the client
     Speed: once the peer is known, its packets go through a second socket bound to the
     same port and connected to the peer (no address per packet, no route lookup), with
     the receive timeout in the kernel (SO_RCVTIMEO: no poll per packet), preallocated
-    buffers, ``recv_into`` and per-block loops that keep their state in local variables;
-    see benchmarks/tftp_client.py and benchmarks/README.md.
+    buffers, ``recv_into`` and per-block loops that keep their state in local variables.
+    A windowed write hands each window to the kernel in one system call with UDP
+    segmentation offload (Linux ``UDP_SEGMENT``; the kernel cuts it into one datagram per
+    block), and sends one packet per call where the kernel lacks it or the device refuses;
+    see benchmarks/tftp_client.py, benchmarks/tftp_path.py and benchmarks/README.md.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -140,6 +147,7 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_codec import
 from ansible_collections.megapower.mpcpu.plugins.module_utils._tftp_session import (
     BACKOFF_CAP,
     DEFAULT_PORT,
+    MIN_RTO,
     TransferResult,
 )
 
@@ -187,5 +195,6 @@ __all__ = [
     "parse_packet",
     "BACKOFF_CAP",
     "DEFAULT_PORT",
+    "MIN_RTO",
     "TransferResult",
 ]

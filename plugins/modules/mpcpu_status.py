@@ -58,6 +58,24 @@ options:
       - Text sent after connecting to the activity-log port (for example C(LOG 1\r\n)).
       - Nothing is sent by default.
     type: str
+  version_regex:
+    description:
+      - B(ASSUMPTION) - where a status reply names the running firmware version; the first
+        reply matching gives RV(reported.version). The one group captures the value.
+      - The site sets it in C(mpcpu_site.device_protocol.status_version_regex).
+    type: str
+    default: '\bversion=(\S+)'
+  selected_regex:
+    description:
+      - B(ASSUMPTION) - where a status reply says which CPU of a hot-standby pair runs the
+        matrix; the one group captures the role, compared with O(selected_value).
+      - The site sets it in C(mpcpu_site.device_protocol.status_selected_regex).
+    type: str
+    default: '\brole=(\w+)'
+  selected_value:
+    description: The role text of the selected CPU (any other role is standby).
+    type: str
+    default: selected
   activity_log_read_line:
     description: Read one line from the activity-log port and fail if none comes within O(timeout).
     type: bool
@@ -114,6 +132,21 @@ reply_count:
   returned: always
   type: int
   sample: 2
+reported:
+  description: What the replies say, read with O(version_regex) and O(selected_regex).
+  returned: always
+  type: dict
+  contains:
+    version:
+      description: The running firmware version (null when no reply says).
+      type: str
+    role:
+      description: The role text captured by O(selected_regex) (null when no reply says).
+      type: str
+    selected:
+      description: Whether this CPU is the selected one of its pair (null when no reply says).
+      type: bool
+  sample: {"version": "4.1", "role": "standby", "selected": false}
 activity_log:
   description: The activity-log probe.
   returned: always
@@ -157,6 +190,9 @@ ARGUMENT_SPEC = dict(
     activity_log_port=dict(type="int"),
     activity_log_request=dict(type="str"),
     activity_log_read_line=dict(type="bool", default=False),
+    version_regex=dict(type="str", default=mpcpu_status.DEFAULT_VERSION_REGEX),
+    selected_regex=dict(type="str", default=mpcpu_status.DEFAULT_SELECTED_REGEX),
+    selected_value=dict(type="str", default=mpcpu_status.DEFAULT_SELECTED_VALUE),
 )
 
 

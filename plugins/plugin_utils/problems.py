@@ -18,7 +18,7 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils.appendix_d import 
     value_text,
 )
 
-__all__ = ["Problems", "SiteModelError", "port_problem", "problem", "value_text"]
+__all__ = ["Problems", "SiteModelError", "merged", "port_problem", "problem", "value_text"]
 
 
 class SiteModelError(Exception):
@@ -56,3 +56,22 @@ class Problems(list):
             if text not in self._seen:
                 self._seen.add(text)
                 self.append(text)
+
+
+def merged(texts):
+    """The problems with one line for each ``field: message`` that several places share,
+    naming them all (``mpcpu-a, mpcpu-b: mpcpu_firmware: ...``), in the order first found."""
+    places = {}
+    for text in texts:
+        where, _sep, rest = text.partition(": ")
+        places.setdefault(rest, []).append(where)
+    return ["%s: %s" % (_places_text(wheres), rest) for rest, wheres in places.items()]
+
+
+PLACES_SHOWN = 10
+
+
+def _places_text(wheres):
+    if len(wheres) <= PLACES_SHOWN:
+        return ", ".join(wheres)
+    return "%s and %d more" % (", ".join(wheres[:PLACES_SHOWN]), len(wheres) - PLACES_SHOWN)

@@ -48,6 +48,16 @@ def port_matrix_summary(model):
             len(model["mpcpus"]) * len(model["parts"].get(row["pc_part"], ())),
         )
         for row in model["rows"]
+    ] + [
+        "site flow %s: %s%s from %s to %s"
+        % (
+            flow["name"],
+            str(flow["protocol"]).upper(),
+            "" if flow["port"] is None else " port %d" % flow["port"],
+            ", ".join(flow["from"]),
+            ", ".join(flow["to"]),
+        )
+        for flow in model.get("extra_flows") or ()
     ]
 
 
@@ -83,7 +93,30 @@ def port_matrix(model):
             for flow in model["flows"]
         ],
     )
+    lines += _extra_flows_table(model)
     return "\n".join(lines) + "\n"
+
+
+def _extra_flows_table(model):
+    """The site's own flows beside Appendix D (``mpcpu_site.extra_flows``), when it has any."""
+    extra = model.get("extra_flows") or []
+    if not extra:
+        return []
+    lines = ["", "## The site's own flows (beside Appendix D)", ""]
+    lines += _table(
+        ["Flow", "Protocol", "Port", "From", "To"],
+        [
+            (
+                flow["name"],
+                str(flow["protocol"]).upper(),
+                _port(flow["port"]),
+                "%s (%s)" % (", ".join(flow["from"]), ", ".join(flow["src"])),
+                "%s (%s)" % (", ".join(flow["to"]), ", ".join(flow["dst"])),
+            )
+            for flow in extra
+        ],
+    )
+    return lines
 
 
 def _node_id(prefix, name):

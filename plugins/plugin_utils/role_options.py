@@ -44,13 +44,18 @@ _SPEC_FILES = {}
 _ONE_BY_ONE = {}
 
 
-def _spec_options(role):
-    """Every option of ``role``'s meta/argument_specs.yml, as written there."""
+def spec_entries(role):
+    """``role``'s meta/argument_specs.yml, each entry point by name, read once per process."""
     if role not in _SPEC_FILES:
         path = os.path.join(ROLES_DIR, role, "meta", "argument_specs.yml")
         with open(path, encoding="utf-8") as handle:
-            _SPEC_FILES[role] = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+            _SPEC_FILES[role] = yaml.safe_load(handle)["argument_specs"]
     return _SPEC_FILES[role]
+
+
+def _spec_options(role):
+    """Every option of ``role``'s main entry point, as written there."""
+    return spec_entries(role)["main"]["options"]
 
 
 def role_option_names(role):
@@ -396,7 +401,8 @@ def _converted(name, option, value, problems, host):
         return True, None  # null is the role's own default (for example: decide on the host)
     kinds, refusal = STRICT_TYPES.get(option.get("type"), ((object,), ""))
     if not (_of_type(value, kinds) or (name in CAST_BY_ROLE and isinstance(value, str))):
-        problems.add(host, name, "%s %s" % (_text(value), refusal or "is not set"))
+        quoted = option.get("type") in ("int", "float") and appendix_d.quoted_number_problem(value)
+        problems.add(host, name, quoted or "%s %s" % (_text(value), refusal or "is not set"))
         return False, None
     spec = dict((key, option[key]) for key in SPEC_KEYS if key in option)
     result = ArgumentSpecValidator({name: spec}).validate({name: value})

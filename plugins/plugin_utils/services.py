@@ -75,6 +75,13 @@ def _row_flows(view, row_id):
     return [flow for flow in view["flows"] if flow["row"] == row_id]
 
 
+def _shared_mpcpus(site):
+    """The MPCPUs on networks of kind shared, each alone: the rest of such a network is not
+    theirs to be served."""
+    shared = set(n["name"] for n in site["networks"] if n["kind"] == "shared")
+    return ["%s/32" % device["ip"] for device in site["mpcpus"] if device["network"] in shared]
+
+
 # --- the host's own addresses ------------------------------------------------------------
 
 
@@ -186,15 +193,26 @@ def _subnet(site, network, mpcpus):
         "id": int(netaddr.IPNetwork(network["cidr"]).network),
         "subnet": network["cidr"],
         "option-data": _dhcp_options(site, network),
-        "reservations": [
-            {
-                "hw-address": device["mac"],
-                "ip-address": device["ip"],
-                "user-context": {"mpcpu": device["name"]},
-            }
-            for device in mpcpus
-        ],
+        "reservations": [_reservation(device, _hostnames(site)) for device in mpcpus],
     }
+
+
+def _hostnames(site):
+    return dict((device["name"], device.get("hostname")) for device in site["mpcpus"])
+
+
+def _reservation(device, hostnames):
+    hostname = hostnames.get(device["name"])
+    reservation = {
+        "hw-address": device["mac"],
+        "ip-address": device["ip"],
+        "user-context": {"mpcpu": device["name"]},
+    }
+    if hostname:
+        # EASY CPU shows each CPU's DHCP host name: send option 12 whether asked for or not.
+        reservation["hostname"] = hostname
+        reservation["option-data"] = [{"name": "host-name", "data": hostname, "always-send": True}]
+    return reservation
 
 
 def _kea_mpcpu_test(mpcpus):
@@ -304,11 +322,12 @@ def holds_capability(proc_status, capability):
 
 
 def chrony_server_settings(site, host):
-    """What chrony on NTP server ``host`` serves: every MPCPU network of the site, nothing
-    else (the role's documented contract, a network with no MPCPU yet included), on the NTP
-    port of the row as the host plays it."""
+    """What chrony on NTP server ``host`` serves: every MPCPU network of the site (the role's
+    documented contract, a network with no MPCPU yet included), the MPCPUs alone on shared
+    networks, nothing else; on the NTP port of the row as the host plays it."""
     return {
-        "allow": [network["cidr"] for network in site["networks"] if network["kind"] == "mpcpu"],
+        "allow": [network["cidr"] for network in site["networks"] if network["kind"] == "mpcpu"]
+        + _shared_mpcpus(site),
         "port": _played_row(_view(site, host), NTP_ROW)["pc_port"],
     }
 

@@ -19,6 +19,7 @@ AUTHOR = "MegaPower automation team (@megapower-mpcpu)"
 OPTIONS_PASSED_TO = {
     "firewall_policy": policy.build_host_policy,
     "firewall_files": policy.build_host_policy,
+    "firewall_foreign_rulesets": policy.build_host_policy,
     "firewall_export_files": policy.build_host_policy,
     "firewall_ruleset": policy.build_host_policy,
     "firewall_site_router_acl": policy.build_site_router_policy,
@@ -65,8 +66,8 @@ def parameters(name):
     return found
 
 
-def test_the_collection_exports_its_28_filters():
-    assert len(FILTERS) == 28
+def test_the_collection_exports_its_31_filters():
+    assert len(FILTERS) == 31
 
 
 def test_every_filter_has_a_sidecar_and_every_sidecar_a_filter():

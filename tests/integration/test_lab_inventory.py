@@ -5,6 +5,7 @@ import pathlib
 
 import yaml
 
+from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 from mpcpu_lab import topology
 
@@ -46,7 +47,7 @@ def test_the_lab_site_is_valid_and_its_firmware_file_matches_its_sha256():
     site = yaml.safe_load((LAB / "group_vars" / "all.yml").read_text())["mpcpu_site"]
     model = site_model.build_site(site, groups, hosts)
     assert len(model["mpcpus"]) == 3
-    assert {row["id"] for row in model["rows"]} == set(site_model.appendix_d.ROWS_BY_ID)
+    assert {row["id"] for row in model["rows"]} == set(appendix_d.ROWS_BY_ID)
     firmware = next(device["firmware"] for device in model["mpcpus"] if device["firmware"])
     image = (LAB / firmware["file"]).read_bytes()
     assert hashlib.sha256(image).hexdigest() == firmware["sha256"]

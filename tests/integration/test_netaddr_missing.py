@@ -19,7 +19,7 @@ PLAYBOOK = """
       vars:
         site:
           name: lobby
-          networks: [{name: cctv, cidr: 198.51.100.0/24, kind: mpcpu}]
+          networks: [{name: cctv, cidr: 198.51.100.0/24, kind: shared}]
           management_networks: [198.51.100.0/24]
 """
 

@@ -74,11 +74,12 @@ def assert_stopped_before_any_change(result, hosts):
     [
         (
             "services_bad_reservation",
-            "mpcpu-02: mpcpu_ip: 203.0.113.50 is outside every network of kind mpcpu",
+            "mpcpu-02: mpcpu_ip: 203.0.113.50 is outside every network of kind mpcpu or shared",
         ),
         (
             "services_duplicate_mac",
-            "mpcpu-01: mpcpu_mac: MAC 02:00:00:00:01:10 is also used by mpcpu-02",
+            "mpcpu-01, mpcpu-02: mpcpu_mac: MAC 02:00:00:00:01:10 is shared by these 2 hosts;"
+            " each needs its own",
         ),
     ],
     ids=["reservation outside its subnet", "duplicate MAC"],
@@ -94,8 +95,9 @@ def test_dhcp_role_refuses_bad_reservations_before_any_change(tmp_path, inventor
 def test_smtp_role_refuses_a_malformed_smarthost_on_every_relay_before_any_change(tmp_path):
     result = run_role(tmp_path, "services_bad_smarthost", "smtp", "mpcpu_smtp_relays")
     assert_stopped_before_any_change(result, ["relay-a", "relay-b"])
-    # The site model, which the role compiles on each relay, refuses the option first (it
-    # checks what the inventory sets for the smtp role), with the role's own message.
+    # The site model, which the role compiles once for the play (run_once), refuses the
+    # option first (it checks what the inventory sets for the smtp role), with the role's own
+    # message, on every relay.
     refusal = [
         "Invalid MPCPU site: 1 problem(s)",
         "relay-a: smtp_relayhost: 'mail.example.com:25' is not of the form [host]:port "

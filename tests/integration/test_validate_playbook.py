@@ -86,7 +86,10 @@ def test_bad_site_lists_every_problem_with_host_and_field_and_no_traceback():
     assert result.returncode == 2, output
     assert "Invalid MPCPU site: 4 problem(s)" in output
     assert "mpcpu-01: mpcpu_ip: ''198.51.100.300'' is not a valid IPv4 address" in output
-    assert "mpcpu-02: mpcpu_mac: MAC 02:00:00:00:01:10 is also used by mpcpu-03" in output
+    assert (
+        "mpcpu-02, mpcpu-03: mpcpu_mac: MAC 02:00:00:00:01:10 is shared by these 2 hosts;"
+        " each needs its own"
+    ) in output
     assert "groups: mpcpu_ntp_servers: nobody plays the PC side of row ntp" in output
     assert "Traceback" not in output
 
@@ -184,3 +187,28 @@ def test_role_options_a_role_would_refuse_at_its_start_are_refused_before_any_ho
     for message in expected:
         assert message in problems, message
     assert "Invalid MPCPU site: %d problem(s)" % len(expected) in problems
+
+
+def test_site_yml_never_logs_in_to_an_appliance_router(tmp_path):
+    """Its connection is a plugin that does not exist: any attempt to log in would fail."""
+    inventory = write_inventory(tmp_path / "inventory")
+    (inventory / "host_vars").mkdir()
+    (inventory / "host_vars" / "gw.yml").write_text(
+        "---\nmpcpu_router_platform: ciscoasa\nansible_connection: megapower_never_connects\n"
+    )
+    result = ansible_cli.run(
+        "ansible-playbook",
+        "-i",
+        inventory,
+        "playbooks/site.yml",
+        "--tags",
+        "firewall",
+        "--limit",
+        "gw,localhost",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "PLAY [Firewalls of the PC side and the routers]" in output
+    assert "megapower_never_connects" not in output
+    assert "TASK [megapower.mpcpu.firewall" not in output
+    assert "\ngw " not in output.split("PLAY RECAP")[1]

@@ -15,7 +15,9 @@ on the router the MPCPU reaches its SSH over IPv6; with one, a scan of every TCP
 link-local and global address and every free UDP port finds nothing, nothing is forwarded,
 and SSH over IPv6 from the management side still logs in. Then: a ruleset that locks the
 controller out rolls back by itself; bad input changes nothing; the ruleset survives a reload
-of nftables.service.
+of nftables.service. Last, under other inventories of the same booted lab: a flat site (the
+MPCPU network declared kind shared, gw its only server, intruder a LAN client that keeps its
+own services) and a VRRP-style extra flow between two routers on the MPCPU network.
 """
 
 import json
@@ -654,3 +656,315 @@ def test_firewalld_accepts_the_rendered_zone_policy_and_services(fwlab):
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert b"sources: ipset:mpcpu-networks" in result.stdout
+
+
+# --- beside another firewall on the host --------------------------------------------------------
+
+# An ordinary company baseline: its own table, input policy drop, SSH and ping allowed.
+BASELINE_CONF = """#!/usr/sbin/nft -f
+flush ruleset
+table inet baseline {
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tct state established,related accept
+\t\tiif "lo" accept
+\t\ttcp dport 22 accept
+\t\tmeta l4proto { icmp, ipv6-icmp } accept
+\t}
+}
+"""
+ON_PC_ONLY = {"pc": {}, "gw": {"firewall_state": "absent"}}
+ADJUSTING = {"pc": {"firewall_foreign_rulesets": "adjust"}, "gw": {"firewall_state": "absent"}}
+PC_STATE = "sha256sum /etc/megapower-mpcpu/firewall/*; nft -s list table inet mpcpu"
+
+
+def _flows_the_mpcpu_starts_pass(fwlab):
+    assert _tftp_transfer(fwlab, "device", "pc", PC, "put"), "snapshot upload to the PC"
+    assert [a[1:] for a in _udp_answers(fwlab, "device", "pc", PC, NTP, sport=NTP)] == [[PC, NTP]]
+    assert _tcp_stream(fwlab, "device", "pc", PC, SMTP)["connected"]
+
+
+@pytest.fixture
+def baseline_on_pc(fwlab):
+    """The baseline as /etc/nftables.conf, enabled at boot and loaded, beside our table."""
+    fwlab.playbook(ON_PC_ONLY)
+    fwlab.sh(
+        "pc",
+        "cat > /etc/nftables.conf <<'EOF'\n%sEOF\nsystemctl enable --quiet nftables"
+        " && systemctl restart nftables" % BASELINE_CONF,
+    )
+    try:
+        yield
+    finally:
+        fwlab.sh(
+            "pc",
+            "systemctl disable --quiet nftables; printf 'flush ruleset\\n' > /etc/nftables.conf;"
+            " nft delete table inet baseline",
+            check=False,
+        )
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.mark.usefixtures("baseline_on_pc")
+def test_a_baseline_that_drops_the_flows_is_refused_before_anything_changes(fwlab):
+    # What the issue saw: our table loaded, the baseline's policy drop kills the flows.
+    assert not _tcp_stream(fwlab, "device", "pc", PC, SMTP)["connected"]
+    before = fwlab.sh("pc", PC_STATE).stdout
+    refused = fwlab.playbook(ON_PC_ONLY, check=False)
+    assert refused.returncode != 0
+    output = _flat(refused.stdout)
+    assert "3 flow(s) another firewall on pc would drop" in output
+    for flow in ("Snapshot (udp to port 69", "NTP (udp from port 123", "Alarm Email (tcp"):
+        assert flow in output
+    assert "dropped by table inet baseline, base chain input (nftables), its policy drop" in output
+    assert fwlab.sh("pc", PC_STATE).stdout == before
+
+
+@pytest.mark.usefixtures("baseline_on_pc")
+def test_adjust_lets_exactly_the_flows_through_the_baseline_and_across_a_reboot(fwlab):
+    first = fwlab.playbook(ADJUSTING)
+    assert "adjusting another firewall for these flows" in _flat(first.stdout)
+    assert _changed(fwlab.playbook(ADJUSTING).stdout, "pc") == 0
+    _every_flow_passes(fwlab)
+    _intruder_gets_nothing(fwlab)
+    lab.reboot(fwlab.state, "pc")
+    chain = fwlab.sh("pc", "nft list chain inet baseline input").stdout
+    assert "jump mpcpu_adjust_input" in chain, "the adjustment is back after the baseline loads"
+    assert "in effect" in fwlab.sh("pc", "/usr/local/sbin/mpcpu-firewall status").stdout
+    # The flows the baseline would drop; the others and the intruder were proven before.
+    _flows_the_mpcpu_starts_pass(fwlab)
+
+
+def _install_ufw(fwlab, workdir):
+    """ufw and what it needs beyond the image, fetched on the machine, installed in pc only."""
+    subprocess.run(
+        ["apt-get", "download", "-q", "ufw", "ucf"],
+        cwd=workdir,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    for deb in sorted(workdir.glob("*.deb")):
+        subprocess.run(
+            lab.ssh_argv(fwlab.state, "pc", "cat > /tmp/%s" % deb.name),
+            stdin=deb.open("rb"),
+            check=True,
+            timeout=60,
+        )
+    fwlab.sh("pc", "DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/ucf_*.deb /tmp/ufw_*.deb")
+
+
+def test_ufw_that_drops_the_flows_is_refused_with_the_way_out(fwlab, tmp_path):
+    fwlab.playbook(ON_PC_ONLY)
+    _install_ufw(fwlab, tmp_path)
+    fwlab.sh("pc", "ufw allow 22/tcp && ufw --force enable")
+    try:
+        before = fwlab.sh("pc", PC_STATE).stdout
+        refused = fwlab.playbook(ADJUSTING, check=False)
+        assert refused.returncode != 0
+        output = _flat(refused.stdout)
+        assert "dropped by table ip filter, base chain INPUT (ufw), its policy drop" in output
+        assert "ufw allow" in output, "adjust never edits ufw's chains: it says what to do"
+        assert fwlab.sh("pc", PC_STATE).stdout == before
+        # Done the way the refusal says, the role applies and the flows pass through ufw.
+        for port, protocol in ((SNAPSHOT_TFTP, "udp"), (NTP, "udp"), (SMTP, "tcp")):
+            fwlab.sh("pc", "ufw allow from %s to any port %d proto %s" % (DEVICE, port, protocol))
+        fwlab.playbook(ADJUSTING)
+        _flows_the_mpcpu_starts_pass(fwlab)
+    finally:
+        fwlab.sh("pc", "ufw --force reset && ufw --force disable", check=False)
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.fixture
+def firewalld_on_pc(fwlab):
+    fwlab.playbook(ON_PC_ONLY)
+    fwlab.sh("pc", "systemctl start firewalld && firewall-cmd --state")
+    try:
+        yield
+    finally:
+        fwlab.sh("pc", "systemctl stop firewalld; rm -f /etc/firewalld/*/mpcpu*.xml", check=False)
+        fwlab.playbook(ON_PC_ONLY)
+
+
+@pytest.mark.usefixtures("firewalld_on_pc")
+def test_auto_applies_through_a_running_firewalld_and_the_flows_pass(fwlab):
+    first = fwlab.playbook(ON_PC_ONLY)
+    assert "pc: firewall backend firewalld (firewall_backend: auto, firewalld is active)" in (
+        _flat(first.stdout)
+    )
+    zone = fwlab.sh("pc", "firewall-cmd --info-zone=mpcpu").stdout
+    assert "sources: ipset:mpcpu-networks" in zone
+    assert "table inet mpcpu" not in fwlab.sh("pc", "nft list tables").stdout
+    assert _changed(fwlab.playbook(ON_PC_ONLY).stdout, "pc") == 0
+    _every_flow_passes(fwlab)
+    _intruder_gets_nothing(fwlab)
+    assert _tcp_reached(fwlab, "device", PC) == [SMTP]
+
+
+# --- a flat site: one network shared by the MPCPU, the server and every LAN client ------------
+#
+# The same booted lab, another inventory: the MPCPU network is declared kind shared, ``gw``
+# (198.51.100.65 on it) plays every PC part as the site's only server and ``intruder`` is an
+# ordinary LAN client. The server's table matches the MPCPU by address: the client keeps its
+# DNS-like UDP, ping and TCP service over IPv4 and IPv6, while the MPCPU gets the Appendix D
+# flows and nothing else.
+
+LAN_CLIENT6 = CCTV6 + "80"
+LAN_UDP, LAN_TCP = 53, 445  # what a LAN server offers its clients: DNS, SMB
+FLAT_SITE = {
+    "name": "molecule-flat",
+    "networks": [
+        {"name": "lan", "cidr": "198.51.100.64/27", "gateway": "198.51.100.65", "kind": "shared"}
+    ],
+    # The whole LAN manages, as a flat site's management network often is.
+    "management_networks": ["198.51.100.64/27", "203.0.113.254/32", "2001:db8:b::fe/128"],
+}
+
+
+def _flat_inventory(path):
+    children = {
+        part: {"hosts": {"gw": {"mpcpu_service_ip": GW_ON_CCTV}}} for part in appendix_d.PC_PARTS
+    }
+    children["mpcpu"] = {"hosts": {"cpu-1": {"mpcpu_ip": DEVICE, "mpcpu_mac": "02:00:00:64:00:70"}}}
+    children["lab_clients"] = {"hosts": {"device": {}, "intruder": {}, "pc": {}}}
+    settings = {
+        "mpcpu_site": FLAT_SITE,
+        "firewall_install_packages": False,
+        "firewall_confirm_timeout": 30,
+    }
+    path.write_text(
+        yaml.safe_dump({"all": {"vars": settings, "children": children}}), encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture(scope="class")
+def flat_site(fwlab, ipv6):
+    fwlab.playbook({"pc": {"firewall_state": "absent"}, "gw": {"firewall_state": "absent"}})
+    inventory = _flat_inventory(fwlab.workdir / "flat.yml")
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            lab.inventory_path(fwlab.state["name"]),
+            "-i",
+            str(inventory),
+            str(SCENARIO / "converge.yml"),
+        ],
+        cwd=ROOT,
+        env=ansible_cli.environment(ANSIBLE_FORCE_COLOR="0"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    fwlab.sh("intruder", "ip -6 addr replace %s/64 dev eth0 nodad" % LAN_CLIENT6)
+    try:
+        yield
+    finally:
+        fwlab.sh("intruder", "ip -6 addr del %s/64 dev eth0" % LAN_CLIENT6, check=False)
+
+
+def _lan_services(fwlab):
+    """A DNS-like UDP service and a TCP service on the server, over IPv4 and IPv6."""
+    fwlab.start(
+        "gw", "lanudp", "%s serve-udp %d --dual --log /run/fwt-lanudp.log" % (PROBE, LAN_UDP)
+    )
+    fwlab.start(
+        "gw", "lantcp", "%s serve-tcp %d --dual --log /run/fwt-lantcp.log" % (PROBE, LAN_TCP)
+    )
+
+
+def _lan_reach(fwlab, client, address):
+    """(UDP answered, TCP connected, ping answered) from ``client`` to the server's ``address``."""
+    udp = fwlab.probe(client, "udp-ask", address, LAN_UDP)
+    tcp = fwlab.probe(client, "tcp-ask", address, LAN_TCP)["connected"]
+    ping = fwlab.sh(client, "ping -c 1 -W 2 %s" % address, check=False).returncode == 0
+    return bool(udp), tcp, ping
+
+
+@pytest.mark.usefixtures("flat_site")
+class TestFlatSite:
+    def test_the_lan_client_keeps_udp_tcp_and_ping_to_the_server_over_ipv4_and_ipv6(self, fwlab):
+        _lan_services(fwlab)
+        try:
+            assert _lan_reach(fwlab, "intruder", GW_ON_CCTV) == (True, True, True)
+            assert _lan_reach(fwlab, "intruder", GW6_ON_CCTV) == (True, True, True)
+        finally:
+            fwlab.stop("gw", "lanudp")
+            fwlab.stop("gw", "lantcp")
+
+    def test_the_mpcpu_gets_the_appendix_d_flows_with_the_server(self, fwlab):
+        assert _tftp_transfer(fwlab, "device", "gw", GW_ON_CCTV, "put"), "snapshot upload"
+        assert _tftp_transfer(fwlab, "gw", "device", DEVICE, "get"), "calendar time"
+        ntp = _udp_answers(fwlab, "device", "gw", GW_ON_CCTV, NTP, sport=NTP)
+        assert [answer[1:] for answer in ntp] == [[GW_ON_CCTV, NTP]]
+        assert _tcp_stream(fwlab, "device", "gw", GW_ON_CCTV, SMTP)["connected"]
+        activity = _tcp_stream(fwlab, "gw", "device", DEVICE, ACTIVITY_LOG)
+        assert activity["data"].count("line ") == 3
+        easy = _udp_answers(fwlab, "gw", "device", DEVICE, EASY_CPU, replies=2)
+        assert len(easy) == 2
+
+    def test_what_the_table_does_not_name_is_dropped_from_the_mpcpu_alone(self, fwlab):
+        _lan_services(fwlab)
+        try:
+            assert _lan_reach(fwlab, "device", GW_ON_CCTV)[:2] == (False, False)
+            assert _lan_reach(fwlab, "intruder", GW_ON_CCTV)[:2] == (True, True), "control"
+            assert _tcp_reached(fwlab, "device", GW_ON_CCTV) == [SMTP]
+        finally:
+            fwlab.stop("gw", "lanudp")
+            fwlab.stop("gw", "lantcp")
+
+
+# --- an extra flow: VRRP-style advertisements between two routers on the MPCPU network --------
+#
+# The firewall scenario again (the MPCPU network dedicated, gw firewalled with input policy
+# drop), plus mpcpu_site.extra_flows: VRRP from 198.51.100.80 (intruder, standing for the
+# redundant peer router) to gw. Its advertisements (IP protocol 112, to gw and to 224.0.0.18)
+# reach gw; the same packets from the MPCPU's address, which the flow does not name, do not.
+
+VRRP = 112
+VRRP_GROUP = "224.0.0.18"
+
+
+def _scenario_site():
+    with (SCENARIO / "inventory" / "group_vars" / "all.yml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["mpcpu_site"]
+
+
+def _vrrp_received(fwlab, senders):
+    """The sources gw received protocol-112 packets from while each sender sent some."""
+    out, ready = "/run/fwt-vrrp.json", "/run/fwt-vrrp.ready"
+    fwlab.sh("gw", "rm -f %s %s" % (out, ready))
+    fwlab.start(
+        "gw",
+        "vrrp",
+        "%s listen-protocol %d --seconds 4 --out %s --ready %s --group %s --interface-address %s"
+        % (PROBE, VRRP, out, ready, VRRP_GROUP, GW_ON_CCTV),
+    )
+    fwlab.sh("gw", "for i in $(seq 100); do [ -e %s ] && exit 0; sleep 0.1; done; exit 1" % ready)
+    for sender in senders:
+        for target in (GW_ON_CCTV, VRRP_GROUP):
+            fwlab.probe(sender, "send-protocol", target, VRRP)
+    fwlab.sh("gw", "for i in $(seq 100); do [ -s %s ] && exit 0; sleep 0.1; done; exit 1" % out)
+    return sorted(set(json.loads(fwlab.sh("gw", "cat %s" % out).stdout)))
+
+
+def test_a_vrrp_extra_flow_passes_between_the_routers_and_nothing_else_of_protocol_112(fwlab):
+    site = dict(_scenario_site())
+    site["extra_flows"] = [
+        {"name": "vrrp", "protocol": "vrrp", "from": INTRUDER, "to": "gw"},
+    ]
+    fwlab.playbook(
+        {
+            "gw": {"mpcpu_site": site, "firewall_state": "present"},
+            "pc": {"mpcpu_site": site, "firewall_state": "absent"},
+        }
+    )
+    try:
+        assert _vrrp_received(fwlab, ["intruder", "device"]) == [INTRUDER]
+    finally:
+        fwlab.stop("gw", "vrrp")

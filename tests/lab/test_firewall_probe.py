@@ -85,28 +85,39 @@ def _log(path, record):
 # --- servers -----------------------------------------------------------------------------------
 
 
-def serve_udp(port, log, replies=1, offer_to=None):
+def _bound(kind, port, dual):
+    """A socket bound to ``port`` on every IPv4 address, or with ``dual`` on IPv4 and IPv6."""
+    if not dual:
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        return sock
+    sock = socket.socket(socket.AF_INET6, kind)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("::", port))
+    return sock
+
+
+def serve_udp(port, log, replies=1, offer_to=None, dual=False):
     """Answer each datagram ``replies`` times; a broadcast from 0.0.0.0 is answered as a DHCP
     server would, to the offered address (``offer_to``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("0.0.0.0", port))
+    sock = _bound(socket.SOCK_DGRAM, port, dual)
+    if not dual:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     while True:
         data, peer = sock.recvfrom(4096)
         _log(log, {"peer": list(peer), "data": data.decode(errors="replace")})
         target = peer
-        if peer[0] == "0.0.0.0" and offer_to:
+        if len(peer) == 2 and peer[0] == "0.0.0.0" and offer_to:
             host, _colon, target_port = offer_to.partition(":")
             target = (host, int(target_port))
         for number in range(replies):
             sock.sendto(b"reply %d to %s" % (number, data[:40]), target)
 
 
-def serve_tcp(port, log, lines=3):
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", port))
+def serve_tcp(port, log, lines=3, dual=False):
+    server = _bound(socket.SOCK_STREAM, port, dual)
     server.listen(16)
     while True:
         conn, peer = server.accept()
@@ -116,15 +127,46 @@ def serve_tcp(port, log, lines=3):
                 conn.sendall(b"line %d from port %d\n" % (number, port))
 
 
+def listen_protocol(protocol, seconds, out, ready, *, group=None, interface_address=None):
+    """The source addresses of every IP packet of ``protocol`` this host received in
+    ``seconds`` (a raw socket sees a packet after the input hook: what the firewall let in),
+    joined to multicast ``group`` on the interface with ``interface_address`` when given."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+    if group:
+        membership = socket.inet_aton(group) + socket.inet_aton(interface_address)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    sources = []
+    deadline = time.monotonic() + seconds
+    with open(ready, "w", encoding="utf-8"):
+        pass
+    while time.monotonic() < deadline:
+        readable, _w, _x = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+        if readable:
+            _data, peer = sock.recvfrom(65535)
+            sources.append(peer[0])
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(sources, handle)
+
+
+def send_protocol(host, protocol, count=3):
+    """``count`` IP packets of ``protocol`` (a VRRP-style advertisement) to ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol) as sock:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+        for number in range(count):
+            sock.sendto(b"advertisement %d" % number, (host, 0))
+            time.sleep(0.05)
+
+
 # --- clients -----------------------------------------------------------------------------------
 
 
 def udp_ask(host, port, sport=0, timeout=2.0):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family, sockaddr = _address(host, port, socket.SOCK_DGRAM)
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", sport))
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", sport))
         sock.settimeout(timeout)
-        sock.sendto(b"request", (host, port))
+        sock.sendto(b"request", sockaddr)
         replies = []
         with contextlib.suppress(socket.timeout):
             while True:
@@ -313,10 +355,12 @@ def _parser():
     command.add_argument("--log", required=True)
     command.add_argument("--replies", type=int, default=1)
     command.add_argument("--offer-to")
+    command.add_argument("--dual", action="store_true", help="IPv6 as well as IPv4")
     command = commands.add_parser("serve-tcp")
     command.add_argument("port", type=int)
     command.add_argument("--log", required=True)
     command.add_argument("--lines", type=int, default=3)
+    command.add_argument("--dual", action="store_true", help="IPv6 as well as IPv4")
     command = commands.add_parser("udp-ask")
     command.add_argument("host")
     command.add_argument("port", type=int)
@@ -336,6 +380,17 @@ def _parser():
     command.add_argument("--out", required=True)
     command.add_argument("--ready", required=True)
     command.add_argument("--ipv6", action="store_true")
+    command = commands.add_parser("listen-protocol")
+    command.add_argument("protocol", type=int)
+    command.add_argument("--seconds", type=float, required=True)
+    command.add_argument("--out", required=True)
+    command.add_argument("--ready", required=True)
+    command.add_argument("--group")
+    command.add_argument("--interface-address")
+    command = commands.add_parser("send-protocol")
+    command.add_argument("host")
+    command.add_argument("protocol", type=int)
+    command.add_argument("--count", type=int, default=3)
     command = commands.add_parser("send-udp-all")
     command.add_argument("host")
     command.add_argument("--sport", type=int, default=0)
@@ -346,8 +401,10 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     handlers = {
-        "serve-udp": lambda: serve_udp(args.port, args.log, args.replies, args.offer_to),
-        "serve-tcp": lambda: serve_tcp(args.port, args.log, args.lines),
+        "serve-udp": lambda: serve_udp(
+            args.port, args.log, args.replies, args.offer_to, dual=args.dual
+        ),
+        "serve-tcp": lambda: serve_tcp(args.port, args.log, args.lines, dual=args.dual),
         "udp-ask": lambda: udp_ask(args.host, args.port, args.sport),
         "tcp-ask": lambda: tcp_ask(args.host, args.port),
         "dhcp-broadcast": lambda: dhcp_broadcast(args.interface, args.sport, args.dport),
@@ -356,6 +413,15 @@ def main(argv=None):
             args.seconds, args.out, args.ready, ipv6=args.ipv6
         ),
         "send-udp-all": lambda: send_udp_all(args.host, args.sport, _ports(args.ports)),
+        "listen-protocol": lambda: listen_protocol(
+            args.protocol,
+            args.seconds,
+            args.out,
+            args.ready,
+            group=args.group,
+            interface_address=args.interface_address,
+        ),
+        "send-protocol": lambda: send_protocol(args.host, args.protocol, args.count),
     }
     result = handlers[args.command]()
     if result is not None:
@@ -448,3 +514,15 @@ def test_udp_server_answers_as_many_times_as_asked(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def test_a_dual_stack_server_answers_over_ipv4_and_ipv6_on_loopback(tmp_path):
+    port = _free_port(socket.SOCK_DGRAM)
+    server = threading.Thread(
+        target=serve_udp, args=(port, str(tmp_path / "log")), kwargs={"dual": True}, daemon=True
+    )
+    server.start()
+    time.sleep(0.2)
+    for host in ("127.0.0.1", "::1"):
+        replies = udp_ask(host, port)
+        assert [reply[0] for reply in replies] == ["reply 0 to request"], host

@@ -130,7 +130,7 @@ def verify(installed, output_dir=None):
     """Cells of the report verify writes in the run directory, or ``output_dir`` relative to it."""
     extra = ("-e", "mpcpu_output_dir=%s" % output_dir) if output_dir else ()
     installed.playbook("verify", "-e", "verify_fail_on_failure=false", *extra)
-    report_dir = installed.run_dir / (output_dir or ".") / "mpcpu-verify"
+    report_dir = installed.run_dir / (output_dir or ".") / "mpcpu-verify-lab"
     suite = ElementTree.parse(report_dir / "junit.xml").getroot()
     return {
         (case.get("classname"), case.get("name")): case.find("failure") is None
@@ -170,14 +170,14 @@ def test_every_row_passes_for_every_mpcpu(deployed_site, installed):
     cells = verify(installed)
     assert set(cells) == {(mpcpu, row) for mpcpu in MPCPUS for row in ROWS}
     assert failing(cells) == []
-    assert (installed.run_dir / "mpcpu-verify" / "report.md").read_text().startswith("# Verify")
+    assert (installed.run_dir / "mpcpu-verify-lab" / "report.md").read_text().startswith("# Verify")
 
 
 def test_render_writes_the_bundle_into_the_run_directory(installed):
     installed.playbook("render")
-    bundle = installed.run_dir / "mpcpu-bundle"
+    bundle = installed.run_dir / "mpcpu-bundle-lab"
     assert (bundle / "port-matrix.md").read_text().startswith("# Port matrix")
-    assert (installed.run_dir / "mpcpu-bundle.diff").is_file()
+    assert (installed.run_dir / "mpcpu-bundle-lab.diff").is_file()
 
 
 def test_a_stopped_ntp_server_fails_exactly_the_ntp_row(deployed_site, installed):

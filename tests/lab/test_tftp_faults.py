@@ -126,6 +126,10 @@ def faulty_lab():
     with lab.running(topology.parse(TOPOLOGY)) as state:
         on(state, "device", "cat > /etc/sim.json <<'EOF'\n%s\nEOF" % config)
         on(state, "device", START_SIMULATOR)
+        # The client hands each window to the kernel as one UDP GSO send; veth and bridges
+        # carry it whole, so the device's nftables would count, drop and duplicate windows.
+        # A NIC puts one datagram per block on the wire: segment before the manager's link.
+        on(state, "manager", "ip link set dev eth0 gso_max_segs 1")
         on(state, "manager", "mkdir -p /srv/tftp")
         subprocess.run(
             lab.ssh_argv(state, "manager", "cat > /srv/tftp/download.bin"),

@@ -31,6 +31,9 @@ import yaml
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import policy as _policy
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
+    settings as site_settings,
+)
 
 POLICY_NAME = "mpcpu-boundary"
 # The zones of zone appliances are the two sides of the boundary.
@@ -263,8 +266,14 @@ def _term(name, rule, ends, ports, comment):
     term["destination-address"] = network_token(ends[1])
     if ports[1]:
         term["destination-port"] = ports[1]
-    term["protocol"] = rule.protocol
+    term["protocol"] = _protocol(rule.protocol)
     return term
+
+
+def _protocol(word):
+    """Aerleon names the IP protocols it knows (vrrp for 112); the host targets' numbers."""
+    by_number = dict((str(n), name) for name, n in site_settings.PROTOCOL_NUMBERS.items())
+    return by_number.get(word, word)
 
 
 def _request_term(rule, platform):
@@ -330,6 +339,21 @@ def _deny_term(name):
     return collections.OrderedDict(
         (("name", name), ("comment", "anything else across the boundary"), ("action", "deny"))
     )
+
+
+def _shared_end_terms(key, name):
+    """Beside MPCPUs on a shared network: deny what else the MPCPUs send or receive, and leave
+    the other hosts there alone (they are not the MPCPU firewall's to filter)."""
+    from_mpcpus = key == "from" or (isinstance(key, tuple) and key[0] == MPCPU_ZONE)
+    deny = collections.OrderedDict(name=name)
+    deny["comment"] = "anything else the MPCPUs send or receive"
+    field = "source-address" if from_mpcpus else "destination-address"
+    deny[field] = network_token(_policy.MPCPU_NETWORKS)
+    deny["action"] = "deny"
+    others = collections.OrderedDict(name=name.replace("deny-other", "shared-hosts"))
+    others["comment"] = "hosts sharing a network with MPCPUs (kind shared): not filtered here"
+    others["action"] = "accept"
+    return [deny, others]
 
 
 # --- checking what a target can express ----------------------------------------------------------
@@ -448,11 +472,15 @@ def platform_filters(host_policy, platform_name):
         if not placed[key] and platform.zones:
             continue
         deny = "deny-other" if not platform.zones else "deny-other-%s-%s" % key
+        if host_policy.get("shared_networks"):
+            end = _shared_end_terms(key, deny)
+        else:
+            end = [_deny_term(deny)]
         filters.append(
             collections.OrderedDict(
                 (
                     ("header", _header(host_policy, platform, key, name)),
-                    ("terms", placed[key] + [_deny_term(deny)]),
+                    ("terms", placed[key] + end),
                 )
             )
         )
@@ -498,6 +526,8 @@ def definitions(host_policy, model=None):
     used = set()
     for rule in rules:
         used.update((rule.src, rule.dst))
+    if host_policy.get("shared_networks"):
+        used.add(_policy.MPCPU_NETWORKS)
     networks = collections.OrderedDict()
     for set_name, address_set in host_policy["sets"].items():
         if set_name in used:

@@ -385,6 +385,61 @@ def _describe_packet(probe):
     )
 
 
+def _first_address(cidrs):
+    """The first unicast host of ``cidrs`` (a probe's end), or None."""
+    for cidr in cidrs:
+        network = ipaddress.ip_network(cidr)
+        if not network.is_multicast:
+            return str(next(iter(network.hosts()), network.network_address))
+    return None
+
+
+def _extra_probes(model, host_policy):
+    """One packet of each site flow (mpcpu_site.extra_flows) the forward rules carry."""
+    carried = set(r.row for r in _policy.rules_in(host_policy, _policy.FORWARD, (_policy.EXTRA,)))
+    probes = []
+    for flow in model.get("extra_flows") or ():
+        src, dst = _first_address(flow["src"]), _first_address(flow["dst"])
+        if flow["name"] in carried and src and dst:
+            protocol = _policy.protocol_word(flow["protocol"])
+            port = flow["port"] or 0
+            probes.append(
+                Probe(
+                    "site flow",
+                    flow["name"],
+                    protocol,
+                    src,
+                    CLIENT_PORT,
+                    dst,
+                    port,
+                    False,
+                    "permit",
+                )
+            )
+    return probes
+
+
+def extra_allows(model, probe, stateless):
+    """Why a site flow (mpcpu_site.extra_flows) allows ``probe``, or None."""
+    for flow in model.get("extra_flows") or ():
+        if _policy.protocol_word(flow["protocol"]) != probe.protocol:
+            continue
+        ends = (probe.src, probe.dst, probe.dst_port)
+        if stateless and flow["port"] is not None and probe.src_port == flow["port"]:
+            ends = (probe.dst, probe.src, probe.src_port)
+        elif not stateless and probe.established:
+            continue
+        src, dst, port = ends
+        inside = boundary.on_mpcpu_network
+        if (
+            inside(src, [ipaddress.ip_network(c) for c in flow["src"]])
+            and inside(dst, [ipaddress.ip_network(c) for c in flow["dst"]])
+            and flow["port"] in (None, port)
+        ):
+            return "site flow %s" % flow["name"]
+    return None
+
+
 def site_probes(model, host_policy, stateless):
     """(probes, sampled, flows probed): the site's flows (with answers and TFTP data on a
     stateless target) that must pass, and the packets that must not."""
@@ -394,6 +449,7 @@ def site_probes(model, host_policy, stateless):
     for row_id, device_ip, pc_ip in sample:
         probes += _flow_probes(rows[row_id], device_ip, pc_ip, stateless)
     probes += _deny_probes(model, rows, sample)
+    probes += _extra_probes(model, host_policy)
     return _unique(probes), sampled, len(sample)
 
 
@@ -406,7 +462,9 @@ def check_target(model, host_policy, target, filters, compiled):
     index = flow_index(model)
     results = []
     for probe in probes:
-        why = site_allows(index, probe, stateless) if probe.expect == "deny" else None
+        why = None
+        if probe.expect == "deny":
+            why = site_allows(index, probe, stateless) or extra_allows(model, probe, stateless)
         expected = "permit" if why else probe.expect
         verdict, seen = checker.evaluate(probe)
         results.append(

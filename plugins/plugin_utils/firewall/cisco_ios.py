@@ -116,8 +116,22 @@ def _flow_entries(rule, mpcpu_side):
     return leaving, arriving
 
 
-def _acl(name, entries):
-    return ["ip access-list extended %s" % name] + entries + [" deny ip any any log"]
+def _acl(name, entries, policy):
+    return ["ip access-list extended %s" % name] + entries + _acl_end(name, policy)
+
+
+def _acl_end(name, policy):
+    """Everything else is denied; beside MPCPUs on a shared network, only what the MPCPUs send
+    or receive: the other hosts there are not the MPCPU firewall's to filter."""
+    if not policy["shared_networks"]:
+        return [" deny ip any any log"]
+    mpcpus = "object-group %s" % group_name(_policy.MPCPU_NETWORKS)
+    ends = "%s any" % mpcpus if name == FROM_DEVICES else "any %s" % mpcpus
+    return [
+        " deny ip %s log" % ends,
+        " remark hosts sharing a network with MPCPUs (kind shared): not filtered here",
+        " permit ip any any",
+    ]
 
 
 def _header(policy, groups):
@@ -160,6 +174,8 @@ def render(policy):
             "routers (mpcpu_routers) or for the whole site" % policy["host"]
         )
     used = set(name for rule in rules for name in (rule.src, rule.dst))
+    if policy["shared_networks"]:
+        used.add(_policy.MPCPU_NETWORKS)
     sets = [s for name, s in policy["sets"].items() if name in used]
     mpcpu_side = _mpcpu_side_sets(policy)
     leaving, arriving = [], []
@@ -171,5 +187,5 @@ def render(policy):
     lines = _header(policy, [group_name(s.name) for s in sets])
     for address_set in sets:
         lines += _object_group(address_set) + ["!"]
-    lines += _acl(FROM_DEVICES, leaving) + ["!"] + _acl(TO_DEVICES, arriving)
+    lines += _acl(FROM_DEVICES, leaving, policy) + ["!"] + _acl(TO_DEVICES, arriving, policy)
     return "\n".join(lines) + "\n"

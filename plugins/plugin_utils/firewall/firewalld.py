@@ -77,11 +77,20 @@ def _ipset(policy, address_set):
 
 def _service(policy, rule):
     lines = ["<service>", "  <short>%s</short>" % escape(rule.comment)]
-    lines.append(
-        "  <description>Appendix D row %s, as this site programs it.</description>"
-        % escape(rule.row)
-    )
-    lines.append('  <port port="%d" protocol="%s"/>' % (rule.dst_port, rule.protocol))
+    if rule.kind == _policy.EXTRA:
+        lines.append(
+            "  <description>The site's own flow %s, beside Appendix D.</description>"
+            % escape(rule.row)
+        )
+    else:
+        lines.append(
+            "  <description>Appendix D row %s, as this site programs it.</description>"
+            % escape(rule.row)
+        )
+    if rule.dst_port is None:
+        lines.append("  <protocol value=%s/>" % quoteattr(rule.protocol))
+    else:
+        lines.append('  <port port="%d" protocol="%s"/>' % (rule.dst_port, rule.protocol))
     if rule.helper:
         lines.append("  <helper name=%s/>" % quoteattr(rule.helper))
     return _document(policy, lines + ["</service>"])
@@ -191,12 +200,17 @@ def render_files(policy):
             policy,
             (ZONE, "ANY"),
             "Flows the MPCPUs start through this router",
-            [rule for rule in forward if boundary.mpcpu_starts(rule)],
+            [rule for rule in forward if boundary.mpcpu_starts(rule) or rule.kind == _policy.EXTRA],
         )
         files["policies/%s.xml" % FORWARD_TO_POLICY] = _policy_file(
             policy,
             ("ANY", ZONE),
             "Flows the PC side starts through this router towards the MPCPUs",
-            [rule for rule in forward if boundary.mpcpu_answers(rule)],
+            # The site's own flows in both: each policy sees only its own zones' packets.
+            [
+                rule
+                for rule in forward
+                if boundary.mpcpu_answers(rule) or rule.kind == _policy.EXTRA
+            ],
         )
     return dict(sorted(files.items()))

@@ -25,6 +25,10 @@ arrives on: the host's interfaces that carry an address inside an MPCPU network 
 host, as the dhcp role finds its MPCPU-facing interface). On those, every target drops all IPv6
 in, out and forwarded, but neighbour discovery (solicitations and advertisements, hop limit 255).
 IPv6 management networks (``management_networks`` may name them) keep SSH from other interfaces.
+
+Shared networks (kind ``shared``: MPCPUs among other hosts, a flat site): the MPCPU networks
+set holds each MPCPU's own address there instead of the network, so every target matches the
+MPCPUs by address and leaves the other hosts alone; their interfaces keep IPv6.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,6 +45,9 @@ from collections.abc import Mapping
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import role_options, site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import (
+    settings as site_settings,
+)
 
 INPUT = "input"
 OUTPUT = "output"
@@ -52,10 +59,16 @@ CHAINS = (INPUT, OUTPUT, FORWARD)
 FLOW = "flow"
 REPLY = "reply"
 DHCP_DISCOVER = "dhcp_discover"
+# A flow the site needs beside Appendix D (mpcpu_site.extra_flows): its row is the flow's name.
+EXTRA = "extra"
 
 ADDRESSES = "addresses"
 NETWORKS = "networks"
 MACS = "macs"
+
+# Network kinds (site_model.settings): dedicated to MPCPUs, or MPCPUs among other hosts.
+DEDICATED = "mpcpu"
+SHARED = "shared"
 
 INPUT_POLICIES = ("accept", "drop")
 DEFAULT_MANAGEMENT_PORTS = (22,)
@@ -326,6 +339,93 @@ def _rules(model, own, crossing, sets):
     return sorted(rules, key=lambda rule: order[rule.chain])
 
 
+# --- the site's own flows beside Appendix D ----------------------------------------------------
+
+
+def _inside(cidrs, addresses):
+    networks = [ipaddress.ip_network(cidr) for cidr in cidrs]
+    return any(ipaddress.ip_address(a) in network for a in addresses for network in networks)
+
+
+def _networks_of(cidrs, model):
+    ends = [ipaddress.ip_network(cidr) for cidr in cidrs]
+    return set(
+        n["name"]
+        for n in model["networks"]
+        if any(end.overlaps(ipaddress.ip_network(n["cidr"])) for end in ends)
+    )
+
+
+def _crosses(flow, model, joined):
+    """Whether ``flow`` goes from one of the ``joined`` networks into another."""
+    sources = _networks_of(flow["src"], model) & joined
+    destinations = _networks_of(flow["dst"], model) & joined
+    return bool(sources and destinations and (sources | destinations) != sources & destinations)
+
+
+def extra_share(model, view):
+    """[(chain, extra flow)] of a host: INPUT where it is a destination, OUTPUT where it is a
+    source, FORWARD where, as a router, it joins a network of each end."""
+    share = []
+    joined = set(view["networks"].values()) if view["router"] else set()
+    for flow in model.get("extra_flows") or ():
+        if _inside(flow["dst"], view["addresses"]):
+            share.append((INPUT, flow))
+        if _inside(flow["src"], view["addresses"]):
+            share.append((OUTPUT, flow))
+        if joined and _crosses(flow, model, joined):
+            share.append((FORWARD, flow))
+    return share
+
+
+# The protocols every target knows by name; any other is written as its number, which needs no
+# /etc/protocols on the host (VRRP is 112).
+NAMED_PROTOCOLS = ("tcp", "udp", "icmp")
+
+
+def protocol_word(protocol):
+    """The protocol as the targets write it: tcp, udp, icmp, or the IP protocol's number."""
+    if protocol in NAMED_PROTOCOLS:
+        return protocol
+    return str(site_settings.PROTOCOL_NUMBERS.get(protocol, protocol))
+
+
+def _extra_rules(share, sets):
+    rules = []
+    for chain, flow in share:
+        ends = []
+        for side, cidrs in (("from", flow["src"]), ("to", flow["dst"])):
+            ends.append(
+                sets.add(
+                    "extra_%s_%s" % (flow["name"], side),
+                    NETWORKS,
+                    _sorted_networks(cidrs),
+                    "site flow %s: %s" % (flow["name"], ", ".join(flow[side])),
+                )
+            )
+        if chain == INPUT:
+            ends[1] = None
+        elif chain == OUTPUT:
+            ends[0] = None
+        rules.append(
+            Rule(
+                chain=chain,
+                kind=EXTRA,
+                row=flow["name"],
+                purpose="site flow %s" % flow["name"],
+                protocol=protocol_word(flow["protocol"]),
+                src=ends[0],
+                dst=ends[1],
+                src_port=None,
+                dst_port=flow["port"],
+                application=None,
+                helper=None,
+                comment="site flow %s" % flow["name"],
+            )
+        )
+    return rules
+
+
 # --- shadowing ---------------------------------------------------------------------------------
 
 
@@ -413,14 +513,46 @@ def _check_shadowing(host, rules, sets, errors):
 
 
 def _mpcpu_interfaces(model, interface_addresses):
-    """The host's interfaces that carry an address inside an MPCPU network."""
-    networks = [ipaddress.ip_network(n["cidr"]) for n in model["networks"] if n["kind"] == "mpcpu"]
+    """The host's interfaces that carry an address inside a network dedicated to MPCPUs (on a
+    shared network the interface carries everyone else's IPv6 too: it stays open)."""
+    networks = [
+        ipaddress.ip_network(n["cidr"]) for n in model["networks"] if n["kind"] == DEDICATED
+    ]
     return sorted(
         set(
             entry["device"]
             for entry in interface_addresses or []
             if any(ipaddress.ip_address(entry["address"]) in network for network in networks)
         )
+    )
+
+
+def shared_networks(model):
+    """The networks of kind shared: MPCPUs among other hosts."""
+    return [n for n in model["networks"] if n["kind"] == SHARED]
+
+
+def _add_mpcpu_networks(model, sets):
+    """What the firewalls treat as MPCPU traffic: every network dedicated to MPCPUs whole, and
+    on a shared network each MPCPU's own address (every MPCPU of the site, so that one this
+    host never talks to is still refused); the other hosts there are left alone."""
+    dedicated = [n["cidr"] for n in model["networks"] if n["kind"] == DEDICATED]
+    shared = set(n["name"] for n in shared_networks(model))
+    if not shared:
+        sets.add(
+            MPCPU_NETWORKS,
+            NETWORKS,
+            _sorted_networks(dedicated),
+            "networks of kind mpcpu: what comes from or goes to them is MPCPU traffic",
+        )
+        return
+    on_shared = ["%s/32" % d["ip"] for d in model["mpcpus"] if d["network"] in shared]
+    sets.add(
+        MPCPU_NETWORKS,
+        NETWORKS,
+        _sorted_networks(dedicated + on_shared),
+        "networks of kind mpcpu and the MPCPUs on networks of kind shared: what comes from or "
+        "goes to them is MPCPU traffic",
     )
 
 
@@ -432,12 +564,7 @@ def _base_sets(model, device_ips, mpcpu_interfaces):
         _sorted_networks(model["management_networks"]),
         "networks the controller manages hosts from: SSH open to them, never to an MPCPU",
     )
-    sets.add(
-        MPCPU_NETWORKS,
-        NETWORKS,
-        _sorted_networks(n["cidr"] for n in model["networks"] if n["kind"] == "mpcpu"),
-        "networks of kind mpcpu: what comes from or goes to them is MPCPU traffic",
-    )
+    _add_mpcpu_networks(model, sets)
     sets.add(ALL_MPCPUS, ADDRESSES, _sorted_addresses(device_ips), "every MPCPU this host talks to")
     management6 = _sorted_networks(model["management_networks"], version=6)
     if management6:
@@ -473,6 +600,9 @@ def _assemble(model, host, own, crossing, **options):
     sets = _base_sets(model, device_ips, options["mpcpu_interfaces"])
     _add_mac_set(model, own, sets)
     rules = _rules(model, own, crossing, sets)
+    rules += _extra_rules(options.get("extra", ()), sets)
+    order = {chain: index for index, chain in enumerate(CHAINS)}
+    rules.sort(key=lambda rule: order[rule.chain])
     errors = site_model.Problems()
     _check_shadowing(host, rules, sets, errors)
     if errors:
@@ -485,6 +615,7 @@ def _assemble(model, host, own, crossing, **options):
         "management_ports": sorted(set(options["management_ports"])),
         "log_drops": bool(options["log_drops"]),
         "mpcpu_interfaces": options["mpcpu_interfaces"],
+        "shared_networks": [n["cidr"] for n in shared_networks(model)],
         "sets": sets,
         "rules": rules,
     }
@@ -522,6 +653,7 @@ def build_host_policy(
         host,
         _own_share(view["flows"]),
         _crossing_share(view["crossing"]),
+        extra=extra_share(model, view),
         router=view["router"],
         input_policy=input_policy,
         management_ports=management_ports,
@@ -540,11 +672,17 @@ def build_site_router_policy(model, management_ports=DEFAULT_MANAGEMENT_PORTS):
     if errors:
         raise FirewallPolicyError(errors)
     crossing = [flow for flow in model["flows"] if flow["mpcpu_network"] != flow["pc_network"]]
+    every_network = set(n["name"] for n in model["networks"])
     return _assemble(
         model,
         "site-router",
         {},
         _crossing_share(crossing),
+        extra=[
+            (FORWARD, flow)
+            for flow in model.get("extra_flows") or ()
+            if _crosses(flow, model, every_network)
+        ],
         router=True,
         input_policy="accept",
         management_ports=management_ports,
@@ -563,7 +701,7 @@ def used_sets(policy):
     return [address_set for name, address_set in policy["sets"].items() if name in names]
 
 
-def rules_in(policy, chain, kinds=(FLOW, REPLY)):
+def rules_in(policy, chain, kinds=(FLOW, REPLY, EXTRA)):
     return [rule for rule in policy["rules"] if rule.chain == chain and rule.kind in kinds]
 
 

@@ -30,6 +30,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
     problem,
 )
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.build import (
+    assess_site,
     build_site,
     check_site,
     site_errors,
@@ -46,6 +47,7 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.hosts i
 __all__ = [
     "Problems",
     "SiteModelError",
+    "assess_site",
     "build_site",
     "check_site",
     "compile_flows",

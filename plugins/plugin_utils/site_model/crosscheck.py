@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
+
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields import (
     names_text,
@@ -39,7 +41,13 @@ def check_unique(entries, field, problems):
     shared = [value for value, hosts in owners.items() if len(hosts) > 1]
     for value in sorted(shared):
         hosts = owners[value]
-        if len(set(name for name, _field in hosts)) > 1:
+        names = sorted(set(name for name, _field in hosts))
+        fields = set(entry_field for _name, entry_field in hosts)
+        if len(names) > 1 and len(fields) == 1:
+            # One line naming them all: the value is wrong on no host more than another.
+            text = "%s %s is shared by these %d hosts; each needs its own"
+            problems.add(names_text(names), fields.pop(), text % (field, value, len(names)))
+        elif len(names) > 1:
             for name, entry_field in hosts:
                 others = sorted(set(other for other, _field in hosts if other != name))
                 problems.add(
@@ -72,6 +80,30 @@ def check_parts_played(rows, parts, groups, problems):
                     table_row.id,
                     table_row.purpose,
                 ),
+            )
+
+
+# The groups the collection reads (verify's probe group too); Ansible's own two are not typos.
+COLLECTION_GROUPS = tuple(sorted(set(appendix_d.PC_PARTS))) + (
+    appendix_d.DEVICE_GROUP,
+    appendix_d.ROUTER_GROUP,
+    "mpcpu_commissioning_probes",
+)
+ANSIBLE_GROUPS = ("all", "ungrouped")
+NEAR_MISS_CUTOFF = 0.85
+
+
+def check_near_miss_groups(groups, problems):
+    """A group the collection does not read, named almost like one it does, is a misspelling:
+    its hosts play nothing. A child group (all its hosts also in the one it resembles) is not."""
+    for group in sorted(set(groups) - set(COLLECTION_GROUPS) - set(ANSIBLE_GROUPS)):
+        close = difflib.get_close_matches(group, COLLECTION_GROUPS, n=1, cutoff=NEAR_MISS_CUTOFF)
+        if close and not set(groups[group]) <= set(groups.get(close[0], ())):
+            problems.add(
+                "groups",
+                group,
+                "not a group of the collection, so its hosts play nothing there; did you mean "
+                "%s?" % close[0],
             )
 
 

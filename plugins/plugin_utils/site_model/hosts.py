@@ -12,6 +12,7 @@ import os
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d, mpcpu_firmware
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model import settings
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields import (
     as_mapping,
     host_address,
@@ -30,11 +31,18 @@ FIRMWARE_KEYS = ("file", "version", "sha256")
 
 # The collection's own host variables, and where each belongs. Any other ``mpcpu_*`` host
 # variable is a misspelling the collection would silently ignore, so it is refused.
-DEVICE_KEYS = ("mpcpu_ip", "mpcpu_mac", "mpcpu_firmware")
+DEVICE_KEYS = (
+    "mpcpu_ip",
+    "mpcpu_mac",
+    "mpcpu_firmware",
+    "mpcpu_mate",
+    "mpcpu_device_protocol",
+    "mpcpu_dhcp_hostname",
+)
 
 PC_KEYS = ("mpcpu_service_ip",)
 
-ROUTER_KEYS = ("mpcpu_router_addresses",)
+ROUTER_KEYS = ("mpcpu_router_addresses", "mpcpu_router_platform")
 
 HOST_KEYS = ("mpcpu_site",) + DEVICE_KEYS + PC_KEYS + ROUTER_KEYS
 
@@ -64,7 +72,9 @@ def _check_device_address(name, host_vars, networks, problems):
     if text is None:
         problems.add(name, "mpcpu_ip", "missing: every MPCPU needs its IPv4 address")
         return None
-    address, network = host_address(name, "mpcpu_ip", text, networks, problems, kinds=("mpcpu",))
+    address, network = host_address(
+        name, "mpcpu_ip", text, networks, problems, kinds=settings.MPCPU_KINDS
+    )
     if address is not None and address == network["gateway"]:
         problems.add(
             name, "mpcpu_ip", "%s is the gateway of network %s" % (address, network["name"])

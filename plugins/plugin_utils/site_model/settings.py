@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import port_problem
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields import (
@@ -17,13 +19,32 @@ from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.fields 
     parse_ipv4,
     usable_in,
 )
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils.site_model.hostvars import (
+    host_vars_of,
+)
 
 _text = appendix_d.value_text
 
 
-NETWORK_KINDS = ("mpcpu", "pc", "management")
+NETWORK_KINDS = ("mpcpu", "shared", "pc", "management")
 
-SITE_KEYS = ("name", "networks", "management_networks", "rows", "port_overrides")
+# The kinds of network an MPCPU may sit on. ``mpcpu``: dedicated to MPCPUs (beside them only
+# the routers' gateway addresses and single management addresses); the firewalls treat the
+# whole network as MPCPU traffic. ``shared``: MPCPUs among other hosts (a flat site, a CCTV
+# VLAN with cameras); the firewalls match the MPCPUs by address and leave the others alone.
+DEDICATED = "mpcpu"
+SHARED = "shared"
+MPCPU_KINDS = (DEDICATED, SHARED)
+
+SITE_KEYS = (
+    "name",
+    "networks",
+    "management_networks",
+    "rows",
+    "port_overrides",
+    "device_protocol",
+    "extra_flows",
+)
 
 NETWORK_KEYS = ("name", "cidr", "gateway", "kind")
 
@@ -84,7 +105,7 @@ def _check_network(index, network, problems):
         )
     elif not isinstance(kind, str) or kind not in NETWORK_KINDS:
         problems.add(where, "kind", "%s is not one of %s" % (_text(kind), ", ".join(NETWORK_KINDS)))
-    elif kind == "mpcpu" and cidr is not None and cidr.prefixlen > MAX_MPCPU_PREFIX:
+    elif kind in MPCPU_KINDS and cidr is not None and cidr.prefixlen > MAX_MPCPU_PREFIX:
         problems.add(
             where,
             "cidr",
@@ -270,3 +291,269 @@ def check_device_ports(rows, problems):
                 "rows %s would all use %s/%d on every MPCPU"
                 % (", ".join(row_ids), protocol.upper(), port),
             )
+
+
+# --- networks dedicated to MPCPUs: nothing else on them -------------------------------------
+
+_CHOOSE_SHARED = (
+    "if it holds other hosts too, declare it kind: shared (the firewalls then match the MPCPUs "
+    "by address and leave the others alone)"
+)
+
+
+def check_dedicated_management(networks, management, problems):
+    """A management network reaching into a dedicated MPCPU network makes it someone else's
+    network too; a single address (the controller's own) is the one exception."""
+    for index, cidr in enumerate(management):
+        if cidr.version != 4 or cidr.prefixlen == 32:
+            continue
+        for network in networks:
+            if network["kind"] == DEDICATED and (
+                cidr in network["cidr"] or network["cidr"] in cidr
+            ):
+                problems.add(
+                    "mpcpu_site.management_networks[%d]" % index,
+                    "cidr",
+                    "%s reaches into %s (%s), which kind: mpcpu declares dedicated to MPCPUs: "
+                    "%s; otherwise name only the controller's own addresses there (/32)"
+                    % (cidr, network["name"], network["cidr"], _CHOOSE_SHARED),
+                )
+
+
+def check_dedicated_pc_hosts(networks, pc_hosts, routers, hostvars, problems):
+    """A PC host whose whole LAN is a dedicated MPCPU network: its service address there and
+    the address Ansible manages it at too (a flat site declared kind: mpcpu). A server with a
+    leg of its own into the MPCPU network (managed at another address) and a router serving
+    DHCP there are what a dedicated network is for."""
+    router_addresses = set(address for router in routers for address in router["addresses"])
+    for name in sorted(pc_hosts):
+        host = pc_hosts[name]
+        if not host or host["ip"] in router_addresses:
+            continue
+        network = next((n for n in networks if parse_ipv4(host["ip"]) in n["cidr"]), None)
+        if network is None or network["kind"] != DEDICATED:
+            continue
+        managed_at = parse_ipv4(host_vars_of(hostvars, name).get("ansible_host"))
+        if host["field"] == "ansible_host" or (
+            managed_at is not None and managed_at in network["cidr"]
+        ):
+            problems.add(
+                name,
+                host["field"],
+                "%s is in %s (%s), which kind: mpcpu declares dedicated to MPCPUs, and the host "
+                "is managed there too: %s; otherwise give the host an address on another "
+                "network" % (host["ip"], network["name"], network["cidr"], _CHOOSE_SHARED),
+            )
+
+
+# --- extra flows: what the site needs beside Appendix D ----------------------------------------
+
+EXTRA_FLOW_KEYS = ("name", "protocol", "from", "to", "port")
+
+EXTRA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
+
+# Protocols by name; any other IP protocol is given by its number (0-255).
+PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "vrrp": 112}
+PORTED = ("tcp", "udp")
+
+# VRRP advertisements go to this group (RFC 5798): every VRRP flow is let through to it.
+VRRP_GROUP = "224.0.0.18/32"
+
+
+def check_extra_flows(site, problems):
+    """(index, entry) of the entries of ``extra_flows`` with a valid form, ends still names."""
+    entries = site.get("extra_flows")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        problems.add("mpcpu_site", "extra_flows", "give a list of {name, protocol, from, to, port}")
+        return []
+    checked = []
+    names = set()
+    for index, entry in enumerate(entries):
+        flow = _check_extra_flow("mpcpu_site.extra_flows[%d]" % index, entry, problems)
+        if flow and flow["name"] in names:
+            problems.add(
+                "mpcpu_site.extra_flows[%d]" % index, "name", "%r is used twice" % flow["name"]
+            )
+        elif flow:
+            names.add(flow["name"])
+            checked.append((index, flow))
+    return checked
+
+
+def _check_extra_flow(where, entry, problems):
+    if as_mapping(entry) is None:
+        problems.add(
+            where, "extra_flows", "each extra flow is a mapping with name, protocol, from, to"
+        )
+        return None
+    count = len(problems)
+    for key in sorted(set(entry) - set(EXTRA_FLOW_KEYS), key=str):
+        problems.add(where, str(key), "unknown key (known: %s)" % ", ".join(EXTRA_FLOW_KEYS))
+    name = entry.get("name")
+    if not isinstance(name, str) or not EXTRA_NAME.match(name):
+        problems.add(
+            where,
+            "name",
+            "%s is not a flow name: lower-case letters, digits and _, a letter first, up to 24 "
+            "(it names the firewalls' sets and rules)" % _text(name),
+        )
+    elif name in appendix_d.ROWS_BY_ID:
+        problems.add(
+            where, "name", "%s is an Appendix D row id: name the site's flow otherwise" % name
+        )
+    protocol = _extra_protocol(where, entry.get("protocol"), problems)
+    port = _extra_port(where, protocol, entry, problems)
+    ends = [_extra_end_names(where, key, entry.get(key), problems) for key in ("from", "to")]
+    if len(problems) > count:
+        return None
+    return {"name": name, "protocol": protocol, "port": port, "from": ends[0], "to": ends[1]}
+
+
+def _extra_protocol(where, value, problems):
+    if isinstance(value, str) and value.lower() in PROTOCOL_NUMBERS:
+        return value.lower()
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
+        by_number = dict((number, name) for name, number in PROTOCOL_NUMBERS.items())
+        return by_number.get(value, value)
+    problems.add(
+        where,
+        "protocol",
+        "%s is not one of %s or an IP protocol number (0-255)"
+        % (_text(value), ", ".join(PROTOCOL_NUMBERS)),
+    )
+    return None
+
+
+def _extra_port(where, protocol, entry, problems):
+    port = entry.get("port")
+    if protocol in PORTED:
+        if port is None:
+            problems.add(where, "port", "missing: a %s flow needs its destination port" % protocol)
+        elif port_problem(port):
+            problems.add(where, "port", port_problem(port))
+        return port
+    if port is not None and protocol is not None:
+        problems.add(where, "port", "%s has no ports: leave port out" % protocol)
+    return None
+
+
+def _extra_end_names(where, key, value, problems):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.add(
+            where,
+            key,
+            "give a host or network name of the site, an IPv4 address or network, or a list "
+            "of them",
+        )
+        return None
+    return value
+
+
+def _host_addresses(devices, pc_hosts, routers):
+    addresses = {}
+    for device in devices:
+        addresses.setdefault(device["name"], set()).add(device["ip"])
+    for name, host in pc_hosts.items():
+        if host:
+            addresses.setdefault(name, set()).add(host["ip"])
+    for router in routers:
+        addresses.setdefault(router["name"], set()).update(router["addresses"])
+    return addresses
+
+
+def _end_cidrs(where, key, names, known, problems):
+    cidrs = []
+    for name in names:
+        if name in known:
+            cidrs += known[name]
+            continue
+        cidr = parse_cidr(name) or parse_cidr(name + "/32")
+        if cidr is None:
+            problems.add(
+                where,
+                key,
+                "%s is neither a host nor a network of the site, nor an IPv4 address or network"
+                % _text(name),
+            )
+        else:
+            cidrs.append(str(cidr))
+    return cidrs
+
+
+def resolve_extra_flows(flows, networks, hosts, problems):
+    """Each extra flow with its ends as CIDRs (``src``, ``dst``): a ``shapes.ExtraFlow``.
+    ``hosts`` is (MPCPUs, PC hosts by name, routers) as validated."""
+    known = dict(
+        (name, ["%s/32" % ip for ip in sorted(ips)])
+        for name, ips in _host_addresses(*hosts).items()
+    )
+    for network in networks:
+        known.setdefault(network["name"], [str(network["cidr"])])
+    resolved = []
+    for index, flow in flows:
+        where = "mpcpu_site.extra_flows[%d]" % index
+        src = _end_cidrs(where, "from", flow["from"], known, problems)
+        dst = _end_cidrs(where, "to", flow["to"], known, problems)
+        if flow["protocol"] == "vrrp":
+            dst.append(VRRP_GROUP)
+        resolved.append(dict(flow, src=sorted(set(src)), dst=sorted(set(dst))))
+    return resolved
+
+
+# --- routers the collection renders but never logs in to ---------------------------------------
+
+# The appliance targets (firewall.appliance.TARGETS, rendered by Aerleon) and the IOS ACL
+# renderer; tests/unit checks the list against the firewall's targets.
+ROUTER_PLATFORMS = (
+    "arista",
+    "cisco",
+    "cisco_ios",
+    "ciscoasa",
+    "cisconx",
+    "juniper",
+    "paloalto",
+    "srx",
+)
+ROUTER_PLATFORM = "mpcpu_router_platform"
+# The firewall role's options: they configure a Linux host the role logs in to.
+LINUX_ONLY_PREFIX = "firewall_"
+
+
+def check_appliance_routers(groups, hostvars, problems):
+    """{router: platform} of the routers marked ``mpcpu_router_platform``: rendered for
+    review, never logged in to, so nothing may ask the collection to configure them."""
+    pc_parts = set(appendix_d.PC_PARTS)
+    platforms = {}
+    for name in sorted(groups.get(appendix_d.ROUTER_GROUP, ())):
+        host_vars = host_vars_of(hostvars, name)
+        if ROUTER_PLATFORM not in host_vars:
+            continue
+        platform = host_vars[ROUTER_PLATFORM]
+        if not isinstance(platform, str) or platform not in ROUTER_PLATFORMS:
+            problems.add(
+                name,
+                ROUTER_PLATFORM,
+                "%s is not one of %s" % (_text(platform), ", ".join(ROUTER_PLATFORMS)),
+            )
+            continue
+        platforms[name] = platform
+        for key in sorted(k for k in host_vars if str(k).startswith(LINUX_ONLY_PREFIX)):
+            problems.add(
+                name,
+                str(key),
+                "an appliance router (%s: %s) is rendered for review, never logged in to: the "
+                "firewall role's options do not apply; remove it" % (ROUTER_PLATFORM, platform),
+            )
+        parts = sorted(g for g, members in groups.items() if g in pc_parts and name in members)
+        if parts:
+            problems.add(
+                name,
+                "groups",
+                "an appliance router (%s: %s) is never logged in to, so it cannot play %s: "
+                "give the part to a managed host" % (ROUTER_PLATFORM, platform, ", ".join(parts)),
+            )
+    return platforms

@@ -22,7 +22,7 @@ class Network(TypedDict):
     name: str
     cidr: str  # "198.51.100.0/26"
     gateway: Optional[str]
-    kind: str  # mpcpu, pc or management
+    kind: str  # mpcpu (dedicated to MPCPUs), shared (MPCPUs among other hosts), pc or management
 
 
 class Firmware(TypedDict, total=False):
@@ -42,6 +42,9 @@ class Device(TypedDict):
     mac: str  # lower case, colon separated
     network: str  # the name of its network
     firmware: Optional[Firmware]
+    mate: Optional[str]  # the other CPU of its hot-standby pair (mpcpu_mate); None: unpaired
+    hostname: Optional[str]  # the DHCP host name (option 12); None: the reservation has none
+    protocol: Dict[str, object]  # its device-side settings (site_model.protocol.DEFAULTS' keys)
 
 
 class PartHost(TypedDict):
@@ -57,6 +60,7 @@ class Router(TypedDict):
     name: str
     addresses: List[str]  # one on each network it joins
     networks: List[str]  # the names of those networks, sorted
+    platform: Optional[str]  # an appliance rendered for review (mpcpu_router_platform), or None
 
 
 class Row(TypedDict):
@@ -119,9 +123,25 @@ class HostView(TypedDict):
     crossing: List[Flow]  # a router's: flows between two networks it joins, PC end elsewhere
 
 
+ExtraFlow = TypedDict(
+    "ExtraFlow",
+    {
+        "name": str,
+        "protocol": object,  # tcp, udp, icmp, vrrp, or another IP protocol's number
+        "port": Optional[int],  # the destination port of a tcp or udp flow, else None
+        "from": List[str],  # the names (or addresses) as given
+        "to": List[str],
+        "src": List[str],  # the source ends as IPv4 CIDRs
+        "dst": List[str],  # the destination ends; a vrrp flow's include 224.0.0.18/32
+    },
+)
+ExtraFlow.__doc__ = """A flow the site needs beside Appendix D (``mpcpu_site.extra_flows``)."""
+
+
 class Model(TypedDict, total=False):
     """The compiled site. ``flows`` and ``hosts`` are absent when built with
-    ``compile_flows=False`` (a check and the port matrix need neither)."""
+    ``compile_flows=False`` (a check and the port matrix need neither); ``warnings`` is set by
+    ``assess_site`` (the ``site_model`` filter), not by ``build_site``."""
 
     name: str
     networks: List[Network]
@@ -130,5 +150,7 @@ class Model(TypedDict, total=False):
     mpcpus: List[Device]
     parts: Dict[str, List[PartHost]]  # PC-part group to its hosts
     routers: List[Router]
+    extra_flows: List[ExtraFlow]  # the site's own flows beside Appendix D
     flows: List[Flow]
     hosts: Dict[str, HostView]  # host name to its view
+    warnings: List[str]  # what the site allows but probably does not mean (site_warnings)

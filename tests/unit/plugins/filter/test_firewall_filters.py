@@ -83,7 +83,7 @@ def test_export_files_are_keyed_by_target(model):
 def test_site_router_acl_of_a_flat_site_is_an_ios_comment_saying_nothing_crosses():
     site = {
         "name": "flat",
-        "networks": [{"name": "cctv", "cidr": "198.51.100.0/26", "kind": "mpcpu"}],
+        "networks": [{"name": "cctv", "cidr": "198.51.100.0/26", "kind": "shared"}],
         "management_networks": ["198.51.100.0/28"],
     }
     groups = {"mpcpu": ["mpcpu-a"], "mpcpu_log_collectors": ["server"]}

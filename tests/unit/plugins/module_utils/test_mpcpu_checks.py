@@ -39,12 +39,19 @@ def test_unset_port_is_the_tables(row_id, side):
     assert checks.port(None, "port", row_id, side) == getattr(appendix_d.row(row_id), side)
 
 
-@pytest.mark.parametrize("value", [0, 65536, -1, True, "69"])
+@pytest.mark.parametrize("value", [0, 65536, -1, True])
 def test_out_of_range_ports_are_refused(value):
     with pytest.raises(
         MpcpuError, match=r"^easy_cpu_port: .* is not a port number from 1 to 65535$"
     ):
         checks.port(value, "easy_cpu_port", "easy_cpu")
+
+
+def test_a_quoted_port_is_refused_as_a_string():
+    with pytest.raises(
+        MpcpuError, match=r"^easy_cpu_port: '69' is a string: write the number without quotes$"
+    ):
+        checks.port("69", "easy_cpu_port", "easy_cpu")
 
 
 def test_positive_distinguishes_zero():

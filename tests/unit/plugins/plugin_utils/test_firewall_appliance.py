@@ -403,7 +403,8 @@ def test_the_bundle_holds_every_appliance_target_and_the_aclgen_export(model):
 
 def test_a_site_where_nothing_crosses_gets_a_note_instead_of_appliance_files(make_inventory):
     site, groups, hostvars = make_inventory()
-    site["networks"] = site["networks"][:1]  # one MPCPU network, the server on it, no router
+    # One network shared by the MPCPUs and the server, no router.
+    site["networks"] = [dict(site["networks"][0], kind="shared")]
     site["management_networks"] = ["198.51.100.0/26"]
     hostvars["pc-server"] = {"ansible_host": "198.51.100.20"}
     del hostvars["router"]

@@ -42,3 +42,14 @@ def test_the_modules_refuse_a_port_with_the_site_models_words(value):
 @pytest.mark.parametrize("value", [1, 69, 65535])
 def test_a_port_number_has_no_problem(value):
     assert appendix_d.port_problem(value) is None
+
+
+def test_a_problem_several_places_share_is_one_line_naming_them():
+    texts = ["a: f: bad", "b: g: other", "c: f: bad"]
+    assert problems.merged(texts) == ["a, c: f: bad", "b: g: other"]
+
+
+def test_a_problem_on_many_places_names_the_first_ten_and_counts_the_rest():
+    texts = ["h%02d: f: bad" % number for number in range(12)]
+    (line,) = problems.merged(texts)
+    assert line == "h00, h01, h02, h03, h04, h05, h06, h07, h08, h09 and 2 more: f: bad"

@@ -74,7 +74,7 @@ def test_a_quoted_number_the_role_casts_is_taken_one_it_reads_as_given_is_not():
     )
     assert role_options.role_option_problems(
         "tftp_receiver", "h", {"tftp_receiver_retention_days": "90"}
-    ) == ["h: tftp_receiver_retention_days: '90' is not an integer"]
+    ) == ["h: tftp_receiver_retention_days: '90' is a string: write the number without quotes"]
 
 
 def test_log_collector_options_are_judged_together():

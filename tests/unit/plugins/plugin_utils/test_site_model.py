@@ -131,7 +131,11 @@ BAD_INVENTORIES = [
     ("ip in a pc network", _set("hostvars/mpcpu-a/mpcpu_ip", "203.0.113.50"), "mpcpu-a: mpcpu_ip"),
     ("broadcast address", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.63"), "mpcpu-a: mpcpu_ip"),
     ("gateway address", _set("hostvars/mpcpu-a/mpcpu_ip", "198.51.100.1"), "mpcpu-a: mpcpu_ip"),
-    ("duplicate mpcpu ip", _set("hostvars/mpcpu-b/mpcpu_ip", "198.51.100.10"), "mpcpu-b: mpcpu_ip"),
+    (
+        "duplicate mpcpu ip",
+        _set("hostvars/mpcpu-b/mpcpu_ip", "198.51.100.10"),
+        "mpcpu-a, mpcpu-b: mpcpu_ip",
+    ),
     (
         "mpcpu ip used by server",
         _set("hostvars/pc-server/ansible_host", "198.51.100.10"),
@@ -147,7 +151,7 @@ BAD_INVENTORIES = [
     (
         "duplicate mac",
         _set("hostvars/mpcpu-b/mpcpu_mac", "02:00:00:00:00:0A"),
-        "mpcpu-b: mpcpu_mac",
+        "mpcpu-a, mpcpu-b: mpcpu_mac",
     ),
     ("mac not a string", _set("hostvars/mpcpu-a/mpcpu_mac", 12), "mpcpu-a: mpcpu_mac"),
     (
@@ -372,7 +376,7 @@ def test_one_port_check_for_every_port():
     assert [site_model.port_problem(v) for v in (0, 65536, "69", True, None)] == [
         "0 is not a port number from 1 to 65535",
         "65536 is not a port number from 1 to 65535",
-        "'69' is not a port number from 1 to 65535",
+        "'69' is a string: write the number without quotes",
         "true is not a port number from 1 to 65535",
         "null is not a port number from 1 to 65535",
     ]

@@ -5,7 +5,9 @@ Each ``corpus/*.yml`` starts from the unit tests' good inventory (conftest) and 
 index) to a new value, ``delete`` lists paths to remove. Every host's ``inventory_dir`` is the
 corpus directory, as Ansible sets it, so firmware files resolve against ``corpus/files``.
 ``errors`` is the exact list ``site_errors`` must return (``{corpus}`` stands for the corpus
-directory); an empty list means the inventory is valid and compiles.
+directory); an empty list means the inventory is valid and compiles. ``warnings``, when the
+case has it, is the exact list of warnings (``site_model.assess_site``); ``strict_options:
+true`` runs the checks as ``site_model_strict_options: true`` does.
 """
 
 import copy
@@ -58,7 +60,13 @@ def expected_errors(case):
 def test_corpus_inventory_gets_exactly_its_problems(path, make_inventory):
     case = yaml.safe_load(path.read_text())
     inventory = inventory_of(case, make_inventory)
-    assert site_model.site_errors(*inventory) == expected_errors(case)
+    strict = case.get("strict_options", False)
+    _model, errors, warnings = site_model.assess_site(*inventory, strict_options=strict)
+    assert errors == expected_errors(case)
+    if not strict:
+        assert site_model.site_errors(*inventory) == expected_errors(case)
+    if "warnings" in case:
+        assert warnings == case["warnings"]
     if not case["errors"]:
         model = site_model.build_site(*inventory)
         assert set(model["hosts"]) >= {"mpcpu-a", "mpcpu-b"}

@@ -11,7 +11,9 @@ def _keys(shape):
 
 
 def _model(make_inventory):
-    return site_model.build_site(*make_inventory())
+    model, errors, _warnings = site_model.assess_site(*make_inventory())
+    assert not errors
+    return model
 
 
 def test_the_model_has_the_keys_of_its_shape(make_inventory):

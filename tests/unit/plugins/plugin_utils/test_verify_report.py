@@ -1,4 +1,4 @@
-"""Verify report: every MPCPU x row cell, failures named, a missing probe is a failure."""
+"""Verify report: every MPCPU x row cell, failures named, unprobed MPCPU-side rows told apart."""
 
 from xml.etree import ElementTree
 
@@ -22,7 +22,7 @@ def all_pass(model):
 
 def test_all_rows_pass(model):
     text = verify_report.markdown(model, all_pass(model))
-    assert "14 passed, 0 failed" in text
+    assert "14 passed, 0 failed, 0 not probed" in text
     assert "FAIL" not in text
 
 
@@ -31,14 +31,36 @@ def test_one_broken_flow_shows_exactly_that_cell_failing(model):
     broken = next(r for r in results if r["mpcpu"] == "mpcpu-b" and r["row"] == "ntp")
     broken.update(passed=False, detail="no NTP answer within 2 s")
     text = verify_report.markdown(model, results)
-    assert "13 passed, 1 failed" in text
+    assert "13 passed, 1 failed, 0 not probed" in text
     assert "- mpcpu-b, NTP: no NTP answer within 2 s" in text
     assert text.count("**FAIL**") == 1
 
 
-def test_a_row_nobody_probed_is_a_failure(model):
+def test_a_row_the_mpcpu_starts_that_nobody_probed_is_not_probed_not_failed(model):
     results = [r for r in all_pass(model) if r["row"] != "snapshot"]
-    assert verify_report.summary(model, results) == {"total": 14, "passed": 12, "failed": 2}
+    counts = verify_report.summary(model, results)
+    assert counts == {"total": 14, "passed": 12, "failed": 0, "not_probed": 2}
+    text = verify_report.markdown(model, results)
+    assert "12 passed, 0 failed, 2 not probed" in text
+    assert "## Not probed" in text and "- mpcpu-a, Snapshot" in text
+    assert "FAIL" not in text
+
+
+def test_a_row_the_pc_starts_that_nobody_probed_is_a_failure(model):
+    results = [r for r in all_pass(model) if r["row"] != "easy_cpu"]
+    counts = verify_report.summary(model, results)
+    assert counts == {"total": 14, "passed": 12, "failed": 2, "not_probed": 0}
+    assert "- mpcpu-b, EASY CPU: %s" % verify_report.NO_PC_PROBE in verify_report.markdown(
+        model, results
+    )
+
+
+def test_junit_marks_an_unprobed_row_skipped(model):
+    results = [r for r in all_pass(model) if r["row"] != "ntp"]
+    root = ElementTree.fromstring(verify_report.junit_xml(model, results))
+    suite = root.find("testsuite")
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "2")
+    assert root.find(".//testcase[@classname='mpcpu-a'][@name='ntp']/skipped") is not None
 
 
 def test_junit_has_one_testcase_per_cell_and_names_the_failure(model):
@@ -56,5 +78,38 @@ def test_a_row_with_two_pc_hosts_fails_when_either_flow_fails(model):
     first = next(r for r in results if r["mpcpu"] == "mpcpu-a" and r["row"] == "ntp")
     results.append(dict(first, passed=False, detail="ntp-2: no answer"))
     text = verify_report.markdown(model, results)
-    assert "13 passed, 1 failed" in text
+    assert "13 passed, 1 failed, 0 not probed" in text
     assert "- mpcpu-a, NTP: ntp-2: no answer" in text
+
+
+@pytest.fixture
+def paired_model(make_inventory):
+    site, groups, hostvars = make_inventory()
+    hostvars["mpcpu-a"]["mpcpu_mate"] = "mpcpu-b"
+    hostvars["mpcpu-b"]["mpcpu_mate"] = "mpcpu-a"
+    return site_model.build_site(site, groups, hostvars)
+
+
+def _failing(model, cells):
+    results = all_pass(model)
+    for result in results:
+        if (result["mpcpu"], result["row"]) in cells:
+            result.update(passed=False, detail="no answer")
+    return results
+
+
+def test_a_row_failing_on_both_cpus_of_a_pair_is_an_outage(paired_model):
+    results = _failing(paired_model, {("mpcpu-a", "ntp"), ("mpcpu-b", "ntp")})
+    text = verify_report.markdown(paired_model, results)
+    assert "- **OUTAGE** pair mpcpu-a/mpcpu-b, NTP: fails on both CPUs" in text
+
+
+def test_a_row_failing_on_one_cpu_of_a_pair_is_no_outage(paired_model):
+    text = verify_report.markdown(paired_model, _failing(paired_model, {("mpcpu-b", "ntp")}))
+    assert "- pair mpcpu-a/mpcpu-b, NTP: fails on one CPU, its mate serves" in text
+    assert "OUTAGE" not in text
+
+
+def test_an_unpaired_site_gets_no_pair_section(model):
+    text = verify_report.markdown(model, _failing(model, {("mpcpu-a", "ntp"), ("mpcpu-b", "ntp")}))
+    assert "## Pairs" not in text
