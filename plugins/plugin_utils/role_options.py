@@ -16,6 +16,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import smarthost
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils._netaddr import netaddr
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.problems import (
     Problems,
@@ -337,12 +338,47 @@ def log_collector_syslog_errors(host, *options):
     return errors
 
 
+# The smtp role's smarthost options, judged with smtp_relayhost (TLS, login, rewriting).
+SMTP_RELAY_OPTIONS = (
+    "smtp_relay_tls_level",
+    "smtp_relay_tls_wrappermode",
+    "smtp_relay_tls_ca_certificates",
+    "smtp_relay_auth",
+    "smtp_relay_username",
+    "smtp_relay_password",
+    "smtp_sender_address",
+    "smtp_recipient_map",
+)
+
+
+def _smarthost_port(relayhost):
+    """The port of smarthost ``relayhost``; None for none or a malformed one (refused apart)."""
+    try:
+        return parse_smarthost(relayhost)[1] or smarthost.DEFAULT_PORT
+    except ValueError:
+        return None
+
+
+def smtp_relay_option_errors(host, relayhost="", message_size_limit=10240000, *relay_values):
+    """``smtp_option_errors`` and the smarthost's TLS, login and rewriting options, given in
+    the order of ``SMTP_RELAY_OPTIONS`` (those left out take the role's defaults)."""
+    errors = smtp_option_errors(host, relayhost, message_size_limit)
+    port = _smarthost_port(relayhost)
+    options = dict((name, role_defaults("smtp")[name]) for name in SMTP_RELAY_OPTIONS)
+    options.update(zip(SMTP_RELAY_OPTIONS[: len(relay_values)], relay_values, strict=True))
+    options["smtp_relayhost"] = relayhost
+    return errors + smarthost.relay_option_problems(host, port, options)
+
+
 # Options a role judges together with a check of its own (one problem each, some named by a
 # list element), in the order that check takes them; the spec's one-by-one check leaves them
 # out (``role_spec``).
 ROLE_CHECKS = {
     "ntp": (("ntp_upstream_servers", "ntp_local_stratum"), ntp_option_errors),
-    "smtp": (("smtp_relayhost", "smtp_message_size_limit"), smtp_option_errors),
+    "smtp": (
+        ("smtp_relayhost", "smtp_message_size_limit") + SMTP_RELAY_OPTIONS,
+        smtp_relay_option_errors,
+    ),
     "log_collector": (
         (
             "log_collector_journal",
@@ -389,6 +425,7 @@ ROLE_LIMITS = {
     "tftp_receiver_retransmit_ms": _between(10, 255000, "%s must be 10 to 255000 (milliseconds)"),
     "tftp_receiver_filename_pattern": _remap_pattern,
     "tftp_receiver_directory": _shell_safe_path,
+    "smtp_queue_lifetime_days": _between(1, 100, "%s must be 1 to 100 (days, postfix's most)"),
 }
 
 

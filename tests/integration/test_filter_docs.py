@@ -66,8 +66,8 @@ def parameters(name):
     return found
 
 
-def test_the_collection_exports_its_30_filters():
-    assert len(FILTERS) == 30
+def test_the_collection_exports_its_32_filters():
+    assert len(FILTERS) == 32
 
 
 def test_every_filter_has_a_sidecar_and_every_sidecar_a_filter():

@@ -201,3 +201,35 @@ def test_the_report_names_the_firewall_backend_each_host_applies(tmp_path):
     report = (tmp_path / "mpcpu-verify-example-campus" / "report.md").read_text()
     section = report.split("\n## Firewalls\n\n", 1)[1].splitlines()
     assert section and all(line.endswith(": none") for line in section), section
+
+
+NO_ROUTE_PLAYBOOK = """
+- name: Compile the site
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: megapower.mpcpu.site_model
+      vars: {site_model_show_matrix: false}
+- name: Probe the MPCPU side from a host without facts (no default route, no MPCPU address)
+  hosts: cctv-gw-1
+  connection: local
+  gather_facts: false
+  vars: {ansible_python_interpreter: "{{ ansible_playbook_python }}", verify_side: mpcpu}
+  tasks:
+    - name: Probe
+      ansible.builtin.include_role:
+        name: megapower.mpcpu.verify
+        tasks_from: probe
+    - name: The probe ran, with nothing to probe
+      ansible.builtin.assert:
+        that: __verify_probe_mpcpu is not skipped and __verify_probe_mpcpu is not failed
+"""
+
+
+def test_a_probe_host_without_a_default_route_probes_without_a_dhcp_interface(tmp_path):
+    (tmp_path / "play.yml").write_text(NO_ROUTE_PLAYBOOK)
+    result = ansible_cli.run(
+        "ansible-playbook", "-i", INVENTORY, tmp_path / "play.yml", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
