@@ -19,8 +19,11 @@ from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import sn
 from ansible_collections.megapower.mpcpu.plugins.module_utils._mpcpu.checks import MpcpuError
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
-DEVICE = "127.78.0.10"
-PC = "127.78.0.20"
+# A block of loopback addresses per pytest-xdist worker: two workers' simulators would otherwise
+# bind the same address and port at once (ansible-test runs the units with -n auto).
+_BLOCK = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)
+DEVICE = "127.78.%d.10" % _BLOCK
+PC = "127.78.%d.20" % _BLOCK
 OPTIONS = {
     "timeout": 3.0,
     "time_file": "mpcpu_time.txt",
