@@ -36,6 +36,10 @@ scrape_configs:
   - job_name: node
     static_configs: [{targets: ["%s:9100"]}]
 """ % (WORK, COLLECTOR)
+READY = (
+    "python3 -c 'import urllib.request as request; "
+    'request.urlopen("http://127.0.0.1:9090/-/ready", timeout=5)\''
+)
 QUERY = r"""
 import json, sys, urllib.request
 with urllib.request.urlopen("http://127.0.0.1:9090/api/v1/" + sys.argv[1], timeout=5) as answer:
@@ -98,6 +102,8 @@ def prometheus(host, collector, tmp_path_factory):
             WORK,
             WORK,
         )
+        # Prometheus answers 503 until its storage is open: slower on a busy machine.
+        wait_until(lambda: collector.run(READY).rc == 0, 120, "Prometheus ready")
         yield lambda api, **params: json.loads(
             collector.check_output(
                 "python3 -c %s %s", QUERY, api + "?" + urllib.parse.urlencode(params)
