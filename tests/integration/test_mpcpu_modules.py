@@ -14,10 +14,8 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -27,6 +25,7 @@ import tftpy
 import ansible_cli
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
 from ansible_collections.megapower.mpcpu.plugins.module_utils._clients import sntp
+from mpcpu_sim import launch
 
 pytestmark = pytest.mark.slow
 
@@ -62,63 +61,18 @@ def address(name):
 # --- the simulator --------------------------------------------------------------------------
 
 
-class Simulator:
-    def __init__(self, workdir):
-        self.status_file = workdir / "simulator.json"
-        self.log_file = workdir / "simulator.log"
-        config = workdir / "simulator-config.json"
-        devices = [
-            dict(settings, name=name, address=ip, clock_offset=offset)
-            for name, (ip, offset, settings) in DEVICES.items()
-        ]
-        config.write_text(json.dumps({"defaults": {"log_rate": 5}, "devices": devices}))
-        environment = dict(os.environ, PYTHONPATH="%s/lab:%s/collections" % (ROOT, ROOT))
-        argv = [sys.executable, "-m", "mpcpu_sim", "serve", "--config", str(config)]
-        argv += ["--status-file", str(self.status_file)]
-        with open(self.log_file, "w") as log:
-            self.process = subprocess.Popen(
-                argv, env=environment, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def wait_until_running(self, seconds=30):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("simulator exited: %s" % self.log_file.read_text())
-            if self.status().get("running"):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("simulator not running after %d s" % seconds)
-
-    def status(self):
-        try:
-            return json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def device(self, name):
-        # the status file is rewritten within 0.1 s of a change; wait past that
-        time.sleep(0.3)
-        return self.status()["devices"][name]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory):
-    sim = Simulator(tmp_path_factory.mktemp("simulator"))
+    devices = [
+        dict(settings, name=name, address=ip, clock_offset=offset)
+        for name, (ip, offset, settings) in DEVICES.items()
+    ]
+    config = {"defaults": {"log_rate": 5}, "devices": devices}
+    running = launch.Simulator(tmp_path_factory.mktemp("simulator"), config=config)
     try:
-        sim.wait_until_running()
-        yield sim
+        yield running.start(30)
     finally:
-        sim.stop()
+        running.stop()
 
 
 # --- running the modules --------------------------------------------------------------------
@@ -223,7 +177,7 @@ def test_time_is_set_read_back_and_left_alone_the_second_time(simulator, tmp_pat
     assert abs(device_clock_offset("clock")) < 2
     second = succeeds(tmp_path, "mpcpu_time", {"host": address("clock")})
     assert second["changed"] is False
-    assert simulator.device("clock")["counters"]["tftp_wrq"] == 1
+    assert simulator.devices()["clock"]["counters"]["tftp_wrq"] == 1
 
 
 def test_check_mode_reports_the_drift_and_changes_nothing(simulator, tmp_path):
@@ -233,7 +187,7 @@ def test_check_mode_reports_the_drift_and_changes_nothing(simulator, tmp_path):
     assert re.search(r"^-\s+time: '\S+Z'$", result["_output"], re.M)
     assert re.search(r"^\+\s+time: '\S+Z'$", result["_output"], re.M)
     assert abs(device_clock_offset("check") - 600) < 2
-    assert "tftp_wrq" not in simulator.device("check")["counters"]
+    assert "tftp_wrq" not in simulator.devices()["check"]["counters"]
 
 
 def test_state_read_only_reads(simulator, tmp_path):
@@ -358,7 +312,7 @@ def test_firmware_is_pushed_verified_left_alone_and_forced(simulator, tmp_path, 
     forced = succeeds(tmp_path, "mpcpu_firmware", dict(args, force=True, windowsize=8))
     assert forced["changed"] is True
     assert forced["bytes"] == len(IMAGE)
-    assert simulator.device("firmware")["counters"]["tftp_wrq"] == 2
+    assert simulator.devices()["firmware"]["counters"]["tftp_wrq"] == 2
 
 
 def test_firmware_push_falls_back_to_512_when_the_device_ignores_options(simulator, tmp_path):
@@ -411,7 +365,7 @@ def test_firmware_refusals_name_the_field_and_send_nothing(
         prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
     result = fails(tmp_path, "mpcpu_firmware", args, prefix=prefix)
     assert re.match(message, result["msg"]), result["msg"]
-    counters = simulator.device("refuse")["counters"]
+    counters = simulator.devices()["refuse"]["counters"]
     assert "tftp_wrq" not in counters
     assert "tftp_rrq" not in counters  # refused before the device was even asked
 
@@ -432,7 +386,7 @@ def test_status_collects_every_reply_and_reaches_the_activity_log(simulator, tmp
     assert all(reply.startswith("MPCPU status 127.77.0.17 STATUS") for reply in result["replies"])
     assert result["activity_log"]["reachable"] is True
     assert re.match(r"^\d+ \S+ status ", result["activity_log"]["first_line"])
-    assert simulator.device("status")["counters"]["easy_cpu_requests"] == 1
+    assert simulator.devices()["status"]["counters"]["easy_cpu_requests"] == 1
 
 
 def test_status_with_too_few_replies_fails_naming_expect_replies(simulator, tmp_path):
@@ -503,7 +457,7 @@ def test_module_defaults_set_host_port_timeout_and_retries_once(simulator, tmp_p
     assert seen["status"]["reply_count"] >= 1
     assert all(address("defaults") in reply for reply in seen["status"]["replies"])
     assert seen["clock"]["device_time_before"].endswith("Z")
-    counters = simulator.device("defaults")["counters"]
+    counters = simulator.devices()["defaults"]["counters"]
     assert counters["easy_cpu_requests"] == 1
     assert counters["tftp_rrq"] == 1
     assert seen["silent"]["failed"] is True
