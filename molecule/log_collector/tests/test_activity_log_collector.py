@@ -71,13 +71,13 @@ with open(out, "wb") as handle:
 """
 
 
-def wait_until(predicate, timeout, what):
+def wait_until(predicate, timeout, what, explain=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.3)
-    pytest.fail("waited %d s for %s" % (timeout, what))
+    pytest.fail("waited %d s for %s\n%s" % (timeout, what, explain()))
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +217,10 @@ RFC5424_RECORD = re.compile(
     r'\[mpcpu@32473 name="(?P<name>[^"]*)" address="(?P<address>[^"]*)" seq="(?P<seq>\d+)" '
     r'time="(?P<time>[^"]*)"\] (?P<message>.*)$'
 )
+SYSLOG_OUTAGE = (
+    "table inet outage { chain input { type filter hook input priority 0; "
+    "tcp dport %d drop; }; }" % SYSLOG_PORT
+)
 JOURNAL_FIELDS = ("MPCPU_NAME", "MPCPU_ADDRESS", "MPCPU_SEQ", "MPCPU_RECORD_TIME", "MESSAGE")
 
 
@@ -245,27 +249,64 @@ def file_lines(collector, path):
 
 @pytest.fixture(scope="module")
 def forwarded(host, collector, log_file_of, streamed, receiver):
-    """Records flowing; the syslog collector stopped for a while (the collector's rsyslog
-    restarted meanwhile, its queue saved to disk), started again; then the simulator stops and
-    every record the files hold must arrive."""
+    """Records flowing; the syslog collector unreachable for a while (its host drops every
+    packet to the port, as a cut WAN link does; the collector's rsyslog restarted meanwhile,
+    its queue saved to disk), reachable again; then the simulator stops and every record the
+    files hold must arrive. (Its daemon stopping mid-stream is plain TCP's own loss; see the
+    role's README.)"""
     wait_until(lambda: len(received_records(host)) == len(DEVICES), 60, "the first records")
-    host.check_output("systemctl stop rsyslog")
-    outage_start = {ip: len(written_seqs(collector, log_file_of(ip))) for ip in DEVICES.values()}
-    time.sleep(2)
-    collector.check_output("systemctl restart rsyslog")
-    time.sleep(2)
-    host.check_output("systemctl start rsyslog")
+    host.check_output("echo %s | nft -f -", SYSLOG_OUTAGE)
+    try:
+        outage_start = {
+            ip: len(written_seqs(collector, log_file_of(ip))) for ip in DEVICES.values()
+        }
+        time.sleep(2)
+        collector.check_output("systemctl restart rsyslog")
+        time.sleep(2)
+    finally:
+        host.run("nft delete table inet outage")
     host.check_output("systemctl stop mpcpu-sim")
     time.sleep(1)
     final = {ip: file_lines(collector, log_file_of(ip)) for ip in DEVICES.values()}
     wait_until(
-        lambda: all(
-            len(received_records(host).get(ip, ())) >= len(lines) for ip, lines in final.items()
-        ),
-        60,
+        lambda: not missing_at_syslog_collector(host, final),
+        120,
         "every record at the syslog collector",
+        lambda: forwarding_state(host, collector, outage_start, final),
     )
     return outage_start, final
+
+
+def missing_at_syslog_collector(host, final):
+    """Per device, the sequence numbers written to its file that the syslog collector lacks
+    (a record sent twice counts once)."""
+    received = received_records(host)
+    missing = {}
+    for ip, lines in final.items():
+        lacking = {int(line.split(" ", 1)[0]) for line in lines} - {
+            int(record.group("seq")) for record in received.get(ip, ())
+        }
+        if lacking:
+            missing[ip] = sorted(lacking)
+    return missing
+
+
+def forwarding_state(host, collector, outage_start, final):
+    """What a failed wait reports: per device the records missing at the syslog collector, and
+    the forwarding side's rsyslog as it saw the outage."""
+    missing = missing_at_syslog_collector(host, final)
+    report = [
+        "%s: %d written (%d when the outage began), missing %s"
+        % (ip, len(lines), outage_start[ip], missing.get(ip, [])[:40])
+        for ip, lines in final.items()
+    ]
+    for command in (
+        "journalctl -u rsyslog --no-pager -n 40 -o short-precise",
+        "ls -la /var/spool/rsyslog /var/lib/rsyslog",
+    ):
+        report.append("collector: %s\n%s" % (command, collector.run(command).stdout))
+    report.append("receiver: %s" % host.run("journalctl -u rsyslog --no-pager -n 20").stdout)
+    return "\n".join(report)
 
 
 @pytest.mark.parametrize("name", sorted(DEVICES))
