@@ -39,6 +39,14 @@ DEVICES = {
 }
 PAIRS = (("A1", "B1"), ("A2", "B2"), ("A3", "B3"))
 FLASH_LINE = re.compile(r"(\S+): flash (begins|ends) at=([0-9.]+)")
+# The simulator's line for each finished transfer, with the options it agreed to.
+TRANSFER_LINE = re.compile(
+    r"(\S+): (wrq|rrq) firmware\.bin from \S+ \d+ bytes in \S+ s "
+    r"\(blksize (\d+), windowsize (\d+)\)"
+)
+# Device-protocol TFTP options: the site asks for smaller blocks, S2 alone for windows.
+SITE_PROTOCOL = {"firmware_blksize": 1024}
+OWN_PROTOCOL = {"S2": {"firmware_windowsize": 8}}
 
 
 def _simulator_config(faults=(), absent=(), subnet=5):
@@ -84,11 +92,13 @@ def _inventory(tmp_path, subnet=5):
                 "mpcpu_mac": "02:00:00:77:%02x:%02x" % (subnet, int(ip.rsplit(".", 1)[1])),
                 "mpcpu_firmware": firmware,
                 **({"mpcpu_mate": mate} if mate else {}),
+                **({"mpcpu_device_protocol": OWN_PROTOCOL[name]} if name in OWN_PROTOCOL else {}),
             },
         )
         for name, (ip, mate, _role) in DEVICES.items()
     )
     site = launch.loopback_site("pairs", "127.77.%d" % subnet, ["time_firmware", "easy_cpu"])
+    site["device_protocol"] = SITE_PROTOCOL
     inventory = launch.controller_inventory(site, hosts, "127.77.%d.129" % subnet)
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=False))
@@ -184,6 +194,15 @@ def test_no_moment_has_both_cpus_of_a_pair_flashing_in_the_worst_order(tmp_path,
     ]
     assert "switch-over" in running.log_text()
     assert set(device["firmware"]["version"] for device in devices.values()) == {VERSION}
+    # each image went in the blocks and windows its CPU's device-protocol settings name
+    written = dict(
+        (name, (int(blksize), int(windowsize)))
+        for name, kind, blksize, windowsize in TRANSFER_LINE.findall(running.log_text())
+        if kind == "wrq"
+    )
+    assert written == dict(
+        (name, (1024, OWN_PROTOCOL.get(name, {}).get("firmware_windowsize", 1))) for name in DEVICES
+    )
 
 
 def test_a_flash_failing_on_the_first_cpu_of_a_pair_leaves_its_mate_untouched(tmp_path, simulator):

@@ -43,6 +43,10 @@ DEFAULTS = {
     "firmware_version_file": mpcpu_firmware.DEFAULT_VERSION_FILE,
     "firmware_version_regex": mpcpu_firmware.DEFAULT_VERSION_REGEX,
     "firmware_sha256_regex": mpcpu_firmware.DEFAULT_SHA256_REGEX,
+    # Lock-step unless a site knows its CPUs' TFTP server takes RFC 7440 windows: an old
+    # server may refuse a request with an option it does not know.
+    "firmware_blksize": mpcpu_firmware.DEFAULT_BLKSIZE,
+    "firmware_windowsize": 1,
     "status_request": "STATUS\r\n",
     "status_version_regex": r"\bversion=(\S+)",
     "status_selected_regex": r"\brole=(\w+)",
@@ -69,6 +73,11 @@ REGEX_KEYS = (
     "status_selected_regex",
 )
 TEXT_KEYS = ("status_request", "status_selected_value")
+# TFTP options the firmware transfer asks for, and their ranges (RFC 2348, RFC 7440).
+COUNT_RANGES = {
+    "firmware_blksize": (mpcpu_firmware.MIN_BLKSIZE, mpcpu_firmware.MAX_BLKSIZE),
+    "firmware_windowsize": (1, mpcpu_firmware.MAX_WINDOWSIZE),
+}
 
 
 # Who sends or reads each setting: the port matrix says it beside the value.
@@ -79,6 +88,8 @@ USED_BY = {
     "firmware_version_file": "devices (firmware)",
     "firmware_version_regex": "devices (firmware)",
     "firmware_sha256_regex": "devices (firmware)",
+    "firmware_blksize": "devices (firmware)",
+    "firmware_windowsize": "devices (firmware)",
     "status_request": "devices (firmware order), verify (EASY CPU row)",
     "status_version_regex": "devices (firmware order and restart)",
     "status_selected_regex": "devices (firmware order)",
@@ -92,6 +103,12 @@ def _value_problem(key, value):
     """Why ``value`` cannot be the setting ``key``, or None."""
     if key == "restart_timeout":
         return _seconds_problem(value)
+    if key in COUNT_RANGES:
+        return _count_problem(value, *COUNT_RANGES[key])
+    return _text_problem(key, value)
+
+
+def _text_problem(key, value):
     if not isinstance(value, str):
         return "%s is not a string" % _text(value)
     try:
@@ -111,6 +128,12 @@ def _value_problem(key, value):
 def _seconds_problem(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return "%s is not a number of seconds above 0" % _text(value)
+    return None
+
+
+def _count_problem(value, lowest, highest):
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        return "%s is not a whole number from %d to %d" % (_text(value), lowest, highest)
     return None
 
 
