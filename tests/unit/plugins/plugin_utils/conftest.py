@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 
 SERVER = "pc-server"
 
@@ -39,3 +40,9 @@ def good_inventory():
 def make_inventory():
     """A function returning a fresh, valid (site, groups, hostvars) triple."""
     return good_inventory
+
+
+@pytest.fixture
+def model(make_inventory):
+    """The example site's compiled model (a test file may define its own)."""
+    return site_model.build_site(*make_inventory())

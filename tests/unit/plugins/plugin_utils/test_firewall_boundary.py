@@ -3,18 +3,10 @@ address is on."""
 
 import ipaddress
 
-import pytest
-
 from ansible_collections.megapower.mpcpu.plugins.module_utils import appendix_d
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils.firewall import boundary, policy
 
 NETWORKS = [ipaddress.ip_network("198.51.100.0/26"), ipaddress.ip_network("198.51.100.64/26")]
-
-
-@pytest.fixture
-def model(make_inventory):
-    return site_model.build_site(*make_inventory())
 
 
 def rule(src, dst):

@@ -3,16 +3,9 @@
 import os
 import pathlib
 
-import pytest
-
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import reports, site_model
 
 GOLDEN = pathlib.Path(__file__).resolve().parents[3] / "golden" / "reports"
-
-
-@pytest.fixture
-def model(make_inventory):
-    return site_model.build_site(*make_inventory())
 
 
 def _check_golden(name, text):

@@ -1,21 +1,8 @@
 """The verify run as Prometheus metrics: a series per judged cell, none for unprobed ones."""
 
-import pytest
+from unit.plugins.plugin_utils.verify_results import all_pass
 
-from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model, verify_metrics
-
-
-@pytest.fixture
-def model(make_inventory):
-    return site_model.build_site(*make_inventory())
-
-
-def all_pass(model):
-    return [
-        {"mpcpu": device["name"], "row": row["id"], "passed": True, "detail": "ok"}
-        for device in model["mpcpus"]
-        for row in model["rows"]
-    ]
+from ansible_collections.megapower.mpcpu.plugins.plugin_utils import verify_metrics
 
 
 def test_each_judged_cell_is_a_series_and_unprobed_ones_are_left_out(model):

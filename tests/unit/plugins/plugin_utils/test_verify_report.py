@@ -3,21 +3,9 @@
 from xml.etree import ElementTree
 
 import pytest
+from unit.plugins.plugin_utils.verify_results import all_pass
 
 from ansible_collections.megapower.mpcpu.plugins.plugin_utils import site_model, verify_report
-
-
-@pytest.fixture
-def model(make_inventory):
-    return site_model.build_site(*make_inventory())
-
-
-def all_pass(model):
-    return [
-        {"mpcpu": device["name"], "row": row["id"], "passed": True, "detail": "ok"}
-        for device in model["mpcpus"]
-        for row in model["rows"]
-    ]
 
 
 def test_all_rows_pass(model):
