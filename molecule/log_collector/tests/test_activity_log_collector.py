@@ -204,10 +204,14 @@ def test_the_configuration_came_from_the_site_model(collector):
 SYSLOG_COLLECTOR = "198.51.100.164"  # lab.yml, group_vars: log_collector_syslog_host
 SYSLOG_PORT = 10514
 RECEIVED = "/var/log/siem/activity.log"
-# A syslog collector as a site runs one: rsyslog taking RFC 5424 over TCP, each message as it
-# came off the wire.
+# A syslog collector as a site runs one: rsyslog taking RFC 5424 over TCP with TLS only (RFC
+# 5425; its certificate from the prepare step's lab CA), each message as it came off the wire.
+# A sender without TLS gets no record in.
 RECEIVER_CONF = """
-module(load="imtcp")
+global(DefaultNetstreamDriverCAFile="/etc/siem-tls/ca.pem"
+       DefaultNetstreamDriverCertFile="/etc/siem-tls/siem.pem"
+       DefaultNetstreamDriverKeyFile="/etc/siem-tls/siem.key")
+module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")
 template(name="as_received" type="string" string="%%rawmsg%%\\n")
 ruleset(name="siem") { action(type="omfile" file="%s" template="as_received") }
 input(type="imtcp" address="%s" port="%d" ruleset="siem")
@@ -252,7 +256,7 @@ def forwarded(host, collector, log_file_of, streamed, receiver):
     """Records flowing; the syslog collector unreachable for a while (its host drops every
     packet to the port, as a cut WAN link does; the collector's rsyslog restarted meanwhile,
     its queue saved to disk), reachable again; then the simulator stops and every record the
-    files hold must arrive. (Its daemon stopping mid-stream is plain TCP's own loss; see the
+    files hold must arrive. (Its daemon stopping mid-stream is TCP syslog's own loss; see the
     role's README.)"""
     wait_until(lambda: len(received_records(host)) == len(DEVICES), 60, "the first records")
     host.check_output("echo %s | nft -f -", SYSLOG_OUTAGE)
