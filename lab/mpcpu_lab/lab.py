@@ -11,6 +11,7 @@ import fcntl
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -400,9 +401,10 @@ def down_all():
                     shutil.rmtree("/run/systemd/nspawn/propagate/" + name, ignore_errors=True)
 
 
-def leftovers():
-    """What a lab left on the machine: empty when everything is clean."""
-    return {
+def leftovers(ignore=()):
+    """What a lab left on the machine: empty when everything is clean. What belongs to a lab
+    named in ``ignore`` (another run's, up at the same time) is left out."""
+    found = {
         "netns": net.lab_netns(),
         "links": net.lab_links(),
         "processes": _stray_nspawn_pids(),
@@ -410,6 +412,34 @@ def leftovers():
         "cgroups": cgroups.leftovers(),
         "labs": labs(),
     }
+    return dict(
+        (kind, [item for item in items if not any(belongs_to(kind, item, name) for name in ignore)])
+        for kind, items in found.items()
+    )
+
+
+def belongs_to(kind, item, lab_name):
+    """Whether ``item``, a leftover of ``kind`` (a key of ``leftovers()``), is lab
+    ``lab_name``'s: names are made from the lab's name, processes say it in their machine."""
+    host_prefix = "%s-%s-" % (paths.PREFIX, lab_name)
+    if kind == "labs":
+        return item == lab_name
+    if kind in ("netns", "cgroups"):
+        return os.path.basename(item).startswith(host_prefix)
+    if kind == "links":
+        link = r"%s%s(b\d+|h\d+l\d+)" % (re.escape(paths.PREFIX), re.escape(lab_name))
+        return re.fullmatch(link, item) is not None
+    if kind == "mounts":
+        return item.startswith(os.path.join(paths.run_dir(), lab_name) + "/")
+    if kind == "processes":
+        return ("--machine=" + host_prefix).encode() in _cmdline(item)
+    raise ValueError("unknown kind of leftover: %r" % kind)
+
+
+def _cmdline(pid):
+    with contextlib.suppress(OSError), open("/proc/%s/cmdline" % pid, "rb") as handle:
+        return handle.read()
+    return b""
 
 
 @contextlib.contextmanager
