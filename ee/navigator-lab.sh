@@ -64,13 +64,26 @@ navigate() {
     "$@" < /dev/null
 }
 
+# ansible-navigator refuses podman without /dev/mqueue (POSIX message queues), which a
+# sandboxed machine may lack: made for the run if missing, and removed after.
+made_mqueue=""
+clean_up() {
+  "$MPCPU_ROOT/scripts/lab" down >/dev/null 2>&1 || true
+  rm -rf "$work"
+  [ -z "$made_mqueue" ] || rmdir /dev/mqueue
+}
+
 mpcpu_bootstrap
 install_container_tools
 install_navigator
 forward_before=$(sysctl -n net.ipv4.ip_forward)
 work=$(mktemp -d /var/tmp/mpcpu-navigator.XXXXXX)
 REPORTS=$work/reports
-trap '"$MPCPU_ROOT/scripts/lab" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap clean_up EXIT
+if [ ! -d /dev/mqueue ]; then
+  mkdir /dev/mqueue
+  made_mqueue=1
+fi
 
 started=$SECONDS
 "$MPCPU_ROOT/ee/try-image.sh" "$IMAGE"
