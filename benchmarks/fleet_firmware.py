@@ -25,7 +25,7 @@ reference transfer).
 
     . ~/.cache/megapower-mpcpu/venv/bin/activate
     python3 benchmarks/fleet_firmware.py [--pairs 25] [--image-mib 4] [--rtt-ms 20] [--loss 1]
-        [--batch 50%] [--forks 25] [--flash-seconds 2]
+        [--batch 50%] [--forks 25] [--flash-seconds 2] [--windowsize 1]
 
 The script fails instead of printing a ratio if the play fails or a device does not end on
 the new version. Sends traffic only to 127.77.8.0/24 on loopback.
@@ -34,6 +34,11 @@ Measured 2026-12-07 (2-core Intel Xeon, load average 3-6, the defaults above): p
 659.9 s; one device alone 74.2 s; floor 50 x 74.2 / 12 = 309.1 s (play/floor 2.13); floor
 from the play's own 50 transfers 326.2 s (2.02); canary and batches, 6 rounds x 74.2 s =
 445.1 s (1.48). On a busier machine (load 10-13): 775.5 s, ratios 2.53 / 2.23 / 1.76.
+With ``--windowsize 16`` (the device-protocol setting ``firmware_windowsize``; 2026-12-07,
+same machine, load 0.3 at the start): play 176.9 s; one device alone 5.70 s (222
+retransmissions); floor 23.8 s (7.44), from the play's transfers 29.9 s (5.91), six rounds
+34.2 s (5.17). Windows cut a transfer 13-fold; what is left of the play is its own steps (the
+order play, the status polls and the waits for each restarted CPU, the batches' start-up).
 benchmarks/README.md says where the time goes.
 """
 
@@ -104,7 +109,7 @@ REFERENCE_PLAYBOOK = """---
         src: "{image}"
         version: "{version}"
         sha256: "{sha256}"
-        verify: false
+        verify: false{windowsize}
 """
 
 
@@ -152,7 +157,7 @@ def simulator_config(devices, args):
     return {"defaults": defaults, "devices": entries, "faults": faults}
 
 
-def inventory(devices, image, sha256):
+def inventory(devices, image, sha256, windowsize=1):
     firmware = {"file": str(image), "version": VERSION, "sha256": sha256}
     hosts = {}
     for name, (address, mate, _role) in devices.items():
@@ -166,6 +171,7 @@ def inventory(devices, image, sha256):
             "mpcpu_mate": mate,
         }
     site = launch.loopback_site("fleet", SITE_BLOCK, ["time_firmware", "easy_cpu"])
+    site["device_protocol"] = {"firmware_windowsize": windowsize}
     return launch.controller_inventory(site, hosts, SERVICE_IP)
 
 
@@ -199,7 +205,7 @@ def run_playbook(workdir, argv, label):
     return wall, [entry for entry in sends if SEND_TASK in entry["task"]]
 
 
-def reference_transfer(workdir, hosts_file, devices, image, sha256):
+def reference_transfer(workdir, hosts_file, devices, image, sha256, *, windowsize=1):
     playbook = workdir / "reference.yml"
     playbook.write_text(
         REFERENCE_PLAYBOOK.format(
@@ -209,6 +215,8 @@ def reference_transfer(workdir, hosts_file, devices, image, sha256):
             image=image,
             version=VERSION,
             sha256=sha256,
+            # as the devices role: lock-step asks for no windowsize option
+            windowsize="\n        windowsize: %d" % windowsize if windowsize > 1 else "",
         )
     )
     _wall, sends = run_playbook(workdir, ["-i", str(hosts_file), str(playbook)], "reference")
@@ -253,7 +261,7 @@ def report(args, reference, play_wall, sends):
     durations = [entry["duration"] for entry in sends]
     print(
         "%s, %d CPUs; %d MPCPUs (%d pairs), %d MiB image, %g ms round trip, %g %% loss each way,"
-        " batches of %s, %d forks, flash %g s"
+        " batches of %s, %d forks, flash %g s, windowsize %d"
         % (
             processor(),
             os.cpu_count(),
@@ -265,6 +273,7 @@ def report(args, reference, play_wall, sends):
             args.batch,
             args.forks,
             args.flash_seconds,
+            args.windowsize,
         )
     )
     print(
@@ -313,6 +322,9 @@ def parse_arguments():
     options.add_argument("--forks", type=int, default=25)
     options.add_argument("--flash-seconds", type=float, default=2.0)
     options.add_argument("--seed", type=int, default=1)
+    options.add_argument(
+        "--windowsize", type=int, default=1, help="device_protocol.firmware_windowsize"
+    )
     return options.parse_args()
 
 
@@ -326,10 +338,13 @@ def main():
         image = workdir / ("mpcpu-%s.bin" % VERSION)
         sha256 = make_image(image, args.image_mib)
         hosts_file = workdir / "hosts.yml"
-        hosts_file.write_text(yaml.safe_dump(inventory(devices, image, sha256), sort_keys=False))
+        fleet_inventory = inventory(devices, image, sha256, args.windowsize)
+        hosts_file.write_text(yaml.safe_dump(fleet_inventory, sort_keys=False))
         config = simulator_config(devices, args)
         with launch.Simulator(workdir, config=config, quiet=True) as simulator:
-            reference = reference_transfer(workdir, hosts_file, devices, image, sha256)
+            reference = reference_transfer(
+                workdir, hosts_file, devices, image, sha256, windowsize=args.windowsize
+            )
             play_wall, sends = fleet_play(workdir, args, hosts_file)
             check_fleet(simulator, args.pairs)
     if len(sends) != 2 * args.pairs:
