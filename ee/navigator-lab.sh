@@ -21,18 +21,6 @@ EE_APT_PACKAGES=(podman buildah runc)
 NAVIGATOR_VENV=$MPCPU_CACHE/navigator-venv
 NAVIGATOR_REQUIREMENT="ansible-navigator>=25.1,<26"
 
-install_container_tools() {
-  local missing=() package
-  for package in "${EE_APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
-      || missing+=("$package")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  mpcpu_log "apt: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 # ansible-navigator in a venv of its own: it pins ansible-runner and friends apart from the
 # main venv's tools.
 install_navigator() {
@@ -74,7 +62,7 @@ clean_up() {
 }
 
 mpcpu_bootstrap
-install_container_tools
+mpcpu_install_apt "${EE_APT_PACKAGES[@]}"
 install_navigator
 forward_before=$(sysctl -n net.ipv4.ip_forward)
 work=$(mktemp -d /var/tmp/mpcpu-navigator.XXXXXX)

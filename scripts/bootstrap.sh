@@ -28,10 +28,10 @@ mpcpu_require_root() {
   fi
 }
 
+# mpcpu_install_apt PACKAGE...: installs those of the packages that are missing.
 mpcpu_install_apt() {
-  local missing=()
-  local package
-  for package in "${MPCPU_APT_PACKAGES[@]}"; do
+  local missing=() package
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
       || missing+=("$package")
   done
@@ -113,7 +113,7 @@ mpcpu_link_collection() {
 mpcpu_bootstrap() {
   local started=$SECONDS
   mpcpu_require_root
-  mpcpu_install_apt
+  mpcpu_install_apt "${MPCPU_APT_PACKAGES[@]}"
   mpcpu_fetch_tools
   mpcpu_install_venv
   mpcpu_link_collection
