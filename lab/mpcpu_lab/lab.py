@@ -365,11 +365,8 @@ def _stray_nspawn_pids():
     marker = "--machine=%s-" % paths.PREFIX
     pids = []
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        with contextlib.suppress(OSError), open("/proc/%s/cmdline" % name, "rb") as handle:
-            if marker.encode() in handle.read():
-                pids.append(int(name))
+        if name.isdigit() and marker.encode() in _cmdline(name):
+            pids.append(int(name))
     return pids
 
 
@@ -421,7 +418,7 @@ def leftovers(ignore=()):
 def belongs_to(kind, item, lab_name):
     """Whether ``item``, a leftover of ``kind`` (a key of ``leftovers()``), is lab
     ``lab_name``'s: names are made from the lab's name, processes say it in their machine."""
-    host_prefix = "%s-%s-" % (paths.PREFIX, lab_name)
+    host_prefix = machine_name(lab_name, "")
     if kind == "labs":
         return item == lab_name
     if kind in ("netns", "cgroups"):
@@ -430,13 +427,14 @@ def belongs_to(kind, item, lab_name):
         link = r"%s%s(b\d+|h\d+l\d+)" % (re.escape(paths.PREFIX), re.escape(lab_name))
         return re.fullmatch(link, item) is not None
     if kind == "mounts":
-        return item.startswith(os.path.join(paths.run_dir(), lab_name) + "/")
+        return item.startswith(paths.lab_dir(lab_name) + "/")
     if kind == "processes":
         return ("--machine=" + host_prefix).encode() in _cmdline(item)
     raise ValueError("unknown kind of leftover: %r" % kind)
 
 
 def _cmdline(pid):
+    """A process's command line as /proc has it (empty once the process is gone)."""
     with contextlib.suppress(OSError), open("/proc/%s/cmdline" % pid, "rb") as handle:
         return handle.read()
     return b""
