@@ -19,16 +19,6 @@ set -euo pipefail
 IMAGE=${1:-localhost/mpcpu-ee:local}
 EE_APT_PACKAGES=(podman buildah runc)
 NAVIGATOR_VENV=$MPCPU_CACHE/navigator-venv
-NAVIGATOR_REQUIREMENT="ansible-navigator>=25.1,<26"
-
-# ansible-navigator in a venv of its own: it pins ansible-runner and friends apart from the
-# main venv's tools.
-install_navigator() {
-  [ -x "$NAVIGATOR_VENV/bin/ansible-navigator" ] && return 0
-  mpcpu_log "venv: installing $NAVIGATOR_REQUIREMENT into $NAVIGATOR_VENV"
-  python3 -m venv "$NAVIGATOR_VENV"
-  "$NAVIGATOR_VENV/bin/pip" install -q "$NAVIGATOR_REQUIREMENT" 2> >(grep -v '^WARNING: Location' >&2)
-}
 
 # The lab's inventory and this repository's navigator settings, in a project directory of
 # their own.
@@ -63,7 +53,8 @@ clean_up() {
 
 mpcpu_bootstrap
 mpcpu_install_apt "${EE_APT_PACKAGES[@]}"
-install_navigator
+# ansible-navigator pins ansible-runner and friends apart from the main venv's tools.
+mpcpu_install_tool_venv "$NAVIGATOR_VENV" "$MPCPU_ROOT/ee/navigator-requirements.txt"
 forward_before=$(sysctl -n net.ipv4.ip_forward)
 work=$(mktemp -d /var/tmp/mpcpu-navigator.XXXXXX)
 REPORTS=$work/reports

@@ -72,18 +72,23 @@ mpcpu_install_venv() {
   export ANSIBLE_CONFIG=$MPCPU_ROOT/ansible.cfg
 }
 
-# galaxy-importer (what Galaxy and Automation Hub run on every upload) pins attrs and
-# ansible-lint below what the main venv has, so it lives in a venv of its own.
-mpcpu_install_importer_venv() {
-  local venv=$MPCPU_CACHE/importer-venv
-  local requirements=$MPCPU_ROOT/tests/tools/galaxy-importer-requirements.txt
-  local wanted
+# mpcpu_install_tool_venv VENV REQUIREMENTS_FILE: a venv of its own for a tool whose pins
+# clash with the main venv's, installed again only when the requirements file changes.
+mpcpu_install_tool_venv() {
+  local venv=$1 requirements=$2 wanted
   wanted=$(sha256sum < "$requirements" | cut -c1-16)
   [ "$(cat "$venv/.mpcpu-requirements" 2>/dev/null)" = "$wanted" ] && return 0
-  mpcpu_log "venv: installing galaxy-importer into $venv"
+  mpcpu_log "venv: installing $(basename "$requirements") into $venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r "$requirements" 2> >(grep -v '^WARNING: Location' >&2)
   echo "$wanted" > "$venv/.mpcpu-requirements"
+}
+
+# galaxy-importer (what Galaxy and Automation Hub run on every upload) pins attrs and
+# ansible-lint below what the main venv has.
+mpcpu_install_importer_venv() {
+  mpcpu_install_tool_venv "$MPCPU_CACHE/importer-venv" \
+    "$MPCPU_ROOT/tests/tools/galaxy-importer-requirements.txt"
 }
 
 # tftpd-hpa cannot be installed beside atftpd; the interop tests run its binary unpacked from
