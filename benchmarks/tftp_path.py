@@ -46,6 +46,7 @@ import udp_path  # noqa: E402
 LOOPBACK = loopback.LOOPBACK
 CLIENTS = loopback.CLIENTS
 SETTINGS = loopback.SETTINGS
+SETTING_NAMES = dict(zip(("512", "1428", "window"), SETTINGS, strict=True))
 FORK = multiprocessing.get_context("fork")
 
 
@@ -259,11 +260,11 @@ def fastest_peer_ratio(found, cap):
     return "%s%.2f" % (fastest[1], fastest[0] / ours.seconds)
 
 
-def table(outcomes, cells, clients, cap):
+def table(outcomes, cells, settings, clients, cap):
     header = ["RTT", "loss", "setting", *clients, "fastest peer/ours", "ours retx"]
     rows = [header]
     for cell in cells:
-        for setting in SETTINGS:
+        for setting in settings:
             found = {client: outcomes.get(Job(cell, setting, client)) for client in clients}
             ours = found.get("ours")
             retransmissions = "n/a" if ours is None else str(ours.retransmissions)
@@ -281,11 +282,11 @@ def table(outcomes, cells, clients, cap):
     return "\n".join(lines)
 
 
-def cpu_table(outcomes, cells):
+def cpu_table(outcomes, cells, settings):
     """Client CPU seconds of ours and atftp where both finished."""
     lines = ["| RTT | loss | setting | ours CPU | atftp CPU |", "|---|---|---|---|---|"]
     for cell in cells:
-        for setting in SETTINGS:
+        for setting in settings:
             ours = outcomes.get(Job(cell, setting, "ours"))
             atftp = outcomes.get(Job(cell, setting, "atftp"))
             if ours and atftp and ours.finished and atftp.finished:
@@ -314,13 +315,17 @@ def parse_arguments():
     parser.add_argument("--size-mib", type=float, default=None, help="default 4 (quick: 1)")
     parser.add_argument("--cap", type=int, default=None, help="seconds (default 900, quick 240)")
     parser.add_argument("--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS))
+    parser.add_argument("--rtts", nargs="+", type=int, help="round trips, ms (default 20 80)")
+    parser.add_argument("--losses", nargs="+", type=float, help="loss, %% (default 0 1 3)")
+    parser.add_argument("--settings", nargs="+", choices=SETTING_NAMES, default=list(SETTING_NAMES))
     args = parser.parse_args()
     if args.size_mib is None:
         args.size_mib = 1 if args.quick else 4
     if args.cap is None:
         args.cap = 240 if args.quick else 900
     rtts, losses = ((20,), (0, 1)) if args.quick else ((20, 80), (0, 1, 3))
-    args.cells = [Cell(rtt, loss) for rtt in rtts for loss in losses]
+    args.cells = [Cell(rtt, loss) for rtt in args.rtts or rtts for loss in args.losses or losses]
+    args.settings = [SETTING_NAMES[name] for name in args.settings]
     return args
 
 
@@ -329,7 +334,7 @@ def main():
     jobs = [
         Job(cell, setting, client)
         for cell in args.cells
-        for setting in SETTINGS
+        for setting in args.settings
         for client in args.clients
         if supported(client, setting)
     ]
@@ -347,9 +352,9 @@ def main():
         check_uploads(outcomes, root, loopback.sha256(source))
     print(describe_machine(args))
     print("\nWall-clock seconds:\n")
-    print(table(outcomes, args.cells, args.clients, args.cap))
+    print(table(outcomes, args.cells, args.settings, args.clients, args.cap))
     print("\nClient CPU seconds:\n")
-    print(cpu_table(outcomes, args.cells))
+    print(cpu_table(outcomes, args.cells, args.settings))
 
 
 def run_client():

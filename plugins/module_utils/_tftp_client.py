@@ -16,7 +16,12 @@ __metaclass__ = type
 
 import contextlib
 import errno
+import io
+import itertools
+import os
 import socket
+import stat
+import struct
 import sys
 import time
 
@@ -61,6 +66,13 @@ MAX_SEGMENTED = 65507  # bytes in one send: an IPv4 datagram's largest payload
 # What a send says when the kernel or the device cannot segment (no checksum offload, a
 # segment larger than the path's MTU): from then on the packets go one per system call.
 SEGMENTATION_ERRNOS = frozenset((errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP))
+# Lock-step reads this many blocks ahead (bounded in bytes), with one system call where the
+# file allows (preadv) and the DATA headers packed in one call: the per-block loop is then
+# a send, a receive and one comparison.
+READ_AHEAD_BLOCKS = 64
+READ_AHEAD_BYTES = 256 * 1024
+PLAIN_FILE_TYPES = ((io.BufferedReader, io.FileIO), (io.FileIO, io.FileIO))
+ACK_WORD = struct.Struct("!I")  # an ACK's opcode and block as one number: OP_ACK << 16 | block
 
 
 class _Reader(Transfer):
@@ -323,6 +335,128 @@ class _Flight:
         return not on_cadence
 
 
+class _ReadAhead:
+    """The next DATA packets of a lock-step write, read a batch at a time.
+
+    One ring of packets: ``fill`` packs every header in one call and reads the payloads in
+    one ``preadv`` where the file is a plain file on disk (read from its position, which
+    ``close`` moves past what was read), else with ``readinto`` per block. A batch never
+    crosses a block-number rollover, so its wire numbers run on from the first.
+    """
+
+    def __init__(self, fileobj, blksize, blocks):
+        self.fileobj = fileobj
+        self.blksize = blksize
+        self.wire = blocks.wire
+        count = max(1, min(READ_AHEAD_BLOCKS, READ_AHEAD_BYTES // (4 + blksize)))
+        self.ring = bytearray((4 + blksize) * count)
+        ring = memoryview(self.ring)
+        self.packets = [
+            ring[slot : slot + 4 + blksize] for slot in range(0, len(ring), 4 + blksize)
+        ]
+        self.payloads = [packet[4:] for packet in self.packets]
+        # "x" pads write zeros: headers are packed before the payloads are read
+        self.headers = struct.Struct("!" + "HH%dx" % blksize * count)
+        self.header_values = [OP_DATA, 0] * count
+        self.fd, self.offset = _plain_file(fileobj)
+        self.next = 1  # absolute number of the next block to read
+        self.final = None  # absolute number of the final (short) block, once read
+        self.final_size = 0  # its payload bytes
+        self.bytes_before = 0  # payload bytes of the blocks before the current batch
+        self.first = 1  # absolute number of the current batch's first block
+        self.ack_base = 0  # the ACK of block n of the current batch, as ACK_WORD reads it, - n
+
+    def batches(self):
+        """(ACK awaited, packet) per block, a batch at a time up to the final block; the ACK
+        as ACK_WORD reads it (``block`` tells whose it is)."""
+        while self.final is None:
+            first, packets = self.fill()
+            self.ack_base = (OP_ACK << 16) + self.wire(first) - first
+            yield enumerate(packets, self.ack_base + first)
+
+    def block(self, ack):
+        """The absolute block an ACK of the current batch acknowledges (0: none sent yet)."""
+        return ack - self.ack_base if ack else 0
+
+    def fill(self):
+        """(first block, packets): the next batch, its final packet cut to the file's end."""
+        first, wire = self.next, self.wire(self.next)
+        count = min(len(self.packets), MAX_BLOCK + 1 - wire)
+        self.header_values[1 : 2 * count : 2] = range(wire, wire + count)
+        self.headers.pack_into(self.ring, 0, *self.header_values)
+        got = self.read(self.payloads[:count])
+        full = got // self.blksize
+        if full < count:
+            self.final, self.final_size = first + full, got - full * self.blksize
+            packets = self.packets[:full] + [self.packets[full][: 4 + self.final_size]]
+        else:
+            packets = self.packets if count == len(self.packets) else self.packets[:count]
+        self.bytes_before += (self.next - self.first) * self.blksize
+        self.first, self.next = first, first + len(packets)
+        return first, packets
+
+    def read(self, payloads):
+        """Payload bytes read into ``payloads``, in order; fewer only at the end of the file."""
+        if self.fd is None:
+            return self.read_each(payloads)
+        got, wanted = 0, len(payloads) * self.blksize
+        while True:
+            more = os.preadv(self.fd, payloads, self.offset)
+            got += more
+            self.offset += more
+            if not more or got == wanted:
+                return got
+            payloads = _after(payloads, more)
+
+    def read_each(self, payloads):
+        got, blksize, readinto = 0, self.blksize, self.fileobj.readinto
+        for payload in payloads:
+            size = readinto(payload)
+            if size != blksize:
+                size = _fill(self.fileobj, payload, size or 0)
+                if size < blksize:
+                    return got + size
+            got += size
+        return got
+
+    def transferred_through(self, block):
+        """Payload bytes of the blocks up to ``block`` (one of the current batch, or 0)."""
+        if block < self.first:
+            return self.bytes_before
+        last_size = self.final_size if block == self.final else self.blksize
+        return self.bytes_before + (block - self.first) * self.blksize + last_size
+
+    def close(self):
+        """Leave the file positioned after what was read, as ``readinto`` would."""
+        if self.fd is not None:
+            self.fileobj.seek(self.offset)
+
+
+def _after(views, count):
+    """What remains of ``views`` once ``count`` bytes were read into them, in order."""
+    for index, view in enumerate(views):
+        if count < len(view):
+            return [view[count:], *views[index + 1 :]]
+        count -= len(view)
+    return []
+
+
+def _plain_file(fileobj):
+    """(descriptor, position) of a file on disk opened for binary reading; (None, None) for
+    anything else (in memory, a pipe, a wrapper whose descriptor is not its content)."""
+    # exact types: a subclass may change what a read returns (tarfile's members are one)
+    exact = (type(fileobj), type(getattr(fileobj, "raw", fileobj)))
+    if not hasattr(os, "preadv") or exact not in PLAIN_FILE_TYPES:
+        return None, None
+    try:
+        fd = fileobj.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, None
+        return fd, fileobj.tell()
+    except (OSError, ValueError):
+        return None, None
+
+
 class _Writer(Transfer):
     """WRQ: send DATA in windows (RFC 7440), advance on new ACKs, never on duplicates."""
 
@@ -335,7 +469,7 @@ class _Writer(Transfer):
         self.awaited = 0
         self.outbox = None
         self.flight = None
-        self.final = None  # lockstep: the final block, once read
+        self.ahead = None  # lockstep: the blocks read ahead
 
     def request_size(self):
         return self.size if self.size is not None else _file_size(self.fileobj)
@@ -365,10 +499,14 @@ class _Writer(Transfer):
             self.block_count = self.final_block()
             if self.outbox is not None:
                 self.transferred = self.outbox.transferred
+            else:
+                self.transferred = self.ahead.transferred_through(self.block_count)
 
     def final_block(self):
         """The absolute number of the final (short) block, once it has been read."""
-        return self.outbox.last if self.outbox is not None else self.final
+        if self.outbox is not None:
+            return self.outbox.last
+        return self.ahead.final if self.ahead is not None else None
 
     def final_ack_waiting(self):
         """True if an ACK of the final block is among the packets already received."""
@@ -390,70 +528,66 @@ class _Writer(Transfer):
     def lockstep(self):
         """Window size 1 (RFC 1350): send a block, wait for its ACK; the common case, kept tight.
 
-        A steady block (sent once, acknowledged at once, the kernel's timeout already the
-        wait, far from the total deadline) touches only local variables. Whatever changes the
-        timers (a timed round trip, a timeout, a duplicate) ends the steady run: the next block
-        restarts the timer as the transfer says and reads the wait again.
+        Blocks come from ``_ReadAhead`` a batch at a time. A steady block (sent once,
+        acknowledged at once, the kernel's timeout already the wait, far from the total
+        deadline) touches only local variables and reads no clock: the clock is read for
+        every 16th block (timed to its ACK) and for every block once anything changed the
+        timers (a timed round trip, a timeout, a duplicate, the deadline within 16 waits).
         """
-        channel, blksize, rollover = self.channel, self.settings.blksize, self.blocks.rollover
-        buffer, receive = channel.buffer, channel.connected.recv_into
-        send, readinto = channel.connected.send, self.fileobj.readinto
-        packet = bytearray(HEADER.pack(OP_DATA, 0) + bytes(blksize))
-        payload = memoryview(packet)[4:]
-        monotonic, max_block, timed_every = time.monotonic, MAX_BLOCK, TIMED_EVERY
-        block = wire = transferred = 0
-        size = blksize
+        channel = self.channel
+        handle, send, receive = channel.descriptor_io()
+        buffer, buffers = channel.buffer, [channel.buffer]
+        unpack, monotonic = ACK_WORD.unpack_from, time.monotonic
+        timed_every, strangers_every = TIMED_EVERY, STRANGERS_EVERY
+        self.ahead = ahead = _ReadAhead(self.fileobj, self.settings.blksize, self.blocks)
+        ack = now = 0  # the ACK awaited, as ACK_WORD reads it: its low bits are the block's
         steady, wait, latest = False, self.wait, 0.0
         try:
-            while size == blksize:
-                block += 1
-                wire = wire + 1 if wire < max_block else rollover
-                size = readinto(payload)
-                outgoing = packet
-                if size != blksize:
-                    outgoing, size = self.short_read(packet, size, block)
-                packet[2], packet[3] = wire >> 8, wire & 0xFF
-                transferred += size
-                send(outgoing)
-                now = monotonic()
-                if not steady or now > latest:
-                    steady, wait, latest = self.restart_lockstep_timer(now, block)
+            for ack, packet in itertools.chain.from_iterable(ahead.batches()):
+                send(handle, packet)
+                if not steady or not ack & timed_every:
+                    now = monotonic()
+                    if not steady or now > latest:
+                        steady, wait, latest = self.restart_lockstep_timer(now, ahead.block(ack))
                 while True:
                     try:
-                        length = receive(buffer)
+                        length = receive(handle, buffers)
                     except (BlockingIOError, TimeoutError):
-                        self.awaited, self.transferred, steady = block, transferred, False
-                        self.resend(outgoing)
+                        self.awaited, steady = ahead.block(ack), False
+                        self.resend(packet)
                         continue
-                    if (
-                        (buffer[2] << 8 | buffer[3]) == wire
-                        and length == 4
-                        and buffer[1] == OP_ACK
-                        and not buffer[0]
-                    ):
+                    if length == 4 and unpack(buffer)[0] == ack:
                         break
-                    if self.other_answer(length, block, now + wait if steady else None):
+                    resend_at = monotonic() + wait if steady else None
+                    if self.other_answer(length, ahead.block(ack), resend_at):
                         break
                     steady = False
-                if not block & timed_every or (
+                if not ack & timed_every or (
                     not steady and (self.attempt or self.wait != self.base_wait)
                 ):
                     self.answered(monotonic() - now)
                     steady = False
-                if not block & STRANGERS_EVERY:
+                if not ack & strangers_every:
                     channel.answer_strangers(self.peer)
         finally:
-            self.awaited, self.transferred = block, transferred
+            block = ahead.block(ack)
+            self.awaited, self.transferred = block, ahead.transferred_through(block)
+            ahead.close()
         self.block_count = block
 
     def restart_lockstep_timer(self, now, block):
         """The timer restarted for ``block``, sent at ``now``: (steady, the wait, the latest
-        moment a send still gets the whole wait before the total deadline)."""
+        moment a steady run may go on without reading the clock per block).
+
+        A steady block is answered within the wait or times out (and is steady no more), so
+        the 16 blocks up to the next clock reading end within 16 waits: past ``latest`` every
+        block restarts the timer, and none is sent without its whole wait before the deadline.
+        """
         self.awaited = block
         self.restart_timer(now)
         wait = self.wait
         steady = not self.attempt and wait == self.base_wait == self.channel.timeout
-        return steady, wait, self.deadline - wait
+        return steady, wait, self.deadline - (TIMED_EVERY + 2) * wait
 
     def other_answer(self, length, block, resend_at):
         """True if a packet other than the plain ACK acknowledges ``block``; a duplicate
@@ -473,13 +607,6 @@ class _Writer(Transfer):
             self.progress()
         else:
             self.measured(rtt)
-
-    def short_read(self, packet, size, block):
-        """(packet to send, payload size) after a short read: read on; the final block?"""
-        size = _fill(self.fileobj, memoryview(packet)[4:], size or 0)
-        if size < self.settings.blksize:
-            self.final = block
-        return memoryview(packet)[: 4 + size], size
 
     def resend(self, outgoing):
         """The timer ran out (backing off, or giving up): send the block again."""

@@ -15,6 +15,7 @@ import collections
 import contextlib
 import errno
 import math
+import os
 import socket
 import struct
 import sys
@@ -235,6 +236,19 @@ class Channel:
         else:
             self.receiver.settimeout(seconds)
 
+    def descriptor_io(self):
+        """(handle, send, receive) for the per-block loop: ``send(handle, packet)``,
+        ``receive(handle, [buffer])`` -> length, on the socket connected to the peer.
+
+        On Linux the descriptor's own ``os.write`` and ``os.readv``: the kernel's timeout
+        holds for them as for send and recv, and they cost the interpreter less per call
+        than the socket's methods (about 0.2 us a packet). Elsewhere the socket's methods,
+        whose timeout is a poll that the descriptor calls would skip.
+        """
+        if self.kernel_timeout:
+            return self.connected.fileno(), os.write, os.readv
+        return self.connected, socket.socket.send, _receive_into_first
+
     def receive(self):
         """(length, source) of the next datagram on the unconnected socket, in ``buffer``;
         None when the wait ran out. Only while the peer is not known yet."""
@@ -267,6 +281,10 @@ class Channel:
         if self.connected is not None and self.connected is not self.sock:
             self.connected.close()
         self.sock.close()
+
+
+def _receive_into_first(sock, buffers):
+    return sock.recv_into(buffers[0])
 
 
 Settings = collections.namedtuple("Settings", ["blksize", "windowsize", "options"])

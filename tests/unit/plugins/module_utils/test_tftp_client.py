@@ -5,8 +5,10 @@ import errno
 import io
 import itertools
 import multiprocessing
+import os
 import random
 import socket
+import tarfile
 import threading
 import time
 import types
@@ -896,6 +898,115 @@ def test_block_numbers_roll_over_past_65535_on_read(rollover):
     assert got == data
     assert result.blocks == 65541
     assert peer.sent("in", tftp.OP_ACK)[-1][2].block == wire_block(65541, rollover)
+
+
+@pytest.mark.slow
+def test_block_numbers_roll_over_past_65535_to_1_in_lock_step(tmp_path):
+    """Lock-step reads ahead in batches that stop at the wrap: the numbers run on past it.
+    (Past 65535 to 0: tests/interop, against atftpd and tftpd-hpa.)"""
+    rollover = 1
+    data = payload(8 * 65540 + 3)
+    source = tmp_path / "image.bin"
+    source.write_bytes(data)
+    with Peer(rollover=rollover) as peer, source.open("rb") as stream:
+        client = peer.client(blksize=8, rollover=rollover, timeout=2, total_timeout=120)
+        result = client.write("up.bin", stream)
+    assert bytes(peer.received) == data
+    assert result.blocks == 65541
+    wires = [entry[2].block for entry in peer.sent("in", tftp.OP_DATA)]
+    assert _blocks_in_order(wires, rollover) == 65541
+
+
+# Where a write's bytes come from ---------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "disk", "pipe"])
+def source_of(request, tmp_path):
+    """``make(data, skip)``: a binary file positioned after ``skip`` bytes of its own, then
+    ``data``: in memory, on disk (read with preadv) or a pipe (readinto, as memory is)."""
+    opened, writers = [], []
+
+    def make(data, skip=b""):
+        if request.param == "memory":
+            stream = io.BytesIO(skip + data)
+        elif request.param == "disk":
+            path = tmp_path / "source.bin"
+            path.write_bytes(skip + data)
+            stream = path.open("rb")
+        else:
+            read_end, write_end = os.pipe()
+            writer = threading.Thread(target=_feed, args=(write_end, skip + data))
+            writer.start()
+            writers.append(writer)
+            stream = open(read_end, "rb")  # noqa: SIM115 - closed by the fixture
+        opened.append(stream)
+        assert stream.read(len(skip)) == skip
+        return stream
+
+    make.kind = request.param
+    yield make
+    for writer in writers:
+        writer.join(10)
+    for stream in opened:
+        stream.close()
+
+
+def _feed(write_end, data):
+    with open(write_end, "wb") as pipe:
+        pipe.write(data)
+
+
+def test_lock_step_write_sends_the_same_bytes_from_memory_disk_or_pipe(source_of):
+    data = payload(512 * 150 + 7)  # 151 blocks: three batches read ahead
+    lose = lose_first("in", tftp.OP_DATA, 70)  # a block of the second batch is sent again
+    with Peer(lose=lose, duplicate_acks=True) as peer:
+        # after the peer's fork: a copy of the pipe's write end there would hold off its end
+        stream = source_of(data, skip=b"not sent" * 100)
+        result = peer.client(timeout=0.2).write("up.bin", stream)
+    assert bytes(peer.received) == data
+    assert (result.blocks, result.bytes) == (151, len(data))
+    assert len(peer.sent("in", tftp.OP_DATA, 70)) == 2
+    assert [len(peer.sent("in", tftp.OP_DATA, block)) for block in (1, 64, 65, 151)] == [1] * 4
+    assert stream.read() == b""  # left at the end, as a reader of the file would leave it
+
+
+def test_read_ahead_reads_on_after_a_short_preadv(tmp_path, monkeypatch):
+    """A preadv may return less than asked before the end of a file: read on where it stopped."""
+    preadv = os.preadv
+
+    def at_most_700_bytes(fd, buffers, offset):
+        wanted, room = [], 700
+        for buffer in buffers:
+            wanted.append(memoryview(buffer)[:room])
+            room -= len(wanted[-1])
+            if not room:
+                break
+        return preadv(fd, wanted, offset)
+
+    monkeypatch.setattr(os, "preadv", at_most_700_bytes)
+    data = payload(512 * 70 + 300)
+    (tmp_path / "source.bin").write_bytes(data)
+    with Peer() as peer, (tmp_path / "source.bin").open("rb") as stream:
+        result = peer.client().write("up.bin", stream)
+    assert bytes(peer.received) == data
+    assert (result.blocks, result.bytes) == (71, len(data))
+
+
+def test_only_a_binary_file_on_disk_is_read_with_preadv(tmp_path, source_of):
+    stream = source_of(b"x" * 10)
+    uses_preadv = _tftp_client._plain_file(stream)[0] is not None
+    assert uses_preadv == (source_of.kind == "disk")
+    (tmp_path / "text.txt").write_text("x")
+    with (tmp_path / "text.txt").open() as text:
+        assert _tftp_client._plain_file(text) == (None, None)
+    with tarfile.open(tmp_path / "image.tar", "w") as archive:
+        archive.add(tmp_path / "text.txt", "member.txt")
+    with (
+        tarfile.open(tmp_path / "image.tar") as archive,
+        archive.extractfile("member.txt") as member,
+    ):
+        assert isinstance(member, io.BufferedReader)  # but not one on disk of its own
+        assert _tftp_client._plain_file(member) == (None, None)
 
 
 # Transfer IDs ----------------------------------------------------------------------------
