@@ -230,13 +230,14 @@ class Session:
             await asyncio.sleep(self.settings.die_linger)
         else:
             LOGGER.info(
-                "%s: %s: %d bytes in %.2f s (blksize %d, windowsize %d): %s",
+                "%s: %s: %d bytes in %.2f s (blksize %d, windowsize %d; asked %s): %s",
                 self.device.name,
                 what,
                 self.bytes,
                 time.monotonic() - started,
                 self.blksize,
                 self.windowsize,
+                ",".join(sorted(self.request.options or {})) or "nothing",
                 outcome,
             )
             self._finished("tftp_completed", None)

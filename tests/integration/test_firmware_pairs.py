@@ -39,10 +39,11 @@ DEVICES = {
 }
 PAIRS = (("A1", "B1"), ("A2", "B2"), ("A3", "B3"))
 FLASH_LINE = re.compile(r"(\S+): flash (begins|ends) at=([0-9.]+)")
-# The simulator's line for each finished transfer, with the options it agreed to.
+# The simulator's line for each finished transfer: the options it agreed to, and the names
+# of those the client asked for.
 TRANSFER_LINE = re.compile(
     r"(\S+): (wrq|rrq) firmware\.bin from \S+ \d+ bytes in \S+ s "
-    r"\(blksize (\d+), windowsize (\d+)\)"
+    r"\(blksize (\d+), windowsize (\d+); asked (\S+)\)"
 )
 # Device-protocol TFTP options: the site asks for smaller blocks, S2 alone for windows.
 SITE_PROTOCOL = {"firmware_blksize": 1024}
@@ -195,14 +196,17 @@ def test_no_moment_has_both_cpus_of_a_pair_flashing_in_the_worst_order(tmp_path,
     assert "switch-over" in running.log_text()
     assert set(device["firmware"]["version"] for device in devices.values()) == {VERSION}
     # each image went in the blocks and windows its CPU's device-protocol settings name
+    # (lock-step asks for no windowsize at all: an old server may refuse an option it does
+    # not know)
     written = dict(
-        (name, (int(blksize), int(windowsize)))
-        for name, kind, blksize, windowsize in TRANSFER_LINE.findall(running.log_text())
+        (name, (int(blksize), int(windowsize), "windowsize" in asked.split(",")))
+        for name, kind, blksize, windowsize, asked in TRANSFER_LINE.findall(running.log_text())
         if kind == "wrq"
     )
-    assert written == dict(
-        (name, (1024, OWN_PROTOCOL.get(name, {}).get("firmware_windowsize", 1))) for name in DEVICES
+    windows = dict(
+        (name, OWN_PROTOCOL.get(name, {}).get("firmware_windowsize", 1)) for name in DEVICES
     )
+    assert written == dict((name, (1024, windows[name], windows[name] > 1)) for name in DEVICES)
 
 
 def test_a_flash_failing_on_the_first_cpu_of_a_pair_leaves_its_mate_untouched(tmp_path, simulator):
