@@ -73,6 +73,7 @@ READ_AHEAD_BLOCKS = 64
 READ_AHEAD_BYTES = 256 * 1024
 PLAIN_FILE_TYPES = ((io.BufferedReader, io.FileIO), (io.FileIO, io.FileIO))
 ACK_WORD = struct.Struct("!I")  # an ACK's opcode and block as one number: OP_ACK << 16 | block
+MIN_REPAIR_ANSWER = 0.02  # seconds; see _Writer.answers_repair
 
 
 class _Reader(Transfer):
@@ -311,9 +312,12 @@ class _Flight:
     of the flight that is off the receiver's cadence (not ``windowsize`` or its last stride
     after the previous ACK, not a multiple of ``windowsize``); then the blocks in flight go
     once more. Not for an ACK up to ``recover``, the last block in flight at the last
-    repair: on a path that keeps order, such an ACK may answer a copy the writer itself
-    sent again, and the repair already covers that loss. A repeated ACK never sends
-    anything (RFC 1123: it may be the network's copy); the timer does the rest.
+    repair, that comes sooner than a round trip after it: on a path that keeps order it
+    answers the blocks sent before the repair, which already covers that loss. Later, it
+    answers the repair itself, and one short of ``recover`` is a loss among the blocks sent
+    again (RFC 6582's partial acknowledgment): repaired at once, not after a timeout. A
+    repeated ACK never sends anything (RFC 1123: it may be the network's copy); the timer
+    does the rest.
     """
 
     def __init__(self, windowsize):
@@ -323,11 +327,12 @@ class _Flight:
         self.recover = 0  # the last block in flight when blocks were last sent again
         self.stride = windowsize  # the receiver's last step between two ACKs
 
-    def acknowledge(self, block):
-        """Take a new ACK of ``block`` (base < block <= sent); True when it reports a loss."""
+    def acknowledge(self, block, answers_repair=False):
+        """Take a new ACK of ``block`` (base < block <= sent); True when it reports a loss.
+        ``answers_repair``: it came a round trip or more after the last repair."""
         step = block - self.base
         self.base = block
-        if block == self.sent or block <= self.recover:
+        if block == self.sent or (block <= self.recover and not answers_repair):
             self.stride = step
             return False
         on_cadence = step in (self.windowsize, self.stride) or not block % self.windowsize
@@ -459,6 +464,8 @@ def _plain_file(fileobj):
 
 class _Writer(Transfer):
     """WRQ: send DATA in windows (RFC 7440), advance on new ACKs, never on duplicates."""
+
+    repaired_at = 0.0  # when blocks in flight were last sent again
 
     request_opcode = OP_WRQ
     verb = "write"
@@ -628,11 +635,14 @@ class _Writer(Transfer):
         strangers_after = STRANGERS_EVERY
         while flight.base != outbox.last:
             if flight.sent != outbox.last and flight.sent < flight.base + windowsize:
-                flight.sent = send_blocks(flight.sent + 1, flight.base + windowsize)
+                fresh = flight.sent + 1
+                flight.sent = send_blocks(fresh, flight.base + windowsize)
                 self.awaited = flight.sent
                 now = monotonic()
                 if not timed_block:
-                    timed_block, timed_at = flight.sent, now
+                    # the first block new in the batch: on a lossy path an ACK often stops
+                    # short of the batch's last, and every such ACK is still a round trip
+                    timed_block, timed_at = fresh, now
             else:
                 now = monotonic()
             self.restart_timer(now)
@@ -651,7 +661,7 @@ class _Writer(Transfer):
             if timed_block and acked >= timed_block:
                 self.measured(monotonic() - timed_at)
                 timed_block = 0
-            if flight.acknowledge(acked):
+            if flight.acknowledge(acked, self.answers_repair()):
                 timed_block = 0
                 self.send_again(flight)
         self.transferred = outbox.transferred
@@ -663,6 +673,16 @@ class _Writer(Transfer):
             self.retransmissions += flight.sent - flight.base
             self.outbox.send(flight.base + 1, flight.sent)
         flight.recover = flight.sent
+        self.repaired_at = time.monotonic()
+
+    def answers_repair(self):
+        """True if an ACK now can answer the blocks last sent again: it comes at least half a
+        round trip after them (and never sooner than MIN_REPAIR_ANSWER, where the path's
+        round trip is too short to tell the two apart from a busy machine's delays)."""
+        srtt = self.timer.srtt
+        if srtt is None:
+            return False
+        return time.monotonic() - self.repaired_at >= max(srtt / 2, MIN_REPAIR_ANSWER)
 
     def wait_ack(self, flight):
         """The block of the next ACK that moves ``flight``; None when the timer ran out.

@@ -689,8 +689,10 @@ RECEIVERS = {
 @pytest.mark.parametrize("receiver", list(RECEIVERS))
 def test_write_window_after_a_loss_sends_each_block_at_most_once_more(receiver, lost, monkeypatch):
     # The receivers' ACKs drive the recovery; on a busy machine a stall longer than the loopback
-    # RTO (0.2 s) would also resend a window, which is timing, not what this test judges.
+    # RTO (0.2 s) would also resend a window, which is timing, not what this test judges; nor
+    # is an ACK that a stall delays enough to read as an answer to the repair.
     monkeypatch.setattr(_tftp_session, "MIN_RTO", 2.0)
+    monkeypatch.setattr(_tftp_client, "MIN_REPAIR_ANSWER", 2.0)
     data = payload(1428 * (ISSUE_BLOCKS - 1) + 100)
     with Peer(lose=lose_first("in", tftp.OP_DATA, lost), **RECEIVERS[receiver]) as peer:
         result = write(peer, data, blksize=1428, windowsize=8, timeout=0.5)
@@ -700,6 +702,31 @@ def test_write_window_after_a_loss_sends_each_block_at_most_once_more(receiver, 
     assert max(sends.values()) == 2  # the lost block, and the window in flight after it, once more
     assert sum(sends.values()) <= 1.10 * ISSUE_BLOCKS
     assert result.retransmissions == sum(sends.values()) - ISSUE_BLOCKS
+
+
+def test_write_window_repairs_a_loss_among_the_blocks_sent_again_without_a_timeout(
+    back_off, udp_path, monkeypatch
+):
+    """DATA 6 is lost, then its repair (6-8, with 9 and 10 new behind it) loses DATA 7: the
+    ACK of 6 that answers the repair (a round trip after it) reports that loss, and 7 and
+    what followed it go once more at once."""
+    monkeypatch.setattr(_tftp_session, "MIN_RTO", 2.0)  # a timeout would take 2 s and show
+
+    def lose(direction, opcode, block, seen):
+        return (direction, opcode) == ("in", tftp.OP_DATA) and (block, seen) in ((6, 0), (7, 1))
+
+    data = payload(512 * 9 + 100)
+    with (
+        Peer(lose=lose, resend_after=5.0) as peer,
+        udp_path.UdpPath((LOOPBACK, peer.port), delay=0.02) as path,
+    ):
+        client = tftp.TftpClient(LOOPBACK, path.port, windowsize=8, timeout=3.0)
+        result = client.write("up.bin", io.BytesIO(data))
+    assert bytes(peer.received) == data
+    assert back_off.waits == []  # no timeout: every repair came from an ACK
+    sends = collections.Counter(entry[2].block for entry in peer.sent("in", tftp.OP_DATA))
+    assert [sends[block] for block in range(5, 11)] == [1, 2, 3, 3, 2, 2]
+    assert result.retransmissions == 7
 
 
 def serve_write_then_close(listener, acks, closed):
