@@ -466,6 +466,7 @@ class _Writer(Transfer):
     """WRQ: send DATA in windows (RFC 7440), advance on new ACKs, never on duplicates."""
 
     repaired_at = 0.0  # when blocks in flight were last sent again
+    rounds = 0  # lock-step: timed blocks so far
 
     request_opcode = OP_WRQ
     verb = "write"
@@ -545,14 +546,15 @@ class _Writer(Transfer):
         handle, send, receive = channel.descriptor_io()
         buffer, buffers = channel.buffer, [channel.buffer]
         unpack, monotonic = ACK_WORD.unpack_from, time.monotonic
-        timed_every, strangers_every = TIMED_EVERY, STRANGERS_EVERY
         self.ahead = ahead = _ReadAhead(self.fileobj, self.settings.blksize, self.blocks)
         ack = now = 0  # the ACK awaited, as ACK_WORD reads it: its low bits are the block's
         steady, wait, latest = False, self.wait, 0.0
+        untimed = 0  # blocks before the next timed one: a countdown, which the interpreter
+        # specialises, rather than a mask of the (large) ACK number
         try:
             for ack, packet in itertools.chain.from_iterable(ahead.batches()):
                 send(handle, packet)
-                if not steady or not ack & timed_every:
+                if not steady or untimed == 0:
                     now = monotonic()
                     if not steady or now > latest:
                         steady, wait, latest = self.restart_lockstep_timer(now, ahead.block(ack))
@@ -569,18 +571,26 @@ class _Writer(Transfer):
                     if self.other_answer(length, ahead.block(ack), resend_at):
                         break
                     steady = False
-                if not ack & timed_every or (
-                    not steady and (self.attempt or self.wait != self.base_wait)
-                ):
+                if untimed == 0 or (not steady and (self.attempt or self.wait != self.base_wait)):
                     self.answered(monotonic() - now)
                     steady = False
-                if not ack & strangers_every:
-                    channel.answer_strangers(self.peer)
+                if untimed == 0:
+                    untimed = self.timed_round()
+                else:
+                    untimed -= 1
         finally:
             block = ahead.block(ack)
             self.awaited, self.transferred = block, ahead.transferred_through(block)
             ahead.close()
         self.block_count = block
+
+    def timed_round(self):
+        """A timed block is done: how many go untimed before the next; strangers' packets are
+        answered every 16 rounds (256 blocks)."""
+        self.rounds += 1
+        if not self.rounds % (STRANGERS_EVERY // (TIMED_EVERY + 1) + 1):
+            self.channel.answer_strangers(self.peer)
+        return TIMED_EVERY
 
     def restart_lockstep_timer(self, now, block):
         """The timer restarted for ``block``, sent at ``now``: (steady, the wait, the latest
