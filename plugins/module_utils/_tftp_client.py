@@ -367,8 +367,6 @@ class _ReadAhead:
         self.next = 1  # absolute number of the next block to read
         self.final = None  # absolute number of the final (short) block, once read
         self.final_size = 0  # its payload bytes
-        self.bytes_before = 0  # payload bytes of the blocks before the current batch
-        self.first = 1  # absolute number of the current batch's first block
         self.ack_base = 0  # the ACK of block n of the current batch, as ACK_WORD reads it, - n
 
     def batches(self):
@@ -396,8 +394,7 @@ class _ReadAhead:
             packets = self.packets[:full] + [self.packets[full][: 4 + self.final_size]]
         else:
             packets = self.packets if count == len(self.packets) else self.packets[:count]
-        self.bytes_before += (self.next - self.first) * self.blksize
-        self.first, self.next = first, first + len(packets)
+        self.next = first + len(packets)
         return first, packets
 
     def read(self, payloads):
@@ -425,11 +422,12 @@ class _ReadAhead:
         return got
 
     def transferred_through(self, block):
-        """Payload bytes of the blocks up to ``block`` (one of the current batch, or 0)."""
-        if block < self.first:
-            return self.bytes_before
+        """Payload bytes of the blocks up to ``block`` (0: none), read already: every block
+        before the final one is full."""
+        if not block:
+            return 0
         last_size = self.final_size if block == self.final else self.blksize
-        return self.bytes_before + (block - self.first) * self.blksize + last_size
+        return (block - 1) * self.blksize + last_size
 
     def close(self):
         """Leave the file positioned after what was read, as ``readinto`` would."""
